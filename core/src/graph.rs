@@ -1,0 +1,911 @@
+//! The fixed-capacity computational graph: building, feeding, evaluation and backprop.
+
+use crate::op::MAX_INPUTS;
+use crate::{Error, MatMut, MatRef, Matrix, NodeId, Op, Scalar, Shape, Tensor};
+use core::sync::atomic::{AtomicU16, Ordering};
+
+const NO_GRAD: u32 = u32::MAX;
+
+/// What a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NodeKind<O> {
+    /// Fed with data before a run (the tutorial's `placeholder`).
+    Placeholder,
+    /// Trainable; keeps its value between runs and has a gradient (the tutorial's `Variable`).
+    Variable,
+    /// A fixed value.
+    Constant,
+    /// The output of an operation on earlier nodes.
+    Op(O),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Node<O> {
+    kind: NodeKind<O>,
+    rows: u16,
+    cols: u16,
+    /// Offset of the value in the arena.
+    value: u32,
+    /// Offset of the gradient in the arena, or `NO_GRAD`.
+    grad: u32,
+    inputs: [u16; MAX_INPUTS],
+    n_inputs: u8,
+    fed: bool,
+    mark: bool,
+    reached: bool,
+}
+
+impl<O> Node<O> {
+    fn shape(&self) -> Shape {
+        Shape::new(self.rows as usize, self.cols as usize)
+    }
+    fn len(&self) -> usize {
+        self.rows as usize * self.cols as usize
+    }
+    fn has_grad(&self) -> bool {
+        self.grad != NO_GRAD
+    }
+    fn input_ids(&self) -> &[u16] {
+        self.inputs.get(..self.n_inputs as usize).unwrap_or(&[])
+    }
+}
+
+/// Counters of kernel invocations since the graph was created (wrapping).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stats {
+    /// Forward kernels run (one per op node evaluated).
+    pub forward_ops: u32,
+    /// Backward kernels run (one per op input that received a gradient).
+    pub backward_ops: u32,
+}
+
+/// What a built graph occupies: use it to choose `NODES` and `SCALARS` exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Requirements {
+    /// Nodes in use: the least `NODES` that holds this graph.
+    pub nodes: usize,
+    /// Scalars in use (values and gradients): the least `SCALARS` that holds this graph.
+    pub scalars: usize,
+    /// Bytes of a `Graph` with exactly these capacities.
+    pub bytes: usize,
+}
+
+static NEXT_TAG: AtomicU16 = AtomicU16::new(1);
+
+/// A fresh non-zero graph tag. Targets without atomic read-modify-write (Cortex-M0) use a
+/// load and a store: a race can only make two graphs share a tag, which weakens the
+/// foreign-handle check but never memory safety.
+fn next_tag() -> u16 {
+    #[cfg(target_has_atomic = "16")]
+    let t = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "16"))]
+    let t = {
+        let t = NEXT_TAG.load(Ordering::Relaxed);
+        NEXT_TAG.store(t.wrapping_add(1), Ordering::Relaxed);
+        t
+    };
+    if t == 0 {
+        next_tag()
+    } else {
+        t
+    }
+}
+
+/// Read-only access to every arena range except one that is borrowed mutably.
+struct Reader<'a, T> {
+    lo: &'a [T],
+    hi: &'a [T],
+    hi_start: usize,
+}
+
+impl<'a, T> Reader<'a, T> {
+    fn view(&self, start: usize, shape: Shape) -> Result<MatRef<'a, T>, Error> {
+        let len = shape.rows * shape.cols;
+        let end = start + len;
+        let data = if end <= self.lo.len() {
+            self.lo.get(start..end)
+        } else if start >= self.hi_start {
+            self.hi.get(start - self.hi_start..end - self.hi_start)
+        } else {
+            None
+        };
+        data.and_then(|d| MatRef::new(d, shape))
+            .ok_or(Error::InvalidArgument)
+    }
+}
+
+/// A fixed-capacity computational graph over scalars `T` with operations `O`.
+///
+/// `NODES` bounds the number of nodes and `SCALARS` the values and gradients, which all live in
+/// one arena inside the struct: a graph is one block of memory with no heap. Nodes refer only to
+/// earlier nodes, so insertion order is a topological order; evaluation and backprop are sweeps
+/// over the node table, with no recursion.
+///
+/// **Memory.** Each node takes `rows × cols` scalars for its value. Variables, and operations
+/// that depend on a variable, take as many again for their gradient (placeholders, constants
+/// and operations on them alone need none). The total is fixed at build time: [`Graph::requirements`]
+/// reports it, so a graph can be built once with generous capacities (on the host) and then
+/// declared with exact ones.
+///
+/// ```
+/// use embedgrad_core::{Graph, Matrix, NoOp};
+/// let mut g: Graph<f32, NoOp, 4, 16> = Graph::new();
+/// let x = g.placeholder::<1, 2>()?;
+/// let w = g.variable(&Matrix::new([[1.0, 2.0], [3.0, 4.0]]))?;
+/// g.feed(x, &Matrix::new([[1.0, 1.0]]))?;
+/// assert_eq!(g.value(w)?.get(1, 0), Some(3.0));
+/// assert_eq!(g.requirements().scalars, 2 + 4 + 4); // x, w, w's gradient
+/// # Ok::<(), embedgrad_core::Error>(())
+/// ```
+pub struct Graph<T, O, const NODES: usize, const SCALARS: usize> {
+    nodes: heapless::Vec<Node<O>, NODES>,
+    arena: [T; SCALARS],
+    used: usize,
+    tag: u16,
+    stats: Stats,
+}
+
+impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Default
+    for Graph<T, O, NODES, SCALARS>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, NODES, SCALARS> {
+    /// Node capacity.
+    pub const NODE_CAPACITY: usize = NODES;
+    /// Scalar capacity.
+    pub const SCALAR_CAPACITY: usize = SCALARS;
+
+    /// An empty graph with a fresh tag (handles of other graphs are rejected).
+    pub fn new() -> Self {
+        Self::with_tag(next_tag())
+    }
+
+    /// An empty graph with the given tag, usable in `static` initialisers. Tag 0 is taken as 1.
+    /// Two live graphs should not share a tag, or a handle of one is accepted by the other.
+    pub const fn with_tag(tag: u16) -> Self {
+        Self {
+            nodes: heapless::Vec::new(),
+            arena: [T::ZERO; SCALARS],
+            used: 0,
+            tag: if tag == 0 { 1 } else { tag },
+            stats: Stats {
+                forward_ops: 0,
+                backward_ops: 0,
+            },
+        }
+    }
+
+    /// Removes every node; old handles become foreign (the graph takes a fresh tag).
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.used = 0;
+        self.tag = next_tag();
+        self.arena = [T::ZERO; SCALARS];
+    }
+
+    /// The tag that handles of this graph carry.
+    pub fn tag(&self) -> u16 {
+        self.tag
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// `true` when the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Scalars in use (values and gradients).
+    pub fn scalars_used(&self) -> usize {
+        self.used
+    }
+
+    /// Kernel invocation counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The exact capacities this graph needs, and the bytes a graph with them occupies.
+    pub fn requirements(&self) -> Requirements {
+        Requirements {
+            nodes: self.nodes.len(),
+            scalars: self.used,
+            bytes: Self::bytes_for(self.nodes.len(), self.used),
+        }
+    }
+
+    /// Bytes of a `Graph<T, O, nodes, scalars>`: the fixed part plus one node record per node
+    /// and one `T` per scalar, rounded up to the struct's alignment.
+    pub const fn bytes_for(nodes: usize, scalars: usize) -> usize {
+        let fixed = core::mem::size_of::<Graph<T, O, 0, 0>>();
+        let raw =
+            fixed + nodes * core::mem::size_of::<Node<O>>() + scalars * core::mem::size_of::<T>();
+        let align = core::mem::align_of::<Graph<T, O, 0, 0>>();
+        raw.div_ceil(align) * align
+    }
+
+    // ----- handles -----
+
+    fn index(&self, id: NodeId) -> Result<usize, Error> {
+        if id.tag() != self.tag {
+            return Err(Error::ForeignNode(id));
+        }
+        let i = id.index();
+        if i < self.nodes.len() {
+            Ok(i)
+        } else {
+            Err(Error::UnknownNode(id))
+        }
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node<O>, Error> {
+        let i = self.index(id)?;
+        self.nodes.get(i).ok_or(Error::UnknownNode(id))
+    }
+
+    fn id_of(&self, index: usize) -> NodeId {
+        NodeId::new(self.tag, index as u16)
+    }
+
+    /// The shape of a node.
+    ///
+    /// # Errors
+    /// [`Error::ForeignNode`] or [`Error::UnknownNode`] for a bad handle.
+    pub fn shape(&self, id: NodeId) -> Result<Shape, Error> {
+        Ok(self.node(id)?.shape())
+    }
+
+    /// The kind of a node (and the op, for an operation).
+    ///
+    /// # Errors
+    /// As [`Graph::shape`].
+    pub fn kind(&self, id: NodeId) -> Result<NodeKind<O>, Error> {
+        Ok(self.node(id)?.kind)
+    }
+
+    /// Whether a node has a gradient buffer (it is a variable or depends on one).
+    ///
+    /// # Errors
+    /// As [`Graph::shape`].
+    pub fn has_grad(&self, id: NodeId) -> Result<bool, Error> {
+        Ok(self.node(id)?.has_grad())
+    }
+
+    /// A typed handle for an untyped one, checking the shape.
+    ///
+    /// # Errors
+    /// As [`Graph::shape`], and [`Error::ShapeMismatch`] when the node is not `R × C`.
+    pub fn tensor<const R: usize, const C: usize>(
+        &self,
+        id: NodeId,
+    ) -> Result<Tensor<R, C>, Error> {
+        let s = self.shape(id)?;
+        if s == Shape::new(R, C) {
+            Ok(Tensor::from_id(id))
+        } else {
+            Err(Error::ShapeMismatch {
+                expected: Shape::new(R, C),
+                found: s,
+            })
+        }
+    }
+
+    /// The handle of the node at insertion position `index`, if any.
+    pub fn node_at(&self, index: usize) -> Option<NodeId> {
+        (index < self.nodes.len()).then(|| self.id_of(index))
+    }
+
+    /// Handles of all variables, in insertion order.
+    pub fn variables(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::Variable))
+            .map(|(i, _)| self.id_of(i))
+    }
+
+    /// Total scalars in all variables (the size of an optimizer's per-parameter state).
+    pub fn variable_scalars(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::Variable))
+            .map(|n| n.len())
+            .sum()
+    }
+
+    // ----- building -----
+
+    fn push_node(
+        &mut self,
+        kind: NodeKind<O>,
+        shape: Shape,
+        inputs: &[NodeId],
+        with_grad: bool,
+        init: Option<&[T]>,
+    ) -> Result<NodeId, Error> {
+        let len = shape.checked_len()?;
+        if let Some(init) = init {
+            if init.len() != len {
+                return Err(Error::LengthMismatch {
+                    expected: len,
+                    found: init.len(),
+                });
+            }
+            if init.iter().any(|v| !v.is_finite()) {
+                return Err(Error::NonFinite);
+            }
+        }
+        if self.nodes.len() >= NODES || self.nodes.len() > u16::MAX as usize {
+            return Err(Error::NodeCapacity { capacity: NODES });
+        }
+        if inputs.len() > MAX_INPUTS {
+            return Err(Error::Arity {
+                expected: MAX_INPUTS,
+                found: inputs.len(),
+            });
+        }
+        let total = if with_grad { 2 * len } else { len };
+        let needed = self.used + total;
+        if needed > SCALARS || needed > u32::MAX as usize - 1 {
+            return Err(Error::ScalarCapacity {
+                needed,
+                capacity: SCALARS,
+            });
+        }
+        let mut ins = [0u16; MAX_INPUTS];
+        for (slot, id) in ins.iter_mut().zip(inputs) {
+            *slot = self.index(*id)? as u16;
+        }
+        let value = self.used;
+        let node = Node {
+            kind,
+            rows: shape.rows as u16,
+            cols: shape.cols as u16,
+            value: value as u32,
+            grad: if with_grad {
+                (value + len) as u32
+            } else {
+                NO_GRAD
+            },
+            inputs: ins,
+            n_inputs: inputs.len() as u8,
+            fed: false,
+            mark: false,
+            reached: false,
+        };
+        let index = self.nodes.len();
+        self.nodes
+            .push(node)
+            .map_err(|_| Error::NodeCapacity { capacity: NODES })?;
+        self.used = needed;
+        // Zero the new region (it may hold data of a cleared graph), then copy the initial value.
+        if let Some(region) = self.arena.get_mut(value..needed) {
+            region.fill(T::ZERO);
+            if let (Some(init), Some(dst)) = (init, region.get_mut(..len)) {
+                dst.copy_from_slice(init);
+            }
+        }
+        Ok(self.id_of(index))
+    }
+
+    /// Adds a placeholder of the given shape (untyped; see [`Graph::placeholder`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`], [`Error::NodeCapacity`], [`Error::ScalarCapacity`].
+    pub fn placeholder_dyn(&mut self, shape: Shape) -> Result<NodeId, Error> {
+        self.push_node(NodeKind::Placeholder, shape, &[], false, None)
+    }
+
+    /// Adds an `R × C` placeholder, to be fed before each run that needs it.
+    ///
+    /// # Errors
+    /// As [`Graph::placeholder_dyn`].
+    pub fn placeholder<const R: usize, const C: usize>(&mut self) -> Result<Tensor<R, C>, Error> {
+        self.placeholder_dyn(Shape::new(R, C)).map(Tensor::from_id)
+    }
+
+    /// Adds a variable with row-major initial values (untyped; see [`Graph::variable`]).
+    ///
+    /// # Errors
+    /// As [`Graph::placeholder_dyn`], plus [`Error::LengthMismatch`] and [`Error::NonFinite`]
+    /// for a bad initial value.
+    pub fn variable_dyn(&mut self, shape: Shape, init: &[T]) -> Result<NodeId, Error> {
+        self.push_node(NodeKind::Variable, shape, &[], true, Some(init))
+    }
+
+    /// Adds a trainable variable with an initial value.
+    ///
+    /// # Errors
+    /// As [`Graph::variable_dyn`].
+    pub fn variable<const R: usize, const C: usize>(
+        &mut self,
+        init: &Matrix<T, R, C>,
+    ) -> Result<Tensor<R, C>, Error> {
+        self.variable_dyn(Shape::new(R, C), init.as_slice())
+            .map(Tensor::from_id)
+    }
+
+    /// Adds a constant (untyped; see [`Graph::constant`]).
+    ///
+    /// # Errors
+    /// As [`Graph::variable_dyn`].
+    pub fn constant_dyn(&mut self, shape: Shape, value: &[T]) -> Result<NodeId, Error> {
+        self.push_node(NodeKind::Constant, shape, &[], false, Some(value))
+    }
+
+    /// Adds a constant.
+    ///
+    /// # Errors
+    /// As [`Graph::variable_dyn`].
+    pub fn constant<const R: usize, const C: usize>(
+        &mut self,
+        value: &Matrix<T, R, C>,
+    ) -> Result<Tensor<R, C>, Error> {
+        self.constant_dyn(Shape::new(R, C), value.as_slice())
+            .map(Tensor::from_id)
+    }
+
+    /// Adds an operation on earlier nodes; its shape comes from [`Op::out_shape`]. The node gets
+    /// a gradient buffer when any input has one.
+    ///
+    /// # Errors
+    /// Bad handles, the op's shape errors, [`Error::NodeCapacity`], [`Error::ScalarCapacity`].
+    pub fn push_op(&mut self, op: O, inputs: &[NodeId]) -> Result<NodeId, Error> {
+        let mut shapes = [Shape::new(0, 0); MAX_INPUTS];
+        if inputs.len() > MAX_INPUTS {
+            return Err(Error::Arity {
+                expected: MAX_INPUTS,
+                found: inputs.len(),
+            });
+        }
+        let mut with_grad = false;
+        for (s, id) in shapes.iter_mut().zip(inputs) {
+            let n = self.node(*id)?;
+            *s = n.shape();
+            with_grad |= n.has_grad();
+        }
+        let shape = op.out_shape(shapes.get(..inputs.len()).unwrap_or(&[]))?;
+        self.push_node(NodeKind::Op(op), shape, inputs, with_grad, None)
+    }
+
+    /// Adds an operation and returns a typed handle, checking that its shape is `R × C`. This
+    /// is what the typed builders of `embedgrad-ops` call.
+    ///
+    /// # Errors
+    /// As [`Graph::push_op`], and [`Error::ShapeMismatch`] when the op's shape is not `R × C`
+    /// (the graph is then unchanged).
+    pub fn op<const R: usize, const C: usize>(
+        &mut self,
+        op: O,
+        inputs: &[NodeId],
+    ) -> Result<Tensor<R, C>, Error> {
+        let mut shapes = [Shape::new(0, 0); MAX_INPUTS];
+        for (s, id) in shapes.iter_mut().zip(inputs) {
+            *s = self.shape(*id)?;
+        }
+        let shape = op.out_shape(shapes.get(..inputs.len()).unwrap_or(&[]))?;
+        if shape != Shape::new(R, C) {
+            return Err(Error::ShapeMismatch {
+                expected: Shape::new(R, C),
+                found: shape,
+            });
+        }
+        self.push_op(op, inputs).map(Tensor::from_id)
+    }
+
+    // ----- data in and out -----
+
+    /// Copies row-major data into a placeholder (untyped; see [`Graph::feed`]).
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::WrongNodeKind`] unless a placeholder, [`Error::LengthMismatch`],
+    /// [`Error::NonFinite`] for NaN or infinite data (nothing is written then).
+    pub fn feed_slice(&mut self, id: NodeId, data: &[T]) -> Result<(), Error> {
+        let i = self.index(id)?;
+        let n = self.nodes.get_mut(i).ok_or(Error::UnknownNode(id))?;
+        if !matches!(n.kind, NodeKind::Placeholder) {
+            return Err(Error::WrongNodeKind(id));
+        }
+        write_checked(&mut self.arena, n.value as usize, n.len(), data)?;
+        n.fed = true;
+        Ok(())
+    }
+
+    /// Feeds a placeholder. Values persist: a placeholder fed once stays fed.
+    ///
+    /// # Errors
+    /// As [`Graph::feed_slice`].
+    pub fn feed<const R: usize, const C: usize>(
+        &mut self,
+        placeholder: Tensor<R, C>,
+        data: &Matrix<T, R, C>,
+    ) -> Result<(), Error> {
+        self.feed_slice(placeholder.id(), data.as_slice())
+    }
+
+    /// Overwrites the value of a variable or constant (row-major).
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::WrongNodeKind`] for placeholders and ops, [`Error::LengthMismatch`],
+    /// [`Error::NonFinite`].
+    pub fn assign_slice(&mut self, id: NodeId, data: &[T]) -> Result<(), Error> {
+        let i = self.index(id)?;
+        let n = self.nodes.get(i).ok_or(Error::UnknownNode(id))?;
+        if !matches!(n.kind, NodeKind::Variable | NodeKind::Constant) {
+            return Err(Error::WrongNodeKind(id));
+        }
+        write_checked(&mut self.arena, n.value as usize, n.len(), data)
+    }
+
+    /// Overwrites the value of a variable or constant.
+    ///
+    /// # Errors
+    /// As [`Graph::assign_slice`].
+    pub fn assign<const R: usize, const C: usize>(
+        &mut self,
+        t: Tensor<R, C>,
+        data: &Matrix<T, R, C>,
+    ) -> Result<(), Error> {
+        self.assign_slice(t.id(), data.as_slice())
+    }
+
+    /// The current value of a node, row-major. For an op it is the result of the last run that
+    /// computed it (zero before).
+    ///
+    /// # Errors
+    /// Bad handle.
+    pub fn value_slice(&self, id: NodeId) -> Result<&[T], Error> {
+        let n = self.node(id)?;
+        let v = n.value as usize;
+        self.arena.get(v..v + n.len()).ok_or(Error::UnknownNode(id))
+    }
+
+    /// The current value of a node as a matrix.
+    ///
+    /// # Errors
+    /// Bad handle.
+    pub fn value<const R: usize, const C: usize>(
+        &self,
+        t: Tensor<R, C>,
+    ) -> Result<Matrix<T, R, C>, Error> {
+        Matrix::from_slice(self.value_slice(t.id())?)
+    }
+
+    /// The gradient of the last backprop's loss with respect to a node.
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::NoGradient`] when the node depends on no variable.
+    pub fn grad_slice(&self, id: NodeId) -> Result<&[T], Error> {
+        let n = self.node(id)?;
+        if !n.has_grad() {
+            return Err(Error::NoGradient(id));
+        }
+        let g = n.grad as usize;
+        self.arena.get(g..g + n.len()).ok_or(Error::UnknownNode(id))
+    }
+
+    /// The gradient with respect to a node as a matrix.
+    ///
+    /// # Errors
+    /// As [`Graph::grad_slice`].
+    pub fn grad<const R: usize, const C: usize>(
+        &self,
+        t: Tensor<R, C>,
+    ) -> Result<Matrix<T, R, C>, Error> {
+        Matrix::from_slice(self.grad_slice(t.id())?)
+    }
+
+    // ----- evaluation -----
+
+    /// Marks `targets` and all their ancestors (clearing other marks).
+    fn mark_ancestors(&mut self, targets: &[NodeId]) -> Result<usize, Error> {
+        let mut top = 0;
+        for t in targets {
+            top = top.max(self.index(*t)?);
+        }
+        for n in self.nodes.iter_mut() {
+            n.mark = false;
+        }
+        for t in targets {
+            let i = self.index(*t)?;
+            if let Some(n) = self.nodes.get_mut(i) {
+                n.mark = true;
+            }
+        }
+        for k in (0..=top).rev() {
+            let Some(n) = self.nodes.get(k).copied() else {
+                continue;
+            };
+            if !n.mark {
+                continue;
+            }
+            for &j in n.input_ids() {
+                if let Some(m) = self.nodes.get_mut(j as usize) {
+                    m.mark = true;
+                }
+            }
+        }
+        Ok(top)
+    }
+
+    /// Evaluates the given nodes: every ancestor they need is computed exactly once, in
+    /// insertion order; nothing else is computed (the tutorial's `Session.run`).
+    ///
+    /// # Errors
+    /// Bad handles; [`Error::MissingFeed`] (before anything is computed) when a needed
+    /// placeholder was never fed.
+    pub fn run_many(&mut self, targets: &[NodeId]) -> Result<(), Error> {
+        let top = self.mark_ancestors(targets)?;
+        for (k, n) in self.nodes.iter().enumerate().take(top + 1) {
+            if n.mark && matches!(n.kind, NodeKind::Placeholder) && !n.fed {
+                return Err(Error::MissingFeed(self.id_of(k)));
+            }
+        }
+        for k in 0..=top {
+            let Some(n) = self.nodes.get(k).copied() else {
+                continue;
+            };
+            let NodeKind::Op(op) = n.kind else { continue };
+            if !n.mark {
+                continue;
+            }
+            let (before, after) = self
+                .arena
+                .split_at_mut_checked(n.value as usize)
+                .ok_or(Error::InvalidArgument)?;
+            let reader = Reader {
+                lo: before,
+                hi: &[],
+                hi_start: usize::MAX,
+            };
+            let mut views = [MatRef::empty(); MAX_INPUTS];
+            for (v, &j) in views.iter_mut().zip(n.input_ids()) {
+                let m = self.nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
+                *v = reader.view(m.value as usize, m.shape())?;
+            }
+            let out = after
+                .get_mut(..n.len())
+                .and_then(|d| MatMut::new(d, n.shape()))
+                .ok_or(Error::InvalidArgument)?;
+            op.forward(views.get(..n.input_ids().len()).unwrap_or(&[]), out);
+            self.stats.forward_ops = self.stats.forward_ops.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    /// Evaluates one node (see [`Graph::run_many`]).
+    ///
+    /// # Errors
+    /// As [`Graph::run_many`].
+    pub fn run(&mut self, target: NodeId) -> Result<(), Error> {
+        self.run_many(&[target])
+    }
+
+    /// Evaluates a node and returns its value.
+    ///
+    /// # Errors
+    /// As [`Graph::run_many`].
+    pub fn eval<const R: usize, const C: usize>(
+        &mut self,
+        t: Tensor<R, C>,
+    ) -> Result<Matrix<T, R, C>, Error> {
+        self.run(t.id())?;
+        self.value(t)
+    }
+
+    // ----- backprop -----
+
+    /// Backpropagates from a 1×1 loss whose value is current (after [`Graph::run`]),
+    /// overwriting every gradient: afterwards each variable's gradient is `∂loss/∂variable`
+    /// (zero for variables that do not reach the loss).
+    ///
+    /// The loss's ancestors are swept in reverse insertion order (a reverse topological
+    /// order), each op adding its inputs' gradients, so a node's gradient is complete before it
+    /// is propagated, however unequal the paths. Consumers that do not lead to the loss are
+    /// ignored.
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::NotScalar`] unless the loss is 1×1.
+    pub fn backward(&mut self, loss: Tensor<1, 1>) -> Result<(), Error> {
+        self.backward_dyn(loss.id(), false)
+    }
+
+    /// Like [`Graph::backward`], but *adds* to the variables' gradients instead of overwriting
+    /// them: summing the gradients of micro-batches gives the full-batch gradient of a summed
+    /// loss with the memory of one micro-batch. Clear with [`Graph::zero_grads`] first.
+    ///
+    /// # Errors
+    /// As [`Graph::backward`].
+    pub fn backward_accumulate(&mut self, loss: Tensor<1, 1>) -> Result<(), Error> {
+        self.backward_dyn(loss.id(), true)
+    }
+
+    /// Sets every gradient to zero.
+    pub fn zero_grads(&mut self) {
+        for n in self.nodes.iter() {
+            if n.has_grad() {
+                let g = n.grad as usize;
+                if let Some(s) = self.arena.get_mut(g..g + n.len()) {
+                    s.fill(T::ZERO);
+                }
+            }
+        }
+    }
+
+    /// Evaluates the loss, backpropagates (overwriting gradients) and returns the loss value.
+    ///
+    /// # Errors
+    /// As [`Graph::run_many`] and [`Graph::backward`].
+    pub fn forward_backward(&mut self, loss: Tensor<1, 1>) -> Result<T, Error> {
+        self.run(loss.id())?;
+        self.backward(loss)?;
+        Ok(self
+            .value_slice(loss.id())?
+            .first()
+            .copied()
+            .unwrap_or(T::ZERO))
+    }
+
+    /// Backprop from an untyped handle; `accumulate` as in [`Graph::backward_accumulate`].
+    ///
+    /// # Errors
+    /// As [`Graph::backward`].
+    pub fn backward_dyn(&mut self, loss: NodeId, accumulate: bool) -> Result<(), Error> {
+        let li = self.index(loss)?;
+        let ln = *self.nodes.get(li).ok_or(Error::UnknownNode(loss))?;
+        if ln.shape() != Shape::new(1, 1) {
+            return Err(Error::NotScalar(ln.shape()));
+        }
+        self.mark_ancestors(&[loss])?;
+        for n in self.nodes.iter_mut() {
+            n.reached = n.mark && matches!(n.kind, NodeKind::Variable) && n.has_grad();
+            let keep = accumulate && matches!(n.kind, NodeKind::Variable);
+            let clear = n.has_grad() && !keep && (n.mark || matches!(n.kind, NodeKind::Variable));
+            if clear {
+                let g = n.grad as usize;
+                if let Some(s) = self.arena.get_mut(g..g + n.len()) {
+                    s.fill(T::ZERO);
+                }
+            }
+        }
+        if !ln.has_grad() {
+            return Ok(()); // the loss depends on no variable: every gradient is zero
+        }
+        if let Some(g) = self.arena.get_mut(ln.grad as usize) {
+            *g += T::ONE;
+        }
+        for k in (0..=li).rev() {
+            let Some(n) = self.nodes.get(k).copied() else {
+                continue;
+            };
+            let NodeKind::Op(op) = n.kind else { continue };
+            if !n.mark || !n.has_grad() {
+                continue;
+            }
+            for (i, &j) in n.input_ids().iter().enumerate() {
+                let m = *self.nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
+                if !m.has_grad() {
+                    continue;
+                }
+                let gs = m.grad as usize;
+                let (lo, rest) = self
+                    .arena
+                    .split_at_mut_checked(gs)
+                    .ok_or(Error::InvalidArgument)?;
+                let (mid, hi) = rest
+                    .split_at_mut_checked(m.len())
+                    .ok_or(Error::InvalidArgument)?;
+                let reader = Reader {
+                    lo,
+                    hi,
+                    hi_start: gs + m.len(),
+                };
+                let mut views = [MatRef::empty(); MAX_INPUTS];
+                for (v, &q) in views.iter_mut().zip(n.input_ids()) {
+                    let p = self.nodes.get(q as usize).ok_or(Error::InvalidArgument)?;
+                    *v = reader.view(p.value as usize, p.shape())?;
+                }
+                let out = reader.view(n.value as usize, n.shape())?;
+                let out_grad = reader.view(n.grad as usize, n.shape())?;
+                let in_grad = MatMut::new(mid, m.shape()).ok_or(Error::InvalidArgument)?;
+                op.backward(
+                    i,
+                    views.get(..n.input_ids().len()).unwrap_or(&[]),
+                    out,
+                    out_grad,
+                    in_grad,
+                );
+                self.stats.backward_ops = self.stats.backward_ops.wrapping_add(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the variable was reached by the last backprop (it lies on a path to the loss).
+    ///
+    /// # Errors
+    /// Bad handle.
+    pub fn reached(&self, id: NodeId) -> Result<bool, Error> {
+        Ok(self.node(id)?.reached)
+    }
+
+    /// Calls `f(index, id, value, grad, reached)` for every variable in insertion order, with
+    /// its value mutable: the hook optimizers use. `index` counts scalars over all variables
+    /// before this one (an offset into per-parameter optimizer state). Stops at the first error.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn for_each_variable<E>(
+        &mut self,
+        mut f: impl FnMut(VariableMut<'_, T>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut offset = 0;
+        for (k, n) in self.nodes.iter().enumerate() {
+            if !matches!(n.kind, NodeKind::Variable) {
+                continue;
+            }
+            let v = n.value as usize;
+            let len = n.len();
+            let Some(region) = self.arena.get_mut(v..v + 2 * len) else {
+                continue;
+            };
+            let (value, grad) = region.split_at_mut(len.min(region.len()));
+            f(VariableMut {
+                id: NodeId::new(self.tag, k as u16),
+                offset,
+                value,
+                grad,
+                reached: n.reached,
+            })?;
+            offset += len;
+        }
+        Ok(())
+    }
+}
+
+/// One variable as seen by an optimizer (see [`Graph::for_each_variable`]).
+#[derive(Debug)]
+pub struct VariableMut<'a, T> {
+    /// The variable's handle.
+    pub id: NodeId,
+    /// Scalars in all earlier variables: this one's offset into per-parameter state.
+    pub offset: usize,
+    /// The value, row-major, to be updated.
+    pub value: &'a mut [T],
+    /// The gradient from the last backprop.
+    pub grad: &'a [T],
+    /// Whether the last backprop reached it.
+    pub reached: bool,
+}
+
+fn write_checked<T: Scalar>(
+    arena: &mut [T],
+    start: usize,
+    len: usize,
+    data: &[T],
+) -> Result<(), Error> {
+    if data.len() != len {
+        return Err(Error::LengthMismatch {
+            expected: len,
+            found: data.len(),
+        });
+    }
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(Error::NonFinite);
+    }
+    let dst = arena
+        .get_mut(start..start + len)
+        .ok_or(Error::InvalidArgument)?;
+    dst.copy_from_slice(data);
+    Ok(())
+}
