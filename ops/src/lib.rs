@@ -1,1 +1,184 @@
-pub fn _x() {}
+//! # embedgrad-ops
+//!
+//! The operations of embedgrad: each in its own module with its forward and backward kernels
+//! (on runtime-shaped slices, so each exists once in machine code), a typed builder method
+//! (shapes checked at compile time), its formula, derivative, an example and its tests — literal
+//! values and a central-difference gradient check in f64.
+//!
+//! [`StdOp`] is the enum of all of them, and [`StdGraph`] a [`Graph`] over it. Import the
+//! builders with `use embedgrad_ops::prelude::*;`.
+//!
+//! ```
+//! use embedgrad_core::Matrix;
+//! use embedgrad_ops::prelude::*;
+//!
+//! // The tutorial's perceptron: softmax(X W + b) and its cross-entropy loss.
+//! let mut g: StdGraph<f64, 16, 128> = StdGraph::new();
+//! let x = g.placeholder::<2, 2>()?;
+//! let c = g.placeholder::<2, 2>()?;
+//! let w = g.variable(&Matrix::new([[1.0, -1.0], [0.5, 0.25]]))?;
+//! let b = g.variable(&Matrix::new([[0.0, 0.0]]))?;
+//! let xw = g.matmul(x, w)?;
+//! let logits = g.add(xw, b)?;
+//! let p = g.softmax(logits)?;
+//! let logp = g.log(p)?;
+//! let cl = g.multiply(c, logp)?;
+//! let per_row = g.reduce_sum_axis1(cl)?;
+//! let total = g.reduce_sum(per_row)?;
+//! let loss = g.negative(total)?;
+//! g.feed(x, &Matrix::new([[1.0, 2.0], [-1.0, -2.0]]))?;
+//! g.feed(c, &Matrix::new([[1.0, 0.0], [0.0, 1.0]]))?;
+//! let j = g.forward_backward(loss)?;
+//! assert!(j > 0.0);
+//! let dw = g.grad(w)?; // ∂J/∂W, ready for a gradient-descent step
+//! # let _ = dw;
+//! # Ok::<(), embedgrad_core::Error>(())
+//! ```
+//!
+//! ## Your own ops
+//!
+//! The graph is generic over its op type, so you add an op (the tutorial's
+//! `RegisterGradient`) by wrapping [`StdOp`] in an enum of your own. The standard builders work
+//! on any op type that implements `From<StdOp>`:
+//!
+//! ```
+//! use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Matrix, Op, Scalar, Shape};
+//! use embedgrad_ops::{prelude::*, StdOp};
+//!
+//! /// y = x³, element-wise.
+//! #[derive(Clone, Copy, Debug, PartialEq)]
+//! struct Cube;
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq)]
+//! enum MyOp { Std(StdOp), Cube(Cube) }
+//! impl From<StdOp> for MyOp { fn from(o: StdOp) -> Self { MyOp::Std(o) } }
+//!
+//! impl<T: Scalar> Op<T> for MyOp {
+//!     fn name(&self) -> &'static str {
+//!         match self { MyOp::Std(o) => Op::<T>::name(o), MyOp::Cube(_) => "cube" }
+//!     }
+//!     fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
+//!         match self {
+//!             MyOp::Std(o) => Op::<T>::out_shape(o, s),
+//!             MyOp::Cube(_) => { expect_arity(s, 1)?; Ok(s[0]) }
+//!         }
+//!     }
+//!     fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
+//!         match self {
+//!             MyOp::Std(o) => o.forward(x, y),
+//!             MyOp::Cube(_) => for (y, &x) in y.as_mut_slice().iter_mut().zip(x[0].as_slice()) {
+//!                 *y = x * x * x;
+//!             },
+//!         }
+//!     }
+//!     fn backward(&self, i: usize, x: &[MatRef<'_, T>], y: MatRef<'_, T>,
+//!                 g: MatRef<'_, T>, mut dx: MatMut<'_, T>) {
+//!         match self {
+//!             MyOp::Std(o) => o.backward(i, x, y, g, dx),
+//!             MyOp::Cube(_) => {
+//!                 let three = T::from_f64(3.0);
+//!                 for ((d, &x), &g) in dx.as_mut_slice().iter_mut().zip(x[0].as_slice()).zip(g.as_slice()) {
+//!                     *d += three * x * x * g;
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let mut g: Graph<f64, MyOp, 8, 32> = Graph::new();
+//! let w = g.variable(&Matrix::new([[2.0, -1.0]]))?;
+//! let c = g.op::<1, 2>(MyOp::Cube(Cube), &[w.id()])?;
+//! let loss = g.reduce_sum(c)?; // a standard op on the custom one
+//! assert_eq!(g.forward_backward(loss)?, 7.0);
+//! assert_eq!(g.grad(w)?, Matrix::new([[12.0, 3.0]]));
+//! # Ok::<(), Error>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+use embedgrad_core::{Error, Graph, MatMut, MatRef, Op, Scalar, Shape};
+
+#[cfg(test)]
+mod testing;
+
+/// Declares the op modules, the [`StdOp`] enum, its dispatch and the prelude: adding an op is
+/// one new file plus one line here.
+macro_rules! std_ops {
+    ($( $module:ident :: $ty:ident => $ext:ident ),* $(,)?) => {
+        $( pub mod $module; )*
+
+        /// Every standard operation: the op type of [`StdGraph`].
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[non_exhaustive]
+        pub enum StdOp {
+            $(
+                #[doc = concat!("See [`", stringify!($module), "`].")]
+                $ty($module::$ty),
+            )*
+        }
+
+        $(
+            impl From<$module::$ty> for StdOp {
+                fn from(o: $module::$ty) -> Self {
+                    StdOp::$ty(o)
+                }
+            }
+        )*
+
+        impl<T: Scalar> Op<T> for StdOp {
+            fn name(&self) -> &'static str {
+                match self { $( StdOp::$ty(o) => Op::<T>::name(o), )* }
+            }
+            fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
+                match self { $( StdOp::$ty(o) => Op::<T>::out_shape(o, s), )* }
+            }
+            #[inline]
+            fn forward(&self, x: &[MatRef<'_, T>], y: MatMut<'_, T>) {
+                match self { $( StdOp::$ty(o) => o.forward(x, y), )* }
+            }
+            #[inline]
+            fn backward(
+                &self,
+                index: usize,
+                x: &[MatRef<'_, T>],
+                y: MatRef<'_, T>,
+                g: MatRef<'_, T>,
+                dx: MatMut<'_, T>,
+            ) {
+                match self { $( StdOp::$ty(o) => o.backward(index, x, y, g, dx), )* }
+            }
+        }
+
+        /// `use embedgrad_ops::prelude::*;` brings every builder method into scope.
+        pub mod prelude {
+            pub use super::{StdGraph, StdOp};
+            $( pub use super::$module::$ext; )*
+        }
+    };
+}
+
+std_ops! {
+    negative::Negative => NegativeExt,
+    log::Log => LogExt,
+    sigmoid::Sigmoid => SigmoidExt,
+    multiply::Multiply => MultiplyExt,
+    matmul::MatMul => MatMulExt,
+    add::Add => AddExt,
+    reduce_sum::ReduceSum => ReduceSumExt,
+    softmax::Softmax => SoftmaxExt,
+}
+
+/// A [`Graph`] over the standard ops.
+pub type StdGraph<T, const NODES: usize, const SCALARS: usize> = Graph<T, StdOp, NODES, SCALARS>;
+
+#[cfg(test)]
+mod graph_tests;

@@ -1,0 +1,360 @@
+//! Graph-level tests: the tutorial's traps, bad input, and whole-graph gradient checks.
+
+use crate::prelude::*;
+use embedgrad_core::{Error, Matrix, NodeId, Shape, Tensor};
+
+/// Central-difference check of `∂loss/∂var` through the whole graph (f64).
+fn graph_grad_check<const N: usize, const S: usize, const R: usize, const C: usize>(
+    g: &mut StdGraph<f64, N, S>,
+    loss: Tensor<1, 1>,
+    var: Tensor<R, C>,
+) -> f64 {
+    g.forward_backward(loss).unwrap();
+    let analytic = g.grad(var).unwrap();
+    let base = g.value(var).unwrap();
+    let h = 1e-6;
+    let mut worst: f64 = 0.0;
+    for k in 0..R * C {
+        let mut p = base;
+        p.as_mut_slice()[k] += h;
+        g.assign(var, &p).unwrap();
+        let fp = g.eval(loss).unwrap().data[0][0];
+        let mut m = base;
+        m.as_mut_slice()[k] -= h;
+        g.assign(var, &m).unwrap();
+        let fm = g.eval(loss).unwrap().data[0][0];
+        let num = (fp - fm) / (2.0 * h);
+        let a = analytic.as_slice()[k];
+        let scale = a.abs().max(num.abs());
+        let err = if scale < 1e-7 {
+            (a - num).abs()
+        } else {
+            (a - num).abs() / scale
+        };
+        worst = worst.max(err);
+    }
+    g.assign(var, &base).unwrap();
+    assert!(worst <= 1e-6, "worst relative error {worst:e}");
+    worst
+}
+
+#[test]
+fn unequal_paths_w_plus_neg_neg_w() {
+    // reduce_sum(W + -(-W)): breadth-first backprop visits W before its second path is done.
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let w = g.variable(&Matrix::new([[1.0, 2.0], [3.0, 4.0]])).unwrap();
+    let n1 = g.negative(w).unwrap();
+    let n2 = g.negative(n1).unwrap();
+    let s = g.add(w, n2).unwrap();
+    let l = g.reduce_sum(s).unwrap();
+    assert_eq!(g.forward_backward(l).unwrap(), 20.0);
+    assert_eq!(g.grad(w).unwrap(), Matrix::splat(2.0));
+}
+
+#[test]
+fn consumer_not_leading_to_the_loss_is_ignored() {
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let w = g.variable(&Matrix::new([[1.0, -2.0]])).unwrap();
+    let l = g.reduce_sum(w).unwrap();
+    let metric = g.sigmoid(w).unwrap(); // a consumer of W after the loss, not on its path
+    let metric2 = g.reduce_sum(metric).unwrap(); // a second "loss"
+    g.forward_backward(l).unwrap();
+    assert_eq!(g.grad(w).unwrap(), Matrix::new([[1.0, 1.0]]));
+    // The metric was never computed by the loss's run, and still can be.
+    assert_eq!(g.value(metric).unwrap(), Matrix::zeros());
+    assert!(g.eval(metric2).unwrap().data[0][0] > 0.0);
+    // Backprop from the second loss gives its own gradient, overwriting the first.
+    g.forward_backward(metric2).unwrap();
+    let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let expect = [s(1.0) * (1.0 - s(1.0)), s(-2.0) * (1.0 - s(-2.0))];
+    for (a, e) in g.grad(w).unwrap().as_slice().iter().zip(expect) {
+        assert!((a - e).abs() < 1e-15);
+    }
+}
+
+#[test]
+fn same_input_twice_adds_both_contributions() {
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let a = g.variable(&Matrix::new([[1.0, 2.0], [3.0, 4.0]])).unwrap();
+    let aa = g.matmul(a, a).unwrap();
+    let l = g.reduce_sum(aa).unwrap();
+    // d/dA sum(A·A) = 1·Aᵀ + Aᵀ·1
+    g.forward_backward(l).unwrap();
+    let ones = [[1.0, 1.0], [1.0, 1.0]];
+    let at = [[1.0, 3.0], [2.0, 4.0]];
+    let mut expect = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            for k in 0..2 {
+                expect[i][j] += ones[i][k] * at[k][j] + at[i][k] * ones[k][j];
+            }
+        }
+    }
+    assert_eq!(g.grad(a).unwrap(), Matrix::new(expect));
+    graph_grad_check(&mut g, l, a);
+
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let x = g.variable(&Matrix::new([[1.5, -2.0, 3.0]])).unwrap();
+    let xx = g.multiply(x, x).unwrap();
+    let l = g.reduce_sum(xx).unwrap();
+    g.forward_backward(l).unwrap();
+    assert_eq!(g.grad(x).unwrap(), Matrix::new([[3.0, -4.0, 6.0]]));
+}
+
+#[test]
+fn shared_subgraph_is_evaluated_once() {
+    // x_{k+1} = x_k + x_k, 40 levels: the tutorial's recursive run does 2^40 evaluations.
+    let mut g: StdGraph<f64, 64, 256> = StdGraph::new();
+    let x0 = g.variable(&Matrix::new([[1.0]])).unwrap();
+    let mut x = x0;
+    for _ in 0..40 {
+        x = g.add(x, x).unwrap();
+    }
+    let unrelated = g.negative(x0).unwrap();
+    let before = g.stats();
+    assert_eq!(g.forward_backward(x).unwrap(), 2f64.powi(40));
+    let after = g.stats();
+    assert_eq!(
+        after.forward_ops - before.forward_ops,
+        40,
+        "each op once, nothing else"
+    );
+    assert_eq!(
+        after.backward_ops - before.backward_ops,
+        80,
+        "two inputs per add"
+    );
+    assert_eq!(g.grad(x0).unwrap().data[0][0], 2f64.powi(40));
+    assert_eq!(
+        g.value(unrelated).unwrap().data[0][0],
+        0.0,
+        "not needed, not computed"
+    );
+}
+
+#[test]
+fn softmax_of_huge_logits_is_finite_in_f32() {
+    let mut g: StdGraph<f32, 8, 64> = StdGraph::new();
+    let x = g
+        .variable(&Matrix::new([[1000.0f32, 0.0], [-1000.0, 88.8]]))
+        .unwrap();
+    let p = g.softmax(x).unwrap();
+    let l = g.reduce_sum(p).unwrap();
+    g.forward_backward(l).unwrap();
+    let v = g.value(p).unwrap();
+    assert_eq!(v, Matrix::new([[1.0, 0.0], [0.0, 1.0]]));
+    assert!(g.grad(x).unwrap().as_slice().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn tutorial_sanity_values() {
+    // Affine: x A + b.
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let a = g.variable(&Matrix::new([[1.0, 0.0], [0.0, -1.0]])).unwrap();
+    let b = g.variable(&Matrix::new([[1.0, 1.0]])).unwrap();
+    let x = g.placeholder::<1, 2>().unwrap();
+    let xa = g.matmul(x, a).unwrap();
+    let y = g.add(xa, b).unwrap();
+    g.feed(x, &Matrix::new([[1.0, 2.0]])).unwrap();
+    assert_eq!(g.eval(y).unwrap(), Matrix::new([[2.0, -1.0]]));
+
+    // Sigmoid perceptron: w = [1, 1], b = 0, x = (3, 2).
+    let mut g: StdGraph<f64, 8, 64> = StdGraph::new();
+    let w = g.variable(&Matrix::new([[1.0], [1.0]])).unwrap();
+    let b = g.variable(&Matrix::new([[0.0]])).unwrap();
+    let x = g.placeholder::<1, 2>().unwrap();
+    let xw = g.matmul(x, w).unwrap();
+    let z = g.add(xw, b).unwrap();
+    let p = g.sigmoid(z).unwrap();
+    g.feed(x, &Matrix::new([[3.0, 2.0]])).unwrap();
+    let v = g.eval(p).unwrap().data[0][0];
+    assert!((v - 0.993_307_149_075_715_3).abs() < 1e-15, "{v}");
+}
+
+/// The tutorial's 2-2-2 network with its cross-entropy loss, on `B` points.
+#[allow(clippy::type_complexity)]
+fn mlp<const B: usize, const N: usize, const S: usize>(
+    g: &mut StdGraph<f64, N, S>,
+) -> Result<
+    (
+        Tensor<B, 2>,
+        Tensor<B, 2>,
+        [Tensor<2, 2>; 2],
+        [Tensor<1, 2>; 2],
+        Tensor<1, 1>,
+    ),
+    Error,
+> {
+    let x = g.placeholder::<B, 2>()?;
+    let c = g.placeholder::<B, 2>()?;
+    let w1 = g.variable(&Matrix::new([[0.3, -0.8], [1.1, 0.4]]))?;
+    let b1 = g.variable(&Matrix::new([[0.1, -0.2]]))?;
+    let w2 = g.variable(&Matrix::new([[-0.5, 0.9], [0.7, -1.3]]))?;
+    let b2 = g.variable(&Matrix::new([[0.05, 0.0]]))?;
+    let h = g.matmul(x, w1)?;
+    let h = g.add(h, b1)?;
+    let h = g.sigmoid(h)?;
+    let o = g.matmul(h, w2)?;
+    let o = g.add(o, b2)?;
+    let p = g.softmax(o)?;
+    let lp = g.log(p)?;
+    let cl = g.multiply(c, lp)?;
+    let r = g.reduce_sum_axis1(cl)?;
+    let s = g.reduce_sum(r)?;
+    let loss = g.negative(s)?;
+    Ok((x, c, [w1, w2], [b1, b2], loss))
+}
+
+#[test]
+fn whole_network_gradient_check() {
+    let mut g: StdGraph<f64, 32, 512> = StdGraph::new();
+    let (x, c, ws, bs, loss) = mlp::<4, 32, 512>(&mut g).unwrap();
+    g.feed(
+        x,
+        &Matrix::new([[0.1, 0.9], [1.2, -0.3], [-0.7, 0.2], [0.5, 0.5]]),
+    )
+    .unwrap();
+    g.feed(
+        c,
+        &Matrix::new([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]),
+    )
+    .unwrap();
+    for w in ws {
+        graph_grad_check(&mut g, loss, w);
+    }
+    for b in bs {
+        graph_grad_check(&mut g, loss, b);
+    }
+}
+
+#[test]
+fn accumulated_micro_batches_equal_the_full_batch() {
+    let xs = [[0.1, 0.9], [1.2, -0.3], [-0.7, 0.2], [0.5, 0.5]];
+    let cs = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]];
+    let mut full: StdGraph<f64, 32, 512> = StdGraph::new();
+    let (x, c, ws, _, loss) = mlp::<4, 32, 512>(&mut full).unwrap();
+    full.feed(x, &Matrix::new(xs)).unwrap();
+    full.feed(c, &Matrix::new(cs)).unwrap();
+    let lf = full.forward_backward(loss).unwrap();
+    let gf = full.grad(ws[0]).unwrap();
+
+    let mut micro: StdGraph<f64, 32, 512> = StdGraph::new();
+    let (x1, c1, ws1, _, loss1) = mlp::<1, 32, 512>(&mut micro).unwrap();
+    micro.zero_grads();
+    let mut lm = 0.0;
+    for (xr, cr) in xs.iter().zip(&cs) {
+        micro.feed(x1, &Matrix::new([*xr])).unwrap();
+        micro.feed(c1, &Matrix::new([*cr])).unwrap();
+        lm += micro.eval(loss1).unwrap().data[0][0];
+        micro.backward_accumulate(loss1).unwrap();
+    }
+    assert!((lf - lm).abs() < 1e-12);
+    for (a, b) in gf
+        .as_slice()
+        .iter()
+        .zip(micro.grad(ws1[0]).unwrap().as_slice())
+    {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn bad_input_returns_errors_and_leaves_the_graph_usable() {
+    let mut g: StdGraph<f64, 6, 24> = StdGraph::new();
+    let x = g.placeholder::<1, 2>().unwrap();
+    let w = g.variable(&Matrix::new([[1.0], [2.0]])).unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let before = g.requirements();
+
+    // Missing feed: reported before anything runs.
+    assert_eq!(g.run(y.id()), Err(Error::MissingFeed(x.id())));
+
+    // Scalar capacity: a 4×4 variable needs 32 more scalars.
+    let big = g.variable(&Matrix::<f64, 4, 4>::zeros());
+    assert!(
+        matches!(big, Err(Error::ScalarCapacity { capacity: 24, .. })),
+        "{big:?}"
+    );
+    assert_eq!(g.requirements(), before);
+
+    // Non-finite data is refused and nothing is written.
+    assert_eq!(
+        g.feed(x, &Matrix::new([[f64::NAN, 1.0]])),
+        Err(Error::NonFinite)
+    );
+    assert_eq!(
+        g.assign(w, &Matrix::new([[f64::INFINITY], [0.0]])),
+        Err(Error::NonFinite)
+    );
+    assert_eq!(g.value(w).unwrap(), Matrix::new([[1.0], [2.0]]));
+
+    // Gradient of a non-scalar.
+    g.feed(x, &Matrix::new([[3.0, 4.0]])).unwrap();
+    g.run(y.id()).unwrap();
+    let wide = g.add(x, x).unwrap();
+    assert_eq!(
+        g.backward_dyn(wide.id(), false),
+        Err(Error::NotScalar(Shape::new(1, 2)))
+    );
+
+    // Node capacity.
+    let s = g.reduce_sum(y).unwrap();
+    let _sixth = g.negative(s).unwrap();
+    let full = g.negative(s);
+    assert_eq!(full, Err(Error::NodeCapacity { capacity: 6 }));
+
+    // A node from another graph, and a made-up one.
+    let mut other: StdGraph<f64, 6, 24> = StdGraph::new();
+    let foreign = other.placeholder::<1, 2>().unwrap();
+    assert_eq!(g.run(foreign.id()), Err(Error::ForeignNode(foreign.id())));
+    assert!(matches!(g.add(x, foreign), Err(Error::ForeignNode(_))));
+    let bogus = NodeId::new(g.tag(), 99);
+    assert_eq!(g.value_slice(bogus), Err(Error::UnknownNode(bogus)));
+    assert_eq!(
+        g.feed_slice(w.id(), &[1.0, 2.0]),
+        Err(Error::WrongNodeKind(w.id()))
+    );
+    assert_eq!(
+        g.feed_slice(x.id(), &[1.0]),
+        Err(Error::LengthMismatch {
+            expected: 2,
+            found: 1
+        })
+    );
+    assert_eq!(g.grad_slice(x.id()), Err(Error::NoGradient(x.id())));
+    assert!(g.tensor::<2, 2>(x.id()).is_err());
+
+    // Still usable: evaluate and backprop.
+    assert_eq!(g.forward_backward(s).unwrap(), 11.0);
+    assert_eq!(g.grad(w).unwrap(), Matrix::new([[3.0], [4.0]]));
+}
+
+#[test]
+fn exact_capacity_is_enough_and_one_less_is_not() {
+    let mut probe: StdGraph<f64, 64, 4096> = StdGraph::new();
+    mlp::<100, 64, 4096>(&mut probe).unwrap();
+    let req = probe.requirements();
+    assert_eq!(req.nodes, 17);
+    // By hand: x and c 200 each; W1, W2 4 + 4 (gradient); b1, b2 2 + 2; eight 100×2 ops with
+    // gradients 8·400; the row sums 100 + 100; the total and the loss 1 + 1 each.
+    assert_eq!(req.scalars, 400 + 24 + 3200 + 200 + 4);
+    let mut exact: StdGraph<f64, 17, 3828> = StdGraph::new();
+    mlp::<100, 17, 3828>(&mut exact).unwrap();
+    let mut short: StdGraph<f64, 17, 3827> = StdGraph::new();
+    assert!(matches!(
+        mlp::<100, 17, 3827>(&mut short),
+        Err(Error::ScalarCapacity {
+            needed: 3828,
+            capacity: 3827
+        })
+    ));
+    let mut few_nodes: StdGraph<f64, 16, 3828> = StdGraph::new();
+    assert!(matches!(
+        mlp::<100, 16, 3828>(&mut few_nodes),
+        Err(Error::NodeCapacity { capacity: 16 })
+    ));
+    assert_eq!(
+        core::mem::size_of::<StdGraph<f64, 17, 3828>>(),
+        StdGraph::<f64, 17, 3828>::bytes_for(17, 3828)
+    );
+}
