@@ -1,1 +1,42 @@
-//! train
+//! # embedgrad-train
+//!
+//! Training on the device: gradient-descent optimizers whose state is fixed arrays, the
+//! minimise step (forward, backprop, update — refusing non-finite losses), gradient
+//! accumulation over micro-batches, the bit-exact SplitMix64 generator, losses, metrics and the
+//! tutorial's seed examples.
+//!
+//! ```
+//! use embedgrad_ops::prelude::*;
+//! use embedgrad_train::seed::{self, Example};
+//!
+//! // The tutorial's perceptron, full batch, exactly as in SEED-EXAMPLES.md.
+//! let ex = Example::Perceptron;
+//! let (mut xs, mut cs, mut labels) = ([0.0f32; 200], [0.0f32; 200], [0u8; 100]);
+//! let mut rng = seed::fill(ex, &mut xs, &mut cs, &mut labels)?;
+//! let mut g: Box<StdGraph<f32, 16, 2412>> = Box::new(StdGraph::new());
+//! let out = seed::train::<_, _, 16, 2412, 100>(ex, &mut g, &mut rng, &xs, &cs, &labels, |_, _| {})?;
+//! assert_eq!(out.accuracy(), 1.0);
+//! # Ok::<(), embedgrad_core::Error>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod loss;
+mod optim;
+mod rng;
+pub mod seed;
+
+pub use optim::{
+    accumulate, argmax, evaluate, gradients_finite, minimize, step_accumulated, Feeds,
+    GradientDescent, Optimizer,
+};
+pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};

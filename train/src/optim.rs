@@ -1,0 +1,242 @@
+//! Optimizers and the minimise step.
+
+use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
+
+/// Updates variables from the gradients the graph holds.
+pub trait Optimizer<T: Scalar> {
+    /// Applies one update to every variable the last backprop reached.
+    ///
+    /// # Errors
+    /// Implementation-specific (for example [`Error::InvalidArgument`] when per-parameter
+    /// state is too small for the graph).
+    fn apply<O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+    ) -> Result<(), Error>;
+}
+
+/// The tutorial's `GradientDescentOptimizer`: `W ← W − η ∂J/∂W`.
+///
+/// ```
+/// use embedgrad_core::Matrix;
+/// use embedgrad_ops::prelude::*;
+/// use embedgrad_train::GradientDescent;
+/// let mut g: StdGraph<f64, 4, 16> = StdGraph::new();
+/// let w = g.variable(&Matrix::new([[3.0]]))?;
+/// let sq = g.multiply(w, w)?;
+/// let loss = g.reduce_sum(sq)?;
+/// let mut opt = GradientDescent::new(0.25);
+/// assert_eq!(opt.minimize(&mut g, loss)?, 9.0); // the loss before the update
+/// assert_eq!(g.value(w)?, Matrix::new([[1.5]])); // 3 − 0.25 · 6
+/// # Ok::<(), embedgrad_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradientDescent<T> {
+    /// Step size η.
+    pub learning_rate: T,
+}
+
+impl<T: Scalar> GradientDescent<T> {
+    /// An optimizer with step size `learning_rate`.
+    pub const fn new(learning_rate: T) -> Self {
+        Self { learning_rate }
+    }
+
+    /// One training step: forward, backprop, update (see [`minimize`]); returns the loss
+    /// computed before the update.
+    ///
+    /// # Errors
+    /// As [`minimize`].
+    pub fn minimize<O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+        loss: Tensor<1, 1>,
+    ) -> Result<T, Error> {
+        minimize(self, g, loss)
+    }
+}
+
+impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
+    fn apply<O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+    ) -> Result<(), Error> {
+        let lr = self.learning_rate;
+        g.for_each_variable(|v| {
+            if v.reached {
+                for (w, &d) in v.value.iter_mut().zip(v.grad) {
+                    *w -= lr * d;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Whether every gradient of every reached variable is finite.
+pub fn gradients_finite<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+) -> bool {
+    g.for_each_variable(|v| {
+        if v.reached && v.grad.iter().any(|d| !d.is_finite()) {
+            Err(())
+        } else {
+            Ok(())
+        }
+    })
+    .is_ok()
+}
+
+/// One training step: runs its own forward pass, backpropagates, then updates every variable
+/// that reaches the loss. Returns the loss computed before the update.
+///
+/// # Errors
+/// Graph errors (missing feed, …); [`Error::NonFinite`] when the loss or a gradient is NaN or
+/// infinite — then no variable is changed.
+pub fn minimize<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    opt: &mut impl Optimizer<T>,
+    g: &mut Graph<T, O, N, S>,
+    loss: Tensor<1, 1>,
+) -> Result<T, Error> {
+    let l = g.forward_backward(loss)?;
+    if !l.is_finite() || !gradients_finite(g) {
+        return Err(Error::NonFinite);
+    }
+    opt.apply(g)?;
+    Ok(l)
+}
+
+/// Where a micro-batched data set goes: input and target placeholders and the loss.
+#[derive(Clone, Copy, Debug)]
+pub struct Feeds {
+    /// Input placeholder (`B × D`).
+    pub x: NodeId,
+    /// Target placeholder (`B × K`).
+    pub y: NodeId,
+    /// The 1×1 loss, a sum over the batch rows.
+    pub loss: NodeId,
+}
+
+fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &Graph<T, O, N, S>,
+    feeds: Feeds,
+    xs: &'a [T],
+    ys: &'a [T],
+) -> Result<impl Iterator<Item = (&'a [T], &'a [T])>, Error> {
+    let xb = g.shape(feeds.x)?.checked_len()?;
+    let yb = g.shape(feeds.y)?.checked_len()?;
+    let n = xs.len() / xb;
+    if xs.len() % xb != 0 || ys.len() != n * yb || n == 0 {
+        return Err(Error::LengthMismatch {
+            expected: n.max(1) * yb,
+            found: ys.len(),
+        });
+    }
+    Ok(xs.chunks_exact(xb).zip(ys.chunks_exact(yb)))
+}
+
+/// Sums the loss and its gradients over a data set fed in micro-batches.
+///
+/// Because the loss is a sum over rows, the accumulated gradient is the full-batch gradient,
+/// while the graph only holds one micro-batch (`B` rows): memory no longer grows with the data
+/// set. `xs` holds whole micro-batches of inputs (row-major), `ys` the matching targets.
+/// Returns the summed loss; gradients are left in the graph for an [`Optimizer`].
+///
+/// # Errors
+/// [`Error::LengthMismatch`] when the data is not a whole number of micro-batches; graph
+/// errors; [`Error::NonFinite`] for non-finite data or loss (variables are never changed here).
+pub fn accumulate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    feeds: Feeds,
+    xs: &[T],
+    ys: &[T],
+) -> Result<T, Error> {
+    let loss = g.tensor::<1, 1>(feeds.loss)?;
+    g.zero_grads();
+    let mut total = T::ZERO;
+    for (x, y) in chunks(g, feeds, xs, ys)? {
+        g.feed_slice(feeds.x, x)?;
+        g.feed_slice(feeds.y, y)?;
+        g.run(feeds.loss)?;
+        let l = g.value(loss)?.data[0][0];
+        if !l.is_finite() {
+            return Err(Error::NonFinite);
+        }
+        total += l;
+        g.backward_accumulate(loss)?;
+    }
+    Ok(total)
+}
+
+/// One full-batch step computed in micro-batches: [`accumulate`], then the update. Returns the
+/// loss before the update.
+///
+/// # Errors
+/// As [`accumulate`]; [`Error::NonFinite`] for a non-finite gradient (no variable changes).
+pub fn step_accumulated<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    opt: &mut impl Optimizer<T>,
+    g: &mut Graph<T, O, N, S>,
+    feeds: Feeds,
+    xs: &[T],
+    ys: &[T],
+) -> Result<T, Error> {
+    let l = accumulate(g, feeds, xs, ys)?;
+    if !gradients_finite(g) {
+        return Err(Error::NonFinite);
+    }
+    opt.apply(g)?;
+    Ok(l)
+}
+
+/// Index of the largest entry (the first on ties); 0 for an empty row.
+pub fn argmax<T: Scalar>(row: &[T]) -> usize {
+    let mut best = 0;
+    let mut best_v = T::NEG_INFINITY;
+    for (i, &v) in row.iter().enumerate() {
+        if v > best_v {
+            best = i;
+            best_v = v;
+        }
+    }
+    best
+}
+
+/// Evaluates the summed loss and the number of rows whose argmax of `probs` equals the label,
+/// feeding the data in micro-batches. Changes no variable and no gradient.
+///
+/// # Errors
+/// As [`accumulate`], and [`Error::LengthMismatch`] when `labels` does not have one entry per row.
+pub fn evaluate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    feeds: Feeds,
+    probs: NodeId,
+    xs: &[T],
+    ys: &[T],
+    labels: &[u8],
+) -> Result<(T, usize), Error> {
+    let pshape = g.shape(probs)?;
+    let rows = pshape.rows;
+    let loss = g.tensor::<1, 1>(feeds.loss)?;
+    let mut total = T::ZERO;
+    let mut correct = 0;
+    let mut label_chunks = labels.chunks_exact(rows.max(1));
+    for (x, y) in chunks(g, feeds, xs, ys)? {
+        let Some(lab) = label_chunks.next() else {
+            return Err(Error::LengthMismatch {
+                expected: xs.len() / g.shape(feeds.x)?.cols.max(1),
+                found: labels.len(),
+            });
+        };
+        g.feed_slice(feeds.x, x)?;
+        g.feed_slice(feeds.y, y)?;
+        g.run_many(&[feeds.loss, probs])?;
+        total += g.value(loss)?.data[0][0];
+        let p = g.value_slice(probs)?;
+        for (row, &l) in p.chunks_exact(pshape.cols.max(1)).zip(lab) {
+            if argmax(row) == l as usize {
+                correct += 1;
+            }
+        }
+    }
+    Ok((total, correct))
+}
