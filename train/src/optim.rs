@@ -125,8 +125,8 @@ fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 ) -> Result<impl Iterator<Item = (&'a [T], &'a [T])>, Error> {
     let xb = g.shape(feeds.x)?.checked_len()?;
     let yb = g.shape(feeds.y)?.checked_len()?;
-    let n = xs.len() / xb;
-    if xs.len() % xb != 0 || ys.len() != n * yb || n == 0 {
+    let n = xs.len().checked_div(xb).unwrap_or(0);
+    if !xs.len().is_multiple_of(xb) || ys.len() != n * yb || n == 0 {
         return Err(Error::LengthMismatch {
             expected: n.max(1) * yb,
             found: ys.len(),
