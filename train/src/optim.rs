@@ -13,6 +13,25 @@ pub trait Optimizer<T: Scalar> {
         &mut self,
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error>;
+
+    /// Per-parameter state (momentum, Adam moments…), laid out as the optimizer likes, for
+    /// checkpoints. Empty for stateless optimizers.
+    fn state(&self) -> &[T] {
+        &[]
+    }
+
+    /// Mutable per-parameter state, for restoring checkpoints.
+    fn state_mut(&mut self) -> &mut [T] {
+        &mut []
+    }
+
+    /// Updates applied so far (Adam's `t`), for checkpoints. 0 for optimizers without one.
+    fn update_count(&self) -> u32 {
+        0
+    }
+
+    /// Restores the update counter.
+    fn set_update_count(&mut self, _count: u32) {}
 }
 
 /// The tutorial's `GradientDescentOptimizer`: `W ← W − η ∂J/∂W`.
