@@ -1,0 +1,64 @@
+//! Markers for the instruction-counting QEMU plugin (`tools/insncount.c`).
+//!
+//! The plugin counts the guest instructions executed between the first instruction of
+//! [`bench_start`] and the first instruction of [`bench_stop`] and prints `insns: N` for every
+//! such pair. [`Bench::step`] brackets exactly one training step (the first), so `ci.sh` gets one
+//! count per firmware: the instructions of one step, plus a few for the two marker calls.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+static MARK: AtomicU32 = AtomicU32::new(0);
+
+/// Start marker. Its address is what the plugin's `start=` watches; the store gives it a body
+/// different from [`bench_stop`]'s, so the two are never merged.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn bench_start() {
+    MARK.store(1, Ordering::SeqCst);
+}
+
+/// Stop marker, watched by the plugin's `stop=`.
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn bench_stop() {
+    MARK.store(2, Ordering::SeqCst);
+}
+
+/// Counts training steps and brackets the first one with the benchmark markers.
+#[derive(Debug, Default)]
+pub struct Bench {
+    steps: u32,
+}
+
+impl Bench {
+    /// A fresh counter.
+    pub const fn new() -> Self {
+        Self { steps: 0 }
+    }
+
+    /// Runs one training step. Wrap every step of an example in it: the first is measured
+    /// (the plugin prints its instruction count) and all are counted.
+    #[inline(always)]
+    pub fn step<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let measured = self.steps == 0;
+        self.steps = self.steps.wrapping_add(1);
+        if measured {
+            bench_start();
+        }
+        let r = f();
+        if measured {
+            bench_stop();
+        }
+        r
+    }
+
+    /// Steps run so far.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Whether a step has been measured.
+    pub fn measured(&self) -> bool {
+        self.steps > 0
+    }
+}

@@ -1,0 +1,181 @@
+//! # embedgrad-firmware
+//!
+//! The board layer that runs embedgrad training examples on bare metal: QEMU's Cortex-M0
+//! (`microbit`), Cortex-M3 (`lm3s6965evb`), Cortex-M4F (`mps2-an386`) and RISC-V (`virt`), and a
+//! real nRF52840-DK through probe-rs.
+//!
+//! An example is a function `fn(&mut Bench) -> Result<Outcome, Failure>` (see [`workload`])
+//! wrapped in an [`Example`]. A firmware binary is two lines:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! embedgrad_firmware::firmware!(embedgrad_firmware::workload::PLACEHOLDER);
+//! ```
+//!
+//! [`firmware!`] defines the entry point and the fault handler; [`run`] then
+//!
+//! 1. paints the stack ([`stack`]),
+//! 2. runs the example, which wraps each training step in [`Bench::step`]: the first step is
+//!    bracketed by the `bench_start`/`bench_stop` markers that the instruction-counting QEMU
+//!    plugin watches,
+//! 3. logs the outcome and the machine-readable `METRIC` lines over defmt,
+//! 4. exits QEMU through semihosting with an [`exit_code`].
+#![no_std]
+
+pub mod bench;
+mod platform;
+pub mod stack;
+pub mod workload;
+
+pub use bench::Bench;
+
+/// The machine this build is for (`microbit`, `lm3s6965evb`, `mps2-an386`, `qemu-virt-rv32`,
+/// `nrf52840`), chosen by build.rs from the target.
+pub const BOARD: &str = env!("EMBEDGRAD_BOARD");
+
+/// Semihosting exit codes of the firmware (QEMU's own exit status).
+pub mod exit_code {
+    /// The example trained and passed its checks.
+    pub const SUCCESS: i32 = 0;
+    /// The example returned a [`Failure`](crate::Failure).
+    pub const FAILURE: i32 = 1;
+    /// A HardFault (Cortex-M) or an exception trap (RISC-V).
+    pub const FAULT: i32 = 3;
+    /// A panic.
+    pub const PANIC: i32 = 101;
+}
+
+/// One training example, as a firmware runs it.
+#[derive(Clone, Copy)]
+pub struct Example {
+    /// Short name, as in the binary's name and in `budgets.toml` (`mlp_xor`).
+    pub name: &'static str,
+    /// Builds the model, trains it, checks the result. Wrap each training step in
+    /// [`Bench::step`].
+    pub train: fn(&mut Bench) -> Result<Outcome, Failure>,
+}
+
+/// What a successful example reports.
+#[derive(Clone, Copy, Debug, PartialEq, defmt::Format)]
+pub struct Outcome {
+    /// Loss before the first update.
+    pub initial_loss: f32,
+    /// Loss after the last update.
+    pub final_loss: f32,
+    /// Classification accuracy in `0.0..=1.0`, for examples that have one.
+    pub accuracy: Option<f32>,
+}
+
+/// Why an example failed.
+#[derive(Clone, Copy, Debug, PartialEq, defmt::Format)]
+pub enum Failure {
+    /// A graph call returned an error.
+    Graph(embedgrad_core::Error),
+    /// Training ended with the loss above the required limit.
+    NotConverged {
+        /// The final loss.
+        loss: f32,
+        /// The largest acceptable final loss.
+        limit: f32,
+    },
+    /// Accuracy ended below the required minimum.
+    LowAccuracy {
+        /// The final accuracy.
+        accuracy: f32,
+        /// The least acceptable accuracy.
+        min: f32,
+    },
+    /// A check on the trained model failed; the text says which.
+    Check(&'static str),
+}
+
+impl From<embedgrad_core::Error> for Failure {
+    fn from(e: embedgrad_core::Error) -> Self {
+        Failure::Graph(e)
+    }
+}
+
+/// Runs an example and exits QEMU (or the probe-rs session) with its status; never returns.
+///
+/// Log lines (defmt, decoded by `defmt-print` on the host):
+/// `METRIC example=<name> board=<board>`, `METRIC steps=<n>`, `METRIC stack_hwm_bytes=<n>`, then
+/// `PASS <name>` or `FAIL <name>: <failure>`.
+pub fn run(example: &Example) -> ! {
+    stack::paint();
+    defmt::println!("METRIC example={=str} board={=str}", example.name, BOARD);
+
+    let mut bench = Bench::new();
+    let result = (example.train)(&mut bench);
+    let hwm = stack::high_water_mark();
+
+    defmt::println!("METRIC steps={=u32}", bench.steps());
+    defmt::println!("METRIC stack_hwm_bytes={=u32}", hwm);
+    let result = match result {
+        Ok(_) if !bench.measured() => Err(Failure::Check("no training step ran in Bench::step")),
+        other => other,
+    };
+    match result {
+        Ok(o) => {
+            defmt::info!(
+                "loss {=f32} -> {=f32}, accuracy {}",
+                o.initial_loss,
+                o.final_loss,
+                o.accuracy
+            );
+            defmt::println!("PASS {=str}", example.name);
+            platform::exit(exit_code::SUCCESS)
+        }
+        Err(f) => {
+            defmt::println!("FAIL {=str}: {}", example.name, f);
+            platform::exit(exit_code::FAILURE)
+        }
+    }
+}
+
+/// Defines a firmware's entry point (and fault handler) that runs one [`Example`].
+///
+/// ```ignore
+/// #![no_std]
+/// #![no_main]
+/// embedgrad_firmware::firmware!(embedgrad_firmware::workload::PLACEHOLDER);
+/// ```
+#[macro_export]
+macro_rules! firmware {
+    ($example:expr) => {
+        #[cfg(target_arch = "arm")]
+        #[$crate::__private::cortex_m_rt::entry]
+        fn main() -> ! {
+            $crate::run(&$example)
+        }
+
+        #[cfg(target_arch = "arm")]
+        #[$crate::__private::cortex_m_rt::exception]
+        unsafe fn HardFault(frame: &$crate::__private::cortex_m_rt::ExceptionFrame) -> ! {
+            $crate::__private::hard_fault(frame)
+        }
+
+        #[cfg(target_arch = "riscv32")]
+        #[$crate::__private::riscv_rt::entry]
+        fn main() -> ! {
+            $crate::run(&$example)
+        }
+
+        #[cfg(target_arch = "riscv32")]
+        #[export_name = "ExceptionHandler"]
+        fn exception_handler(frame: &$crate::__private::riscv_rt::TrapFrame) -> ! {
+            $crate::__private::exception(frame)
+        }
+    };
+}
+
+/// Used by [`firmware!`]; not public API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "arm")]
+    pub use cortex_m_rt;
+    #[cfg(target_arch = "riscv32")]
+    pub use riscv_rt;
+
+    pub use crate::platform::*;
+}
