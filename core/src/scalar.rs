@@ -5,6 +5,10 @@
 //! results on every target). With the `micromath` feature, `f32` switches to micromath's fast
 //! approximations; they are called as functions (`micromath::F32(x).exp()`), never as methods on
 //! `f32`, because in host tests std's inherent methods would silently win over the trait.
+//!
+//! micromath trades accuracy (relative errors around 1e-4 to 1e-3) for speed and size, and its
+//! edge cases differ: for example its `ln(0)` is about −88 rather than −∞. Training still
+//! works, but results are not bit-comparable with libm runs.
 
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};

@@ -80,7 +80,12 @@ mod tests {
         let y = forward(&Log, &[(Shape::new(1, 3), vec![1.0f64, 10.0, 0.5])]);
         assert_close(&y, &[0.0, core::f64::consts::LN_10, -core::f64::consts::LN_2], 1e-15);
         let z = forward(&Log, &[(Shape::new(1, 1), vec![0.0f32])]);
+        // libm gives −∞; micromath's approximation bottoms out at about −88 (documented in
+        // embedgrad-core's `micromath` feature).
+        #[cfg(feature = "libm")]
         assert_eq!(z, vec![f32::NEG_INFINITY]);
+        #[cfg(not(feature = "libm"))]
+        assert!(z[0] < -80.0, "{z:?}");
     }
 
     #[test]
