@@ -41,3 +41,8 @@ pub use optim::{
     GradientDescent, Optimizer,
 };
 pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
