@@ -5,23 +5,34 @@
 //! such pair. [`Bench::step`] brackets exactly one training step (the first), so `ci.sh` gets one
 //! count per firmware: the instructions of one step, plus a few for the two marker calls.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 
+/// Written by the markers. The writes are volatile: a marker without an observable effect
+/// would be deleted, call and all, by the optimizer.
 static MARK: AtomicU32 = AtomicU32::new(0);
 
-/// Start marker. Its address is what the plugin's `start=` watches; the store gives it a body
-/// different from [`bench_stop`]'s, so the two are never merged.
+#[inline(always)]
+fn mark(v: u32) {
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: `MARK` is a static, so the pointer is valid, aligned and lives forever; this
+    // single-threaded firmware has no concurrent access to it.
+    unsafe { core::ptr::write_volatile(MARK.as_ptr(), v) };
+    compiler_fence(Ordering::SeqCst);
+}
+
+/// Start marker. Its address is what the plugin's `start=` watches; the value written gives
+/// it a body different from [`bench_stop`]'s, so the two are never merged.
 #[inline(never)]
 #[no_mangle]
 pub extern "C" fn bench_start() {
-    MARK.store(1, Ordering::SeqCst);
+    mark(1);
 }
 
 /// Stop marker, watched by the plugin's `stop=`.
 #[inline(never)]
 #[no_mangle]
 pub extern "C" fn bench_stop() {
-    MARK.store(2, Ordering::SeqCst);
+    mark(2);
 }
 
 /// Counts training steps and brackets the first one with the benchmark markers.

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Firmware CI for embedgrad.
+#
+# Builds every example firmware (src/bin/*.rs of boards/) for every QEMU board, runs each one in
+# QEMU under `timeout`, decodes its defmt log, counts the instructions of one training step with
+# the TCG plugin in tools/insncount.c, measures flash, RAM and the stack high-water mark, prints
+# a table and enforces budgets.txt. It also runs the self-tests (a failing, a panicking and a
+# faulting firmware must exit 1, 101 and 3), `cargo test` on every board, the panic-never gate,
+# fmt and clippy, and a build for the real nRF52840 board. Exits non-zero on any failure.
+#
+# Usage: ./ci.sh [--quick]
+#   --quick          skip fmt, clippy, `cargo test` and the nRF52840 build
+#   BOARDS="microbit mps2-an386" ./ci.sh    only these boards
+#   NO_INSTALL=1 ./ci.sh                    never install missing tools
+#
+# Logs and raw outputs go to target/ci/.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+QUICK=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+# ----- boards -------------------------------------------------------------------------------
+
+ALL_BOARDS=(microbit lm3s6965evb mps2-an386 qemu-virt-rv32)
+declare -A TARGET=(
+    [microbit]=thumbv6m-none-eabi
+    [lm3s6965evb]=thumbv7m-none-eabi
+    [mps2-an386]=thumbv7em-none-eabihf
+    [qemu-virt-rv32]=riscv32imac-unknown-none-elf
+)
+declare -A QEMU=(
+    [microbit]="qemu-system-arm -machine microbit"
+    [lm3s6965evb]="qemu-system-arm -machine lm3s6965evb"
+    [mps2-an386]="qemu-system-arm -machine mps2-an386"
+    [qemu-virt-rv32]="qemu-system-riscv32 -machine virt -bios none"
+)
+# RAM of each memory map (boards/memory/*.x): static data plus stack must fit in it.
+declare -A RAM_BYTES=(
+    [microbit]=$((16 * 1024))
+    [lm3s6965evb]=$((64 * 1024))
+    [mps2-an386]=$((4 * 1024 * 1024))
+    [qemu-virt-rv32]=$((16 * 1024 * 1024))
+)
+read -r -a BOARD_LIST <<<"${BOARDS:-${ALL_BOARDS[*]}}"
+for b in "${BOARD_LIST[@]}"; do
+    [[ -n "${TARGET[$b]:-}" ]] || { echo "ci.sh: unknown board '$b' (known: ${ALL_BOARDS[*]})" >&2; exit 2; }
+done
+
+QEMU_TIMEOUT=120
+OUT=target/ci
+mkdir -p "$OUT"
+FAILS=()
+fail() { FAILS+=("$*"); echo "FAIL: $*" >&2; }
+step() { printf '\n== %s\n' "$*"; }
+
+# ----- tools (installed only when missing) --------------------------------------------------
+
+step "tools"
+export PATH="$HOME/.cargo/bin:$PATH"
+if [[ -z "${NO_INSTALL:-}" ]]; then
+    apt_pkgs=()
+    command -v qemu-system-arm >/dev/null || apt_pkgs+=(qemu-system-arm)
+    command -v qemu-system-riscv32 >/dev/null || apt_pkgs+=(qemu-system-misc)
+    command -v arm-none-eabi-gcc >/dev/null || apt_pkgs+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+    command -v gcc >/dev/null || apt_pkgs+=(gcc libc6-dev)
+    if ((${#apt_pkgs[@]})); then
+        sudo=()
+        [[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+        echo "installing: ${apt_pkgs[*]}"
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}"
+    fi
+    installed_targets=$(rustup target list --installed)
+    for b in "${ALL_BOARDS[@]}"; do
+        t=${TARGET[$b]}
+        grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+    done
+    installed_components=$(rustup component list --installed)
+    for c in llvm-tools rustfmt clippy; do
+        grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
+    done
+    command -v defmt-print >/dev/null || cargo install --locked defmt-print
+fi
+LLVM_BIN="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
+for tool in "$LLVM_BIN/llvm-size" "$LLVM_BIN/llvm-nm" "$LLVM_BIN/llvm-objdump"; do
+    [[ -x "$tool" ]] || { echo "ci.sh: $tool missing (rustup component add llvm-tools)" >&2; exit 1; }
+done
+for tool in qemu-system-arm qemu-system-riscv32 defmt-print gcc timeout; do
+    command -v "$tool" >/dev/null || { echo "ci.sh: $tool missing" >&2; exit 1; }
+done
+qemu-system-arm --version | head -n 1
+
+PLUGIN="$PWD/target/tools/libinsncount.so"
+mkdir -p "$(dirname "$PLUGIN")"
+gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$PLUGIN" tools/insncount.c
+echo "plugin: target/tools/libinsncount.so"
+
+# ----- fmt and clippy ----------------------------------------------------------------------
+
+if ((!QUICK)); then
+    step "fmt and clippy"
+    cargo fmt -- --check || fail "cargo fmt --check"
+    cargo clippy -q --workspace --target thumbv7em-none-eabihf --bins --examples --tests -- -D warnings ||
+        fail "clippy thumbv7em-none-eabihf"
+    cargo clippy -q --target riscv32imac-unknown-none-elf --bins --examples --tests -- -D warnings ||
+        fail "clippy riscv32imac-unknown-none-elf"
+fi
+
+# ----- helpers -----------------------------------------------------------------------------
+
+# sym ELF NAME: the address of a symbol, 0x-prefixed.
+sym() { "$LLVM_BIN/llvm-nm" "$1" | awk -v s="$2" '$3 == s { print "0x" $1; exit }'; }
+
+# sizes ELF: "FLASH RAM" in bytes. FLASH = everything loaded into the image (vector table,
+# code, read-only data, initialised data); RAM = .data + .bss + .uninit (the stack is separate).
+sizes() {
+    "$LLVM_BIN/llvm-size" -A "$1" | awk '
+        $1 ~ /^\.(vector_table|text|init|trap|rodata|srodata|eh_frame|gnu\.sgstubs)/ { flash += $2 }
+        $1 ~ /^\.s?data/                                                        { flash += $2; ram += $2 }
+        $1 ~ /^\.(s?bss|uninit)/                                                { ram += $2 }
+        END { print flash + 0, ram + 0 }'
+}
+
+# run_fw BOARD ELF NAME [plugin]: runs a firmware in QEMU; leaves NAME.{raw,log,err,insns} in
+# $OUT/BOARD and the exit status in $RC.
+run_fw() {
+    local board=$1 elf=$2 name=$3 with_plugin=${4:-}
+    local dir="$OUT/$board"
+    mkdir -p "$dir"
+    local -a qemu
+    read -r -a qemu <<<"${QEMU[$board]}"
+    qemu+=(-nographic -semihosting-config enable=on,target=native -kernel "$elf")
+    rm -f "$dir/$name.insns"
+    if [[ -n "$with_plugin" ]]; then
+        local s e
+        s=$(sym "$elf" bench_start)
+        e=$(sym "$elf" bench_stop)
+        if [[ -z "$s" || -z "$e" ]]; then
+            fail "$board/$name: no bench_start/bench_stop symbols"
+        else
+            qemu+=(-d plugin -D "$dir/$name.insns" -plugin "$PLUGIN,start=$s,stop=$e")
+        fi
+    fi
+    RC=0
+    timeout "$QEMU_TIMEOUT" "${qemu[@]}" >"$dir/$name.raw" 2>"$dir/$name.err" </dev/null || RC=$?
+    defmt-print -e "$elf" <"$dir/$name.raw" >"$dir/$name.log" 2>>"$dir/$name.err" || true
+}
+
+show_log() {
+    local f
+    for f in "$@"; do
+        [[ -s "$f" ]] && sed 's/^/    | /' "$f" >&2
+    done
+    return 0
+}
+
+# ----- budgets -----------------------------------------------------------------------------
+
+# budgets.txt: "board example max_flash max_ram [max_insns]"; '-' = unchecked.
+declare -A B_FLASH B_RAM B_INSNS
+while read -r b e f r i _; do
+    [[ -z "${b:-}" || "$b" == \#* ]] && continue
+    B_FLASH[$b/$e]=$f
+    B_RAM[$b/$e]=$r
+    B_INSNS[$b/$e]=${i:--}
+done <budgets.txt
+
+within() { [[ "$2" == "-" ]] || { [[ "$1" =~ ^[0-9]+$ ]] && ((${1} <= ${2})); }; }
+
+# ----- examples, per board -----------------------------------------------------------------
+
+EXAMPLES=()
+for f in boards/src/bin/*.rs; do EXAMPLES+=("$(basename "$f" .rs)"); done
+SELFTESTS=("selftest_fail:1:^FAIL " "selftest_panic:101:^PANIC " "selftest_fault:3:^FAULT ")
+ROWS=()
+declare -A SEEN
+
+for board in "${BOARD_LIST[@]}"; do
+    t=${TARGET[$board]}
+    step "$board ($t)"
+    if ! cargo build -q --release --target "$t" --bins --examples; then
+        fail "$board: build"
+        continue
+    fi
+    for ex in "${EXAMPLES[@]}"; do
+        elf="target/$t/release/$ex"
+        run_fw "$board" "$elf" "$ex" plugin
+        log="$OUT/$board/$ex.log"
+        read -r flash ram < <(sizes "$elf")
+        stack=$(sed -n 's/^METRIC stack_hwm_bytes=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+        steps=$(sed -n 's/^METRIC steps=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+        insns=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex.insns" 2>/dev/null | head -n 1)
+        status=ok
+        if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$log"; then
+            status="exit $RC"
+            fail "$board/$ex: exit status $RC (log: $OUT/$board/$ex.log)"
+            show_log "$log" "$OUT/$board/$ex.err"
+        fi
+        [[ -n "$stack" ]] || { stack="?"; fail "$board/$ex: no stack_hwm_bytes line"; }
+        [[ -n "$insns" ]] || { insns="?"; fail "$board/$ex: no instruction count"; }
+        total="?"
+        if [[ "$stack" =~ ^[0-9]+$ ]]; then
+            total=$((ram + stack))
+            if ((total >= RAM_BYTES[$board])); then
+                fail "$board/$ex: static RAM $ram + stack $stack = $total B fills the board's ${RAM_BYTES[$board]} B (stack overflow?)"
+            fi
+        fi
+        key="$board/$ex"
+        SEEN[$key]=1
+        budget="none"
+        if [[ -n "${B_FLASH[$key]:-}" ]]; then
+            budget="ok"
+            within "$flash" "${B_FLASH[$key]}" || { budget="OVER"; fail "$key: flash $flash B > budget ${B_FLASH[$key]} B"; }
+            within "$total" "${B_RAM[$key]}" || { budget="OVER"; fail "$key: RAM incl. stack $total B > budget ${B_RAM[$key]} B"; }
+            within "$insns" "${B_INSNS[$key]}" || { budget="OVER"; fail "$key: $insns instructions/step > budget ${B_INSNS[$key]}"; }
+        fi
+        ROWS+=("$board|$ex|$flash|$ram|$stack|$total|$insns|${steps:-?}|$status|$budget")
+        echo "$ex: exit $RC, flash $flash B, RAM $ram B + stack $stack B, $insns instructions/step"
+    done
+
+    for st in "${SELFTESTS[@]}"; do
+        IFS=: read -r name want pattern <<<"$st"
+        run_fw "$board" "target/$t/release/examples/$name" "$name"
+        if ((RC != want)) || ! grep -q "$pattern" "$OUT/$board/$name.log"; then
+            fail "$board/$name: exit $RC, expected $want and a '$pattern' line"
+            show_log "$OUT/$board/$name.log" "$OUT/$board/$name.err"
+        else
+            echo "$name: exit $RC as expected"
+        fi
+    done
+
+    if ((!QUICK)); then
+        if cargo test -q --release --target "$t" >"$OUT/$board/cargo-test.log" 2>&1; then
+            echo "cargo test --release --target $t: ok"
+        else
+            fail "$board: cargo test --release --target $t"
+            show_log "$OUT/$board/cargo-test.log"
+        fi
+    fi
+done
+
+# ----- panic-never gate --------------------------------------------------------------------
+
+step "panic-never gate (embedgrad-core, thumbv7em-none-eabihf)"
+GATE=target/thumbv7em-none-eabihf/release/panic-never-core
+if cargo build -q --release -p embedgrad-panic-never --target thumbv7em-none-eabihf >"$OUT/panic-never.log" 2>&1; then
+    RC=0
+    timeout "$QEMU_TIMEOUT" qemu-system-arm -machine mps2-an386 -nographic \
+        -semihosting-config enable=on,target=native -kernel "$GATE" </dev/null >/dev/null 2>&1 || RC=$?
+    if ((RC == 0)); then
+        echo "links with panic-never: no panic path; runs: exit 0"
+    else
+        fail "panic-never gate: linked, but the run exited $RC"
+    fi
+else
+    if grep -q "undefined symbol" "$OUT/panic-never.log"; then
+        fail "panic-never gate: embedgrad-core still has a panic path (the link failed)"
+        # Locate it: link with a handler that exists, then list who calls into core's panics.
+        if cargo build -q --release -p embedgrad-panic-never --target thumbv7em-none-eabihf \
+            --no-default-features >>"$OUT/panic-never.log" 2>&1; then
+            echo "functions that call a panic (from llvm-objdump -dC of $GATE built --no-default-features):" >&2
+            "$LLVM_BIN/llvm-objdump" -dC --no-show-raw-insn "$GATE" | awk '
+                /^[0-9a-f]+ <.*>:$/ { fn = substr($0, index($0, "<") + 1); sub(/>:$/, "", fn); next }
+                /^ *[0-9a-f]+:/ && /<core::(panicking::|.*_fail>|.*unwrap_failed>|.*panic)/ {
+                    callee = substr($0, index($0, "<") + 1); sub(/>.*$/, "", callee)
+                    if (fn !~ /^core::/ && fn !~ /rust_begin_unwind/) print "    " fn "  ->  " callee
+                }' | sed -e 's/\$LT\$/</g; s/\$GT\$/>/g; s/\$C\$/,/g; s/\$u20\$/ /g; s/\$RF\$/\&/g' \
+                -e 's/\.\./::/g; s/::h[0-9a-f]\{16\}//g' | sort -u >&2
+        fi
+    else
+        fail "panic-never gate: build failed (see $OUT/panic-never.log)"
+        show_log "$OUT/panic-never.log"
+    fi
+fi
+
+# ----- real board: build only --------------------------------------------------------------
+
+if ((!QUICK)); then
+    step "nRF52840-DK (probe-rs): build only"
+    # Last on purpose: it replaces target/thumbv7em-none-eabihf/release/<example>.
+    if cargo build -q --release --target thumbv7em-none-eabihf --bins --features board-nrf52840 \
+        >"$OUT/nrf52840.log" 2>&1; then
+        for ex in "${EXAMPLES[@]}"; do
+            read -r flash ram < <(sizes "target/thumbv7em-none-eabihf/release/$ex")
+            echo "$ex: flash $flash B, RAM $ram B (+ stack); run with probe-rs, see README.md"
+        done
+    else
+        fail "nrf52840 build"
+        show_log "$OUT/nrf52840.log"
+    fi
+fi
+
+# ----- report ------------------------------------------------------------------------------
+
+for key in "${!B_FLASH[@]}"; do
+    board=${key%%/*}
+    if [[ -z "${SEEN[$key]:-}" ]] && [[ " ${BOARD_LIST[*]} " == *" $board "* ]]; then
+        echo "note: budgets.txt has $key, but there is no such firmware (yet)"
+    fi
+done
+
+step "results"
+row() { printf '%-15s %-13s %8s %8s %8s %12s %11s %6s %-8s %s\n' "$@"; }
+row board example "flash B" "RAM B" "stack B" "RAM+stack B" "insns/step" steps run budget
+for r in "${ROWS[@]}"; do
+    IFS='|' read -r -a cols <<<"$r"
+    row "${cols[@]}"
+done
+echo
+echo "flash = vector table + code + rodata + .data image; RAM = .data + .bss; stack = painted"
+echo "high-water mark; insns/step = guest instructions of the first training step (QEMU plugin)."
+
+if ((${#FAILS[@]})); then
+    echo
+    echo "${#FAILS[@]} failure(s):"
+    printf '  - %s\n' "${FAILS[@]}"
+    exit 1
+fi
+echo
+echo "all firmware checks passed"
