@@ -140,8 +140,8 @@ run_fw() {
     rm -f "$dir/$name.insns"
     if [[ -n "$with_plugin" ]]; then
         local s e
-        s=$(sym "$elf" bench_start)
-        e=$(sym "$elf" bench_stop)
+        s=$(sym "$elf" bench_start || true)
+        e=$(sym "$elf" bench_stop || true)
         if [[ -z "$s" || -z "$e" ]]; then
             fail "$board/$name: no bench_start/bench_stop symbols"
         else
@@ -194,9 +194,9 @@ for board in "${BOARD_LIST[@]}"; do
         run_fw "$board" "$elf" "$ex" plugin
         log="$OUT/$board/$ex.log"
         read -r flash ram < <(sizes "$elf")
-        stack=$(sed -n 's/^METRIC stack_hwm_bytes=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-        steps=$(sed -n 's/^METRIC steps=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-        insns=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex.insns" 2>/dev/null | head -n 1)
+        stack=$(sed -n 's/^METRIC stack_hwm_bytes=\([0-9]*\).*/\1/p' "$log" | tail -n 1 || true)
+        steps=$(sed -n 's/^METRIC steps=\([0-9]*\).*/\1/p' "$log" | tail -n 1 || true)
+        insns=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex.insns" 2>/dev/null | head -n 1 || true)
         status=ok
         if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$log"; then
             status="exit $RC"
