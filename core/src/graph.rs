@@ -391,8 +391,12 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         // Zero the new region (it may hold data of a cleared graph), then copy the initial value.
         if let Some(region) = self.arena.get_mut(value..needed) {
             region.fill(T::ZERO);
-            if let (Some(init), Some(dst)) = (init, region.get_mut(..len)) {
-                dst.copy_from_slice(init);
+            // `..init.len()` (not `..len`): the equal lengths are then evident to the optimizer,
+            // so no length-mismatch panic path is linked.
+            if let Some(init) = init {
+                if let Some(dst) = region.get_mut(..init.len()) {
+                    dst.copy_from_slice(init);
+                }
             }
         }
         Ok(self.id_of(index))
