@@ -358,3 +358,168 @@ fn exact_capacity_is_enough_and_one_less_is_not() {
         StdGraph::<f64, 17, 3828>::bytes_for(17, 3828)
     );
 }
+
+/// The 2-2-2 net of [`mlp`] ending in logits, with one-hot targets `c` and labels `l`.
+#[allow(clippy::type_complexity)]
+fn mlp_logits<const B: usize, const N: usize, const S: usize>(
+    g: &mut StdGraph<f64, N, S>,
+) -> Result<
+    (
+        Tensor<B, 2>,
+        [Tensor<2, 2>; 2],
+        [Tensor<1, 2>; 2],
+        Tensor<B, 2>,
+    ),
+    Error,
+> {
+    let x = g.placeholder::<B, 2>()?;
+    let w1 = g.variable(&Matrix::new([[0.3, -0.8], [1.1, 0.4]]))?;
+    let b1 = g.variable(&Matrix::new([[0.1, -0.2]]))?;
+    let w2 = g.variable(&Matrix::new([[-0.5, 0.9], [0.7, -1.3]]))?;
+    let b2 = g.variable(&Matrix::new([[0.05, 0.0]]))?;
+    let h = g.matmul(x, w1)?;
+    let h = g.add(h, b1)?;
+    let h = g.sigmoid(h)?;
+    let o = g.matmul(h, w2)?;
+    let o = g.add(o, b2)?;
+    Ok((x, [w1, w2], [b1, b2], o))
+}
+
+const XS4: [[f64; 2]; 4] = [[0.1, 0.9], [1.2, -0.3], [-0.7, 0.2], [0.5, 0.5]];
+const CS4: [[f64; 2]; 4] = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]];
+
+#[test]
+fn fused_softmax_cross_entropy_equals_the_tutorials_loss() {
+    // Unfused: −Σ c ⊙ log(softmax(o)), the tutorial's loss.
+    let mut g1: StdGraph<f64, 32, 512> = StdGraph::new();
+    let (x1, c1, ws1, bs1, loss1) = mlp::<4, 32, 512>(&mut g1).unwrap();
+    g1.feed(x1, &Matrix::new(XS4)).unwrap();
+    g1.feed(c1, &Matrix::new(CS4)).unwrap();
+    let l1 = g1.forward_backward(loss1).unwrap();
+
+    // Fused one-hot form and fused label form on the same net.
+    let mut g2: StdGraph<f64, 32, 512> = StdGraph::new();
+    let (x2, ws2, bs2, o2) = mlp_logits::<4, 32, 512>(&mut g2).unwrap();
+    let c2 = g2.placeholder::<4, 2>().unwrap();
+    let loss2 = g2.softmax_cross_entropy(o2, c2).unwrap();
+    let lab = g2.placeholder::<4, 1>().unwrap();
+    let loss3 = g2.sparse_softmax_cross_entropy(o2, lab).unwrap();
+    g2.feed(x2, &Matrix::new(XS4)).unwrap();
+    g2.feed(c2, &Matrix::new(CS4)).unwrap();
+    g2.feed(lab, &Matrix::new([[0.0], [1.0], [1.0], [0.0]]))
+        .unwrap();
+
+    for loss in [loss2, loss3] {
+        let l2 = g2.forward_backward(loss).unwrap();
+        assert!((l1 - l2).abs() <= 1e-12 * l1.abs(), "{l1} vs {l2}");
+        for (a, b) in ws1.iter().zip(&ws2) {
+            let (ga, gb) = (g1.grad(*a).unwrap(), g2.grad(*b).unwrap());
+            for (u, v) in ga.as_slice().iter().zip(gb.as_slice()) {
+                assert!((u - v).abs() <= 1e-12, "{u} vs {v}");
+            }
+        }
+        for (a, b) in bs1.iter().zip(&bs2) {
+            let (ga, gb) = (g1.grad(*a).unwrap(), g2.grad(*b).unwrap());
+            for (u, v) in ga.as_slice().iter().zip(gb.as_slice()) {
+                assert!((u - v).abs() <= 1e-12, "{u} vs {v}");
+            }
+        }
+        for w in ws2 {
+            graph_grad_check(&mut g2, loss, w);
+        }
+    }
+}
+
+#[test]
+fn loss_ops_with_targets_that_have_gradients() {
+    // Soft targets produced from a variable: every loss adds the exact target gradient.
+    let mut g: StdGraph<f64, 32, 512> = StdGraph::new();
+    let logits = g
+        .variable(&Matrix::new([[0.3, -1.2, 0.8], [2.0, 0.1, -0.4]]))
+        .unwrap();
+    let t = g
+        .variable(&Matrix::new([[0.5, 0.2, -0.1], [-1.0, 0.3, 0.9]]))
+        .unwrap();
+    let soft = g.softmax(t).unwrap();
+    let sig = g.sigmoid(t).unwrap();
+    let labels = g.tanh(t).unwrap();
+    let lab_col = g.reduce_sum_axis1(labels).unwrap();
+    let ce = g.softmax_cross_entropy(logits, soft).unwrap();
+    let bce = g.sigmoid_binary_cross_entropy(logits, sig).unwrap();
+    let mse = g.mse(logits, t).unwrap();
+    let sparse = g.sparse_softmax_cross_entropy(logits, lab_col).unwrap();
+    for loss in [ce, bce, mse] {
+        graph_grad_check(&mut g, loss, logits);
+        graph_grad_check(&mut g, loss, t);
+    }
+    // Labels computed from a variable get a zero gradient (tanh sums are not integers here, so
+    // every row is ignored and the loss is 0).
+    assert_eq!(g.forward_backward(sparse).unwrap(), 0.0);
+    assert_eq!(g.grad(t).unwrap(), Matrix::zeros());
+}
+
+#[test]
+fn new_ops_in_a_network_gradient_check() {
+    // A 2-3-2 net with every new element-wise op on the way: relu, leaky_relu, tanh, exp,
+    // square, scale, subtract (row broadcast), mean, mse.
+    let mut g: StdGraph<f64, 48, 1024> = StdGraph::new();
+    let x = g.placeholder::<4, 2>().unwrap();
+    let t = g.placeholder::<4, 2>().unwrap();
+    let w1 = g
+        .variable(&Matrix::new([[0.3, -0.8, 0.5], [1.1, 0.4, -0.6]]))
+        .unwrap();
+    let b1 = g.variable(&Matrix::new([[0.1, -0.2, 0.3]])).unwrap();
+    let w2 = g
+        .variable(&Matrix::new([[-0.5, 0.9], [0.7, -1.3], [0.2, 0.4]]))
+        .unwrap();
+    let mu = g.variable(&Matrix::new([[0.25, -0.5]])).unwrap();
+    let h = g.matmul(x, w1).unwrap();
+    let h = g.add(h, b1).unwrap();
+    let a = g.relu(h).unwrap();
+    let b = g.leaky_relu(h, 0.1).unwrap();
+    let c = g.tanh(h).unwrap();
+    let ab = g.add(a, b).unwrap();
+    let h = g.multiply(ab, c).unwrap();
+    let o = g.matmul(h, w2).unwrap();
+    let o = g.subtract(o, mu).unwrap();
+    let e = g.exp(o).unwrap();
+    let e = g.scale(e, 0.5).unwrap();
+    let sq = g.square(o).unwrap();
+    let m = g.mean(sq).unwrap();
+    let l1 = g.mse(e, t).unwrap();
+    let loss = g.add(l1, m).unwrap();
+    g.feed(x, &Matrix::new(XS4)).unwrap();
+    g.feed(t, &Matrix::new(CS4)).unwrap();
+    graph_grad_check(&mut g, loss, w1);
+    graph_grad_check(&mut g, loss, w2);
+    graph_grad_check(&mut g, loss, b1);
+    graph_grad_check(&mut g, loss, mu);
+}
+
+#[test]
+fn fused_losses_train_in_f32_where_the_tutorials_overflows() {
+    // Logits of ±1e30 in f32: the tutorial's log(softmax) takes log(0) = −∞, and 0·(−∞) makes
+    // its loss NaN (with micromath, log(0) ≈ −88 makes it finite but far too small); the fused
+    // forms give a finite loss and gradient, so a training step can be taken.
+    let mut g: StdGraph<f32, 16, 64> = StdGraph::new();
+    let z = g
+        .variable(&Matrix::new([[1e30f32, -1e30], [-1e30, 1e30]]))
+        .unwrap();
+    let c = g
+        .constant(&Matrix::new([[0.0f32, 1.0], [0.0, 1.0]]))
+        .unwrap();
+    let lab = g.constant(&Matrix::new([[1.0f32], [1.0]])).unwrap();
+    let fused = g.softmax_cross_entropy(z, c).unwrap();
+    let sparse = g.sparse_softmax_cross_entropy(z, lab).unwrap();
+    let p = g.softmax(z).unwrap();
+    let lp = g.log(p).unwrap();
+    let cl = g.multiply(c, lp).unwrap();
+    let s = g.reduce_sum(cl).unwrap();
+    let unfused = g.negative(s).unwrap();
+    let u = g.eval(unfused).unwrap().data[0][0];
+    assert!(!u.is_finite() || u < 1e3, "{u}");
+    for loss in [fused, sparse] {
+        assert_eq!(g.forward_backward(loss).unwrap(), 2e30);
+        assert_eq!(g.grad(z).unwrap(), Matrix::new([[1.0, -1.0], [0.0, 0.0]]));
+    }
+}

@@ -175,6 +175,18 @@ std_ops! {
     add::Add => AddExt,
     reduce_sum::ReduceSum => ReduceSumExt,
     softmax::Softmax => SoftmaxExt,
+    subtract::Subtract => SubtractExt,
+    exp::Exp => ExpExt,
+    square::Square => SquareExt,
+    scale::Scale => ScaleExt,
+    mean::Mean => MeanExt,
+    relu::Relu => ReluExt,
+    leaky_relu::LeakyRelu => LeakyReluExt,
+    tanh::Tanh => TanhExt,
+    softmax_cross_entropy::SoftmaxCrossEntropy => SoftmaxCrossEntropyExt,
+    sparse_softmax_cross_entropy::SparseSoftmaxCrossEntropy => SparseSoftmaxCrossEntropyExt,
+    sigmoid_binary_cross_entropy::SigmoidBinaryCrossEntropy => SigmoidBinaryCrossEntropyExt,
+    mse::Mse => MseExt,
 }
 
 /// A [`Graph`] over the standard ops.
