@@ -31,6 +31,7 @@
     )
 )]
 
+pub mod checkpoint;
 pub mod loss;
 mod optim;
 mod rng;
