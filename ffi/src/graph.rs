@@ -1,0 +1,665 @@
+//! The graph in caller memory: creating it, building it, feeding, running, backprop, reading.
+
+use crate::guard::{self, check_ptr, disjoint, Out, Span};
+use crate::status::{EgErrorInfo, EgStatus, Fail};
+use crate::{EgNode, FfiGraph, EG_NODES, EG_SCALARS};
+use core::ffi::c_void;
+use core::mem::{align_of, size_of};
+use embedgrad_core::{Error, NodeId, NodeKind, Shape};
+
+/// "EGGR": marks memory that `eg_graph_init` initialised.
+const GRAPH_MAGIC: u32 = 0x4547_4752;
+
+/// A graph of f32 nodes and the standard ops, in memory the caller owns. Opaque: C only holds
+/// pointers to it, obtained from `eg_graph_init`.
+pub struct EgGraph {
+    magic: u32,
+    last: EgErrorInfo,
+    graph: FfiGraph,
+}
+
+/// What a node is (`eg_node_kind`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EgKind {
+    /// Fed with data before a run.
+    Placeholder = 1,
+    /// Trainable; keeps its value between runs and has a gradient.
+    Variable = 2,
+    /// A fixed value.
+    Constant = 3,
+    /// The output of an operation.
+    Op = 4,
+}
+
+/// Checks a graph pointer and returns the graph.
+///
+/// # Safety
+/// A non-NULL, aligned `g` must point to `size_of::<EgGraph>()` readable and writable bytes
+/// that nothing else accesses during the call.
+pub(crate) unsafe fn graph_mut<'a>(g: *mut EgGraph) -> Result<&'a mut EgGraph, EgStatus> {
+    check_ptr(g.cast_const()).map_err(|f| match f {
+        Fail::Api(s) => s,
+        Fail::Core(e) => e.into(),
+    })?;
+    // SAFETY: `g` is non-NULL and aligned (checked above) and points to readable memory of an
+    // `EgGraph` (caller); reading the `u32` through a raw place creates no reference to the
+    // (possibly uninitialised) rest of the struct.
+    let magic = unsafe { core::ptr::addr_of!((*g).magic).read() };
+    if magic != GRAPH_MAGIC {
+        return Err(EgStatus::NotInitialised);
+    }
+    // SAFETY: the magic shows that `eg_graph_init` wrote a valid `EgGraph` here (the caller
+    // passes memory it got from `eg_graph_init` or memory that fails the magic check), and
+    // the caller guarantees exclusive access for the duration of the call.
+    Ok(unsafe { &mut *g })
+}
+
+/// Runs `f` on a checked graph; records a failure in the graph's last error.
+///
+/// `f` gets the graph and the span of its memory, which no caller buffer may overlap.
+///
+/// # Safety
+/// As [`graph_mut`], and `f`'s own requirements.
+pub(crate) unsafe fn with_graph(
+    g: *mut EgGraph,
+    f: impl FnOnce(&mut FfiGraph, Span) -> Result<(), Fail>,
+) -> EgStatus {
+    // SAFETY: forwarded to the caller.
+    let eg = match unsafe { graph_mut(g) } {
+        Ok(eg) => eg,
+        Err(s) => return s,
+    };
+    let span = Span::of(g.cast_const(), 1).unwrap_or(Span::EMPTY);
+    let result = if span == Span::EMPTY {
+        Err(Fail::Api(EgStatus::InvalidArgument))
+    } else {
+        f(&mut eg.graph, span)
+    };
+    match result {
+        Ok(()) => EgStatus::Ok,
+        Err(fail) => {
+            eg.last = fail.into();
+            eg.last.status
+        }
+    }
+}
+
+/// A handle from C: 0 is never a node.
+pub(crate) fn node(raw: EgNode) -> Result<NodeId, Fail> {
+    if raw == 0 {
+        Err(Fail::Core(Error::UnknownNode(NodeId::from_raw(0))))
+    } else {
+        Ok(NodeId::from_raw(raw))
+    }
+}
+
+/// Bytes of graph memory `eg_graph_init` needs with the capacities this library was built
+/// with (at most `EG_GRAPH_BYTES` of the header).
+#[no_mangle]
+pub extern "C" fn eg_graph_size() -> usize {
+    size_of::<EgGraph>()
+}
+
+/// The alignment graph memory needs (at most `EG_GRAPH_ALIGN` of the header).
+#[no_mangle]
+pub extern "C" fn eg_graph_align() -> usize {
+    align_of::<EgGraph>()
+}
+
+/// The capacities this library was built with: the most nodes, and the most scalars (values
+/// plus gradients), that one graph holds.
+///
+/// # Safety
+/// Each pointer is NULL (an error) or valid for a write of one `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_capacity(nodes: *mut usize, scalars: *mut usize) -> EgStatus {
+    let run = || -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (n, ns) = unsafe { Out::new(nodes, &[]) }?;
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (s, _) = unsafe { Out::new(scalars, &[ns]) }?;
+        n.write(EG_NODES);
+        s.write(EG_SCALARS);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => EgStatus::Ok,
+        Err(f) => EgErrorInfo::from(f).status,
+    }
+}
+
+/// Creates an empty graph in `mem` (`size` bytes, aligned to `eg_graph_align()`) and stores a
+/// pointer to it in `*out` (it equals `mem`). Declare the memory as an `eg_graph_storage`,
+/// which has the size and alignment the header's capacities need.
+///
+/// Calling it again on the same memory empties the graph: handles of the old graph become
+/// foreign. The library never allocates; the graph lives in `mem` until the caller reuses it.
+///
+/// Errors: NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL (`size < eg_graph_size()`), OVERLAP
+/// (`out` inside `mem`).
+///
+/// # Safety
+/// `mem` must be valid for reads and writes of `size` bytes, and `out` for a write of one
+/// pointer; nothing else may access them during the call. Afterwards the graph must only be
+/// used through the functions of this library, by one caller at a time.
+#[no_mangle]
+pub unsafe extern "C" fn eg_graph_init(
+    mem: *mut c_void,
+    size: usize,
+    out: *mut *mut EgGraph,
+) -> EgStatus {
+    let run = || -> Result<(), Fail> {
+        if mem.is_null() {
+            return Err(EgStatus::NullPointer.into());
+        }
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (out, _) = unsafe { Out::new(out, &[Span::of(mem.cast_const().cast::<u8>(), size)?]) }?;
+        let g = mem.cast::<EgGraph>();
+        check_ptr(g.cast_const())?;
+        if size < size_of::<EgGraph>() {
+            return Err(EgStatus::BufferTooSmall.into());
+        }
+        // SAFETY: `g` is non-NULL, aligned for `EgGraph` and valid for writes of
+        // `size >= size_of::<EgGraph>()` bytes (checked above; validity from the caller). The
+        // old contents are overwritten without being dropped: `EgGraph` has no destructor.
+        // Built in release mode, the value is constructed in place (no stack copy of the
+        // arena); the crate docs say how that is checked.
+        unsafe {
+            g.write(EgGraph {
+                magic: GRAPH_MAGIC,
+                last: EgErrorInfo::NONE,
+                graph: FfiGraph::new(),
+            });
+        }
+        out.write(g);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => EgStatus::Ok,
+        Err(f) => EgErrorInfo::from(f).status,
+    }
+}
+
+/// Removes every node. Handles of the old nodes become foreign (FOREIGN_NODE).
+///
+/// # Safety
+/// `g` is NULL (an error) or a graph from `eg_graph_init` that nothing else uses during the
+/// call. The same holds for the `g` of every function below.
+#[no_mangle]
+pub unsafe extern "C" fn eg_graph_clear(g: *mut EgGraph) -> EgStatus {
+    let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
+        graph.clear();
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// The nodes and scalars (values plus gradients) in use: the least capacities that would hold
+/// this graph.
+///
+/// # Safety
+/// As `eg_graph_clear`; each output pointer is NULL (an error) or valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn eg_graph_usage(
+    g: *mut EgGraph,
+    nodes: *mut usize,
+    scalars: *mut usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (n, ns) = unsafe { Out::new(nodes, &[gs]) }?;
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (s, _) = unsafe { Out::new(scalars, &[gs, ns]) }?;
+        let r = graph.requirements();
+        n.write(r.nodes);
+        s.write(r.scalars);
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// The number of trainable scalars: the entries of all variables.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_parameter_count(g: *mut EgGraph, out: *mut usize) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, _) = unsafe { Out::new(out, &[gs]) }?;
+        o.write(graph.variable_scalars());
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Copies the details of the graph's last failed call into `*out` (status OK and zeros if no
+/// call has failed since `eg_graph_init`). Successful calls do not reset it.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_graph_last_error(g: *mut EgGraph, out: *mut EgErrorInfo) -> EgStatus {
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    let eg = match unsafe { graph_mut(g) } {
+        Ok(eg) => eg,
+        Err(s) => return s,
+    };
+    let span = match Span::of(g.cast_const(), 1) {
+        Ok(s) => s,
+        Err(f) => return EgErrorInfo::from(f).status,
+    };
+    // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+    match unsafe { Out::new(out, &[span]) } {
+        Ok((o, _)) => {
+            o.write(eg.last);
+            EgStatus::Ok
+        }
+        Err(f) => EgErrorInfo::from(f).status,
+    }
+}
+
+/// Adds a `rows * cols` placeholder, to be fed with `eg_feed` before each run that needs it.
+///
+/// Errors: INVALID_SHAPE, NODE_CAPACITY, SCALAR_CAPACITY, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_placeholder(
+    g: *mut EgGraph,
+    rows: usize,
+    cols: usize,
+    out: *mut EgNode,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, _) = unsafe { Out::new(out, &[gs]) }?;
+        let id = graph.placeholder_dyn(Shape::new(rows, cols))?;
+        o.write(id.to_raw());
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Shared by `eg_variable` and `eg_constant`.
+///
+/// # Safety
+/// As `eg_variable`.
+unsafe fn leaf(
+    g: *mut EgGraph,
+    variable: bool,
+    rows: usize,
+    cols: usize,
+    data: *const f32,
+    len: usize,
+    out: *mut EgNode,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, os) = unsafe { Out::new(out, &[gs]) }?;
+        // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
+        let data = unsafe { guard::input(data, len, &[gs, os]) }?;
+        let shape = Shape::new(rows, cols);
+        let id = if variable {
+            graph.variable_dyn(shape, data)?
+        } else {
+            graph.constant_dyn(shape, data)?
+        };
+        o.write(id.to_raw());
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Adds a trainable `rows * cols` variable with the initial values `init[0..len]`
+/// (row-major; `len` must be `rows * cols`).
+///
+/// Errors: as `eg_placeholder`, and LENGTH_MISMATCH, NON_FINITE (NaN or infinity in `init`).
+///
+/// # Safety
+/// As `eg_graph_usage`; `init` is NULL (an error) or points to `len` floats.
+#[no_mangle]
+pub unsafe extern "C" fn eg_variable(
+    g: *mut EgGraph,
+    rows: usize,
+    cols: usize,
+    init: *const f32,
+    len: usize,
+    out: *mut EgNode,
+) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { leaf(g, true, rows, cols, init, len, out) }
+}
+
+/// Adds a constant `rows * cols` node with the values `value[0..len]` (row-major).
+///
+/// Errors: as `eg_variable`.
+///
+/// # Safety
+/// As `eg_variable`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_constant(
+    g: *mut EgGraph,
+    rows: usize,
+    cols: usize,
+    value: *const f32,
+    len: usize,
+    out: *mut EgNode,
+) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { leaf(g, false, rows, cols, value, len, out) }
+}
+
+/// Copies `data[0..len]` (row-major) into a placeholder. It stays fed until fed again.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, WRONG_KIND (not a placeholder), LENGTH_MISMATCH,
+/// NON_FINITE (nothing is written then), NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_variable`, with `data` for `init`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_feed(
+    g: *mut EgGraph,
+    placeholder: EgNode,
+    data: *const f32,
+    len: usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        let id = node(placeholder)?;
+        // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
+        let data = unsafe { guard::input(data, len, &[gs]) }?;
+        graph.feed_slice(id, data)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Overwrites the value of a variable or constant with `data[0..len]` (row-major): to load
+/// trained weights, or to reset them.
+///
+/// Errors: as `eg_feed`, WRONG_KIND for placeholders and ops.
+///
+/// # Safety
+/// As `eg_feed`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_assign(
+    g: *mut EgGraph,
+    node_: EgNode,
+    data: *const f32,
+    len: usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        let id = node(node_)?;
+        // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
+        let data = unsafe { guard::input(data, len, &[gs]) }?;
+        graph.assign_slice(id, data)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Evaluates a node: every ancestor it needs is computed once, in insertion order.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, MISSING_FEED (checked before anything is computed).
+///
+/// # Safety
+/// As `eg_graph_clear`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_run(g: *mut EgGraph, target: EgNode) -> EgStatus {
+    let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
+        graph.run(node(target)?)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Evaluates several nodes in one sweep (a loss and the predictions, say); shared ancestors
+/// are computed once.
+///
+/// Errors: as `eg_run`, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_clear`; `targets` is NULL (an error) or points to `n` handles.
+#[no_mangle]
+pub unsafe extern "C" fn eg_run_many(
+    g: *mut EgGraph,
+    targets: *const EgNode,
+    n: usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
+        let raw = unsafe { guard::input(targets, n, &[gs]) }?;
+        if let Some(zero) = raw.iter().find(|r| **r == 0) {
+            node(*zero)?;
+        }
+        // SAFETY: `NodeId` is `#[repr(transparent)]` over `u32` and every `u32` is a valid
+        // `NodeId` (the graph checks it), so a `[u32]` is a valid `[NodeId]` of equal length.
+        let ids = unsafe { core::slice::from_raw_parts(raw.as_ptr().cast::<NodeId>(), raw.len()) };
+        graph.run_many(ids)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Shared by the two backprops.
+///
+/// # Safety
+/// As `eg_backward`.
+unsafe fn backward(g: *mut EgGraph, loss: EgNode, accumulate: bool) -> EgStatus {
+    let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
+        graph.backward_dyn(node(loss)?, accumulate)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Backpropagates from a 1x1 loss whose value is current (after `eg_run`): afterwards every
+/// variable's gradient is d loss / d variable (zero for variables that do not reach the loss).
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, NOT_SCALAR.
+///
+/// # Safety
+/// As `eg_graph_clear`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_backward(g: *mut EgGraph, loss: EgNode) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { backward(g, loss, false) }
+}
+
+/// Like `eg_backward`, but adds to the variables' gradients instead of overwriting them:
+/// summing micro-batches (clear them first with `eg_zero_grads`).
+///
+/// # Safety
+/// As `eg_graph_clear`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_backward_accumulate(g: *mut EgGraph, loss: EgNode) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { backward(g, loss, true) }
+}
+
+/// Sets every gradient to zero.
+///
+/// # Safety
+/// As `eg_graph_clear`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_zero_grads(g: *mut EgGraph) -> EgStatus {
+    let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
+        graph.zero_grads();
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Evaluates a 1x1 loss, backpropagates, and stores the loss in `*loss_out`.
+///
+/// Errors: as `eg_run` and `eg_backward` (NOT_SCALAR is reported before anything runs),
+/// NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_forward_backward(
+    g: *mut EgGraph,
+    loss: EgNode,
+    loss_out: *mut f32,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, _) = unsafe { Out::new(loss_out, &[gs]) }?;
+        let id = scalar_node(graph, loss)?;
+        graph.run(id)?;
+        graph.backward_dyn(id, false)?;
+        let v = graph.value_slice(id)?.first().copied().unwrap_or(0.0);
+        o.write(v);
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// A handle that must name a 1x1 node.
+pub(crate) fn scalar_node(graph: &FfiGraph, raw: EgNode) -> Result<NodeId, Fail> {
+    let id = node(raw)?;
+    let s = graph.shape(id)?;
+    if s != Shape::new(1, 1) {
+        return Err(Error::NotScalar(s).into());
+    }
+    Ok(id)
+}
+
+/// Shared by `eg_value` and `eg_grad`.
+///
+/// # Safety
+/// As `eg_value`.
+unsafe fn read(
+    g: *mut EgGraph,
+    node_: EgNode,
+    gradient: bool,
+    out: *mut f32,
+    out_len: usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        let id = node(node_)?;
+        guard::check_array(out.cast_const(), out_len, &[gs])?;
+        let src = if gradient {
+            graph.grad_slice(id)?
+        } else {
+            graph.value_slice(id)?
+        };
+        if out_len < src.len() {
+            return Err(EgStatus::BufferTooSmall.into());
+        }
+        // SAFETY: the pointer is NULL or valid for that many writes (the caller's contract).
+        let dst = unsafe { guard::output(out, src.len(), &[gs]) }?;
+        dst.copy_from_slice(src);
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Copies a node's current value (row-major, `rows * cols` floats) into `out`, which holds
+/// `out_len >= rows * cols` floats. For an op it is the result of the last run that computed
+/// it.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, BUFFER_TOO_SMALL, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_clear`; `out` is NULL (an error) or valid for writes of `out_len` floats.
+#[no_mangle]
+pub unsafe extern "C" fn eg_value(
+    g: *mut EgGraph,
+    node_: EgNode,
+    out: *mut f32,
+    out_len: usize,
+) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { read(g, node_, false, out, out_len) }
+}
+
+/// Copies the gradient of the last backprop's loss with respect to a node into `out`, like
+/// `eg_value`.
+///
+/// Errors: as `eg_value`, and NO_GRADIENT when the node depends on no variable.
+///
+/// # Safety
+/// As `eg_value`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_grad(
+    g: *mut EgGraph,
+    node_: EgNode,
+    out: *mut f32,
+    out_len: usize,
+) -> EgStatus {
+    // SAFETY: same contract.
+    unsafe { read(g, node_, true, out, out_len) }
+}
+
+/// The shape of a node.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_shape(
+    g: *mut EgGraph,
+    node_: EgNode,
+    rows: *mut usize,
+    cols: *mut usize,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (r, rs) = unsafe { Out::new(rows, &[gs]) }?;
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (c, _) = unsafe { Out::new(cols, &[gs, rs]) }?;
+        let s = graph.shape(node(node_)?)?;
+        r.write(s.rows);
+        c.write(s.cols);
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// What a node is: one of `eg_kind`.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_node_kind(g: *mut EgGraph, node_: EgNode, kind: *mut u32) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (k, _) = unsafe { Out::new(kind, &[gs]) }?;
+        let v = match graph.kind(node(node_)?)? {
+            NodeKind::Placeholder => EgKind::Placeholder,
+            NodeKind::Variable => EgKind::Variable,
+            NodeKind::Constant => EgKind::Constant,
+            NodeKind::Op(_) => EgKind::Op,
+        };
+        k.write(v as u32);
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Checks a second object's memory against the graph's (used by the optimizer).
+pub(crate) fn outside(span: Span, graph: Span) -> Result<(), Fail> {
+    disjoint(span, &[graph])
+}

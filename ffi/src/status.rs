@@ -1,0 +1,276 @@
+//! Status codes and error details.
+
+use crate::EgNode;
+use core::ffi::c_char;
+use embedgrad_core::{Error, Shape};
+
+/// The result of every call: `EG_STATUS_OK` (0) or the reason it failed.
+///
+/// A call that fails writes none of its outputs, and leaves the graph as it was (a failed run
+/// may have computed some values, but it never changes a variable, a feed or the structure).
+/// The graph remembers the details of its last failure: see `eg_graph_last_error`.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EgStatus {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument is NULL.
+    NullPointer = 1,
+    /// A pointer is not aligned for its type (`eg_graph_align()` for graph memory).
+    Misaligned = 2,
+    /// A caller buffer is too small: graph memory smaller than `eg_graph_size()`, or an output
+    /// array shorter than the node it receives.
+    BufferTooSmall = 3,
+    /// The graph or optimizer was not initialised by its init function (or was overwritten).
+    NotInitialised = 4,
+    /// An argument is out of range: an unknown op, axis or kind value, a parameter an op does
+    /// not take, a learning rate that is not finite and positive, more nodes than a call takes.
+    InvalidArgument = 5,
+    /// Two buffers of one call overlap, or a buffer overlaps the graph itself.
+    Overlap = 6,
+    /// The node table is full (`EG_NODES` nodes).
+    NodeCapacity = 10,
+    /// The scalar arena is full (`EG_SCALARS` values and gradients).
+    ScalarCapacity = 11,
+    /// A shape with a zero dimension or more than 65535 rows or columns.
+    InvalidShape = 12,
+    /// The inputs' shapes do not fit the op (or a handle's shape the call).
+    ShapeMismatch = 13,
+    /// A data array's length differs from the node's `rows * cols`.
+    LengthMismatch = 14,
+    /// The handle names no node of this graph (0, or beyond the last node).
+    UnknownNode = 15,
+    /// The handle belongs to another graph, or to this graph before `eg_graph_clear`.
+    ForeignNode = 16,
+    /// The node is of the wrong kind: feeding a non-placeholder, assigning to a placeholder or
+    /// an op.
+    WrongKind = 17,
+    /// A placeholder the evaluation needs was never fed.
+    MissingFeed = 18,
+    /// A gradient was requested of a loss that is not 1x1.
+    NotScalar = 19,
+    /// The node has no gradient: it depends on no variable.
+    NoGradient = 20,
+    /// NaN or infinity in data, in an initial value or in a loss or gradient while training
+    /// (then no variable is changed).
+    NonFinite = 21,
+    /// The op was given the wrong number of inputs.
+    Arity = 22,
+    /// Storage failed (checkpoints; not used by this API yet).
+    Storage = 23,
+    /// Stored data is corrupt (checkpoints; not used by this API yet).
+    Corrupt = 24,
+    /// A data source failed (not used by this API yet).
+    Source = 25,
+    /// An error this version of the C API does not know (a newer core library).
+    Other = 99,
+}
+
+impl EgStatus {
+    /// Every status, for tables and tests.
+    pub const ALL: [EgStatus; 24] = [
+        EgStatus::Ok,
+        EgStatus::NullPointer,
+        EgStatus::Misaligned,
+        EgStatus::BufferTooSmall,
+        EgStatus::NotInitialised,
+        EgStatus::InvalidArgument,
+        EgStatus::Overlap,
+        EgStatus::NodeCapacity,
+        EgStatus::ScalarCapacity,
+        EgStatus::InvalidShape,
+        EgStatus::ShapeMismatch,
+        EgStatus::LengthMismatch,
+        EgStatus::UnknownNode,
+        EgStatus::ForeignNode,
+        EgStatus::WrongKind,
+        EgStatus::MissingFeed,
+        EgStatus::NotScalar,
+        EgStatus::NoGradient,
+        EgStatus::NonFinite,
+        EgStatus::Arity,
+        EgStatus::Storage,
+        EgStatus::Corrupt,
+        EgStatus::Source,
+        EgStatus::Other,
+    ];
+
+    /// The status's name as a NUL-terminated C string (`"EG_STATUS_OK"`, ...).
+    pub const fn name(self) -> &'static core::ffi::CStr {
+        match self {
+            EgStatus::Ok => c"EG_STATUS_OK",
+            EgStatus::NullPointer => c"EG_STATUS_NULL_POINTER",
+            EgStatus::Misaligned => c"EG_STATUS_MISALIGNED",
+            EgStatus::BufferTooSmall => c"EG_STATUS_BUFFER_TOO_SMALL",
+            EgStatus::NotInitialised => c"EG_STATUS_NOT_INITIALISED",
+            EgStatus::InvalidArgument => c"EG_STATUS_INVALID_ARGUMENT",
+            EgStatus::Overlap => c"EG_STATUS_OVERLAP",
+            EgStatus::NodeCapacity => c"EG_STATUS_NODE_CAPACITY",
+            EgStatus::ScalarCapacity => c"EG_STATUS_SCALAR_CAPACITY",
+            EgStatus::InvalidShape => c"EG_STATUS_INVALID_SHAPE",
+            EgStatus::ShapeMismatch => c"EG_STATUS_SHAPE_MISMATCH",
+            EgStatus::LengthMismatch => c"EG_STATUS_LENGTH_MISMATCH",
+            EgStatus::UnknownNode => c"EG_STATUS_UNKNOWN_NODE",
+            EgStatus::ForeignNode => c"EG_STATUS_FOREIGN_NODE",
+            EgStatus::WrongKind => c"EG_STATUS_WRONG_KIND",
+            EgStatus::MissingFeed => c"EG_STATUS_MISSING_FEED",
+            EgStatus::NotScalar => c"EG_STATUS_NOT_SCALAR",
+            EgStatus::NoGradient => c"EG_STATUS_NO_GRADIENT",
+            EgStatus::NonFinite => c"EG_STATUS_NON_FINITE",
+            EgStatus::Arity => c"EG_STATUS_ARITY",
+            EgStatus::Storage => c"EG_STATUS_STORAGE",
+            EgStatus::Corrupt => c"EG_STATUS_CORRUPT",
+            EgStatus::Source => c"EG_STATUS_SOURCE",
+            EgStatus::Other => c"EG_STATUS_OTHER",
+        }
+    }
+
+    /// The status with this numeric value, if any.
+    pub fn from_raw(raw: i32) -> Option<EgStatus> {
+        EgStatus::ALL.into_iter().find(|s| *s as i32 == raw)
+    }
+}
+
+impl From<Error> for EgStatus {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NodeCapacity { .. } => EgStatus::NodeCapacity,
+            Error::ScalarCapacity { .. } => EgStatus::ScalarCapacity,
+            Error::InvalidShape(_) => EgStatus::InvalidShape,
+            Error::ShapeMismatch { .. } => EgStatus::ShapeMismatch,
+            Error::LengthMismatch { .. } => EgStatus::LengthMismatch,
+            Error::UnknownNode(_) => EgStatus::UnknownNode,
+            Error::ForeignNode(_) => EgStatus::ForeignNode,
+            Error::WrongNodeKind(_) => EgStatus::WrongKind,
+            Error::MissingFeed(_) => EgStatus::MissingFeed,
+            Error::NotScalar(_) => EgStatus::NotScalar,
+            Error::NoGradient(_) => EgStatus::NoGradient,
+            Error::NonFinite => EgStatus::NonFinite,
+            Error::Arity { .. } => EgStatus::Arity,
+            Error::InvalidArgument => EgStatus::InvalidArgument,
+            Error::Storage => EgStatus::Storage,
+            Error::Corrupt => EgStatus::Corrupt,
+            Error::Source => EgStatus::Source,
+            _ => EgStatus::Other,
+        }
+    }
+}
+
+/// Details of a graph's last failed call (`eg_graph_last_error`). Fields that do not apply
+/// to the status are 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EgErrorInfo {
+    /// The status the call returned.
+    pub status: EgStatus,
+    /// The node concerned (unknown, foreign, wrong kind, missing feed, no gradient), or 0.
+    pub node: EgNode,
+    /// Expected count: length (LENGTH_MISMATCH), capacity (NODE_CAPACITY, SCALAR_CAPACITY),
+    /// number of inputs (ARITY).
+    pub expected: usize,
+    /// Found count: length given, scalars needed, inputs given.
+    pub found: usize,
+    /// Expected shape (SHAPE_MISMATCH), rows.
+    pub expected_rows: usize,
+    /// Expected shape, columns.
+    pub expected_cols: usize,
+    /// Offending shape (SHAPE_MISMATCH, INVALID_SHAPE, NOT_SCALAR), rows.
+    pub found_rows: usize,
+    /// Offending shape, columns.
+    pub found_cols: usize,
+}
+
+impl EgErrorInfo {
+    /// No error: status OK, every field 0.
+    pub(crate) const NONE: EgErrorInfo = EgErrorInfo::status(EgStatus::Ok);
+
+    /// A status without details.
+    pub(crate) const fn status(status: EgStatus) -> Self {
+        EgErrorInfo {
+            status,
+            node: 0,
+            expected: 0,
+            found: 0,
+            expected_rows: 0,
+            expected_cols: 0,
+            found_rows: 0,
+            found_cols: 0,
+        }
+    }
+
+    fn with_found_shape(mut self, s: Shape) -> Self {
+        self.found_rows = s.rows;
+        self.found_cols = s.cols;
+        self
+    }
+}
+
+impl From<Error> for EgErrorInfo {
+    fn from(e: Error) -> Self {
+        let mut i = EgErrorInfo::status(e.into());
+        match e {
+            Error::NodeCapacity { capacity } => i.expected = capacity,
+            Error::ScalarCapacity { needed, capacity } => {
+                i.expected = capacity;
+                i.found = needed;
+            }
+            Error::InvalidShape(s) | Error::NotScalar(s) => i = i.with_found_shape(s),
+            Error::ShapeMismatch { expected, found } => {
+                i.expected_rows = expected.rows;
+                i.expected_cols = expected.cols;
+                i = i.with_found_shape(found);
+            }
+            Error::LengthMismatch { expected, found } | Error::Arity { expected, found } => {
+                i.expected = expected;
+                i.found = found;
+            }
+            Error::UnknownNode(id)
+            | Error::ForeignNode(id)
+            | Error::WrongNodeKind(id)
+            | Error::MissingFeed(id)
+            | Error::NoGradient(id) => i.node = id.to_raw(),
+            _ => {}
+        }
+        i
+    }
+}
+
+/// Why a call failed, inside the library.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Fail {
+    /// A check of the C API itself.
+    Api(EgStatus),
+    /// An error of the graph.
+    Core(Error),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Core(e)
+    }
+}
+
+impl From<EgStatus> for Fail {
+    fn from(s: EgStatus) -> Self {
+        Fail::Api(s)
+    }
+}
+
+impl From<Fail> for EgErrorInfo {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Api(s) => EgErrorInfo::status(s),
+            Fail::Core(e) => e.into(),
+        }
+    }
+}
+
+/// The name of a status value (`"EG_STATUS_SHAPE_MISMATCH"`), or `"EG_STATUS_UNKNOWN"` for a
+/// value that is no status. Never NULL; the string is static.
+#[no_mangle]
+pub extern "C" fn eg_status_str(status: i32) -> *const c_char {
+    match EgStatus::from_raw(status) {
+        Some(s) => s.name().as_ptr(),
+        None => c"EG_STATUS_UNKNOWN".as_ptr(),
+    }
+}
