@@ -1,49 +1,26 @@
-use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
-fn main() {
-    for ex in Example::ALL {
-        let n = ex.points();
-        let mut xs = vec![0.0f32; 2 * n];
-        let mut cs = vec![0.0f32; 2 * n];
-        let mut labels = vec![0u8; n];
-        let mut rng = seed::fill(ex, &mut xs, &mut cs, &mut labels).unwrap();
-        let mut g: Box<StdGraph<f32, 64, 65536>> = Box::new(StdGraph::new());
-        let t = std::time::Instant::now();
-        let out = match ex {
-            Example::SpiralDeep => seed::train::<_, _, 64, 65536, 200>(
-                ex,
-                &mut g,
-                &mut rng,
-                &xs,
-                &cs,
-                &labels,
-                |s, l| {
-                    if s % 500 == 0 || s == ex.steps() {
-                        println!("{} {s} {l}", ex.name())
-                    }
-                },
-            ),
-            _ => seed::train::<_, _, 64, 65536, 100>(
-                ex,
-                &mut g,
-                &mut rng,
-                &xs,
-                &cs,
-                &labels,
-                |s, l| {
-                    if s % 100 == 0 || (200..=230).contains(&s) || s == ex.steps() {
-                        println!("{} {s} {l}", ex.name())
-                    }
-                },
-            ),
+//! `embedgrad-sim`: trains the seed examples on the desktop with the same crates the firmware
+//! runs, prints progress or JSON lines and draws pictures. Run with `--help` for the usage.
+#![forbid(unsafe_code)]
+
+mod cmd;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = Vec::new();
+    for a in std::env::args_os().skip(1) {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                return cmd::report(&cmd::Failure::Usage(format!(
+                    "argument is not valid UTF-8: {}",
+                    a.to_string_lossy()
+                )))
+            }
         }
-        .unwrap();
-        println!(
-            "{:?} {:?} acc {} in {:?}",
-            ex,
-            out,
-            out.accuracy(),
-            t.elapsed()
-        );
+    }
+    match cmd::dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cmd::report(&e),
     }
 }

@@ -1,0 +1,75 @@
+//! The subcommands: a small dispatcher, one module per subcommand.
+
+mod args;
+mod examples;
+mod train;
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line is wrong (exit status 2).
+    Usage(String),
+    /// The command was understood but could not be carried out (exit status 1).
+    Failed(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(m) => write!(f, "{m} (see embedgrad-sim --help)"),
+            Failure::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Prints a failure as one line on stderr and returns the matching exit status.
+pub fn report(e: &Failure) -> ExitCode {
+    // A message must stay on one line, whatever it quotes.
+    let line = e.to_string().replace(['\n', '\r'], " ");
+    eprintln!("embedgrad-sim: error: {line}");
+    match e {
+        Failure::Usage(_) => ExitCode::from(2),
+        Failure::Failed(_) => ExitCode::from(1),
+    }
+}
+
+/// The usage text of `--help`.
+pub const USAGE: &str = "\
+embedgrad-sim: trains the seed examples of \"Deep Learning From Scratch\" with embedgrad
+
+USAGE:
+    embedgrad-sim [--out DIR]
+        Trains perceptron, mlp_xor and spiral_deep in f32 with progress on stderr and writes
+        a picture of each (data, learned decision regions, loss curve) as DIR/<example>.svg
+        (DIR defaults to out).
+
+    embedgrad-sim train <perceptron|mlp_xor|spiral_deep> [--precision f32|f64] [--json] [--plot PATH]
+        Trains one example (default precision f32). Prints the loss every 10% of the steps and
+        a summary; with --json, one JSON object per line instead: the loss of steps 0, 10,
+        20, ... (before that step's update) and of the final step (after the last update),
+        then the final loss, accuracy and the FNV-1a checksum of the data. --plot writes the
+        picture to PATH (SVG).
+
+    embedgrad-sim --help
+        Prints this text.
+
+Errors (unknown example, bad flag, missing value, unwritable path) print one line on stderr
+and exit with status 2 (command line) or 1 (failure while running).
+";
+
+/// Runs the subcommand named by the first argument.
+pub fn dispatch(args: &[String]) -> Result<(), Failure> {
+    match args.first().map(String::as_str) {
+        None => examples::run(&[]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some("train") => train::run(args.get(1..).unwrap_or(&[])),
+        Some(a) if a.starts_with('-') => examples::run(args),
+        Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"))),
+    }
+}

@@ -1,0 +1,278 @@
+//! Training a seed example through the graph, exactly as SEED-EXAMPLES.md specifies.
+//!
+//! Each example is built as the tutorial's single full-batch graph (`B` = all points) in a
+//! [`StdGraph`] on the heap, with the exact capacities that [`Graph::requirements`] reports
+//! (the constants below; a test rebuilds the graphs and fails if they change). One step is
+//! [`GradientDescent::minimize`]: a forward pass, backprop, then the update of every variable.
+//!
+//! ```
+//! use embedgrad_host_sim::run;
+//! use embedgrad_train::seed::Example;
+//! let r = run::train::<f32>(Example::MlpXor, None, |_, _| {})?;
+//! assert!(r.accuracy() >= 0.9);
+//! assert_eq!(r.log.len(), 1000 / 10 + 1); // steps 0, 10, …, 990 and the final loss at 1000
+//! # Ok::<(), embedgrad_core::Error>(())
+//! ```
+//!
+//! [`Graph::requirements`]: embedgrad_core::Graph::requirements
+
+use embedgrad_core::{Error, Requirements, Scalar};
+use embedgrad_ops::prelude::*;
+use embedgrad_train::seed::{self, Example};
+use embedgrad_train::{evaluate, Feeds, GradientDescent};
+
+// By hand: X and C are n × 2 placeholders (no gradient); every variable and every op on a path
+// from one has a value and a gradient of its size; the loss is
+// softmax → log → multiply → reduce_sum(axis 1) → reduce_sum → negative.
+// perceptron (n = 100):  X, C 400 + W, b 12 + matmul, add 800 + softmax, log, multiply 1200
+//                        + row sums 200 + sum, negative 4 = 2616 scalars in 12 nodes;
+// mlp_xor (n = 100):     400 + 2 × (12 + 800) + sigmoid 400 + 1200 + 200 + 4 = 3828 in 17;
+// spiral_deep (n = 200): 800 + layer 1 (96 + 3 × 6400) + layers 2, 3 (544 + 3 × 6400 each)
+//                        + layer 4 (68 + 1600) + 2400 + 400 + 4 = 64056 in 27.
+
+/// Nodes of the full-batch `perceptron` graph.
+pub const PERCEPTRON_NODES: usize = 12;
+/// Scalars (values and gradients) of the full-batch `perceptron` graph.
+pub const PERCEPTRON_SCALARS: usize = 2616;
+/// Nodes of the full-batch `mlp_xor` graph.
+pub const MLP_XOR_NODES: usize = 17;
+/// Scalars of the full-batch `mlp_xor` graph.
+pub const MLP_XOR_SCALARS: usize = 3828;
+/// Nodes of the full-batch `spiral_deep` graph.
+pub const SPIRAL_DEEP_NODES: usize = 27;
+/// Scalars of the full-batch `spiral_deep` graph.
+pub const SPIRAL_DEEP_SCALARS: usize = 64_056;
+
+/// The capacities this module declares for an example's graph, as `(nodes, scalars)`.
+pub const fn capacities(example: Example) -> (usize, usize) {
+    match example {
+        Example::Perceptron => (PERCEPTRON_NODES, PERCEPTRON_SCALARS),
+        Example::MlpXor => (MLP_XOR_NODES, MLP_XOR_SCALARS),
+        Example::SpiralDeep => (SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS),
+    }
+}
+
+/// Builds an example's full-batch graph with generous capacities and reports what it really
+/// needs: what the constants of this module must be.
+///
+/// # Errors
+/// Capacity errors if the example outgrew the generous graph (64 nodes, 100,000 scalars).
+pub fn measure_requirements<T: Scalar>(example: Example) -> Result<Requirements, Error> {
+    fn measure<T: Scalar, const B: usize>(example: Example) -> Result<Requirements, Error> {
+        let mut g: Box<StdGraph<T, 64, 100_000>> = Box::new(StdGraph::new());
+        let mut rng = example.generate(|_, _, _| {});
+        seed::build::<T, StdOp, 64, 100_000, B>(example, &mut g, &mut rng)?;
+        Ok(g.requirements())
+    }
+    on_big_stack(move || match example {
+        Example::SpiralDeep => measure::<T, 200>(example),
+        _ => measure::<T, 100>(example),
+    })
+}
+
+/// A grid of the model's predictions over the plane, for pictures of the decision regions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    /// Left edge.
+    pub x0: f64,
+    /// Right edge.
+    pub x1: f64,
+    /// Bottom edge.
+    pub y0: f64,
+    /// Top edge.
+    pub y1: f64,
+    /// Cells per side.
+    pub n: usize,
+    /// `p(class 1)` at each cell's centre, row by row from the bottom (`y0`) up, each row
+    /// from left to right.
+    pub p1: Vec<f64>,
+}
+
+impl Grid {
+    /// The centre of cell `(ix, iy)` (column, row from the bottom).
+    pub fn centre(&self, ix: usize, iy: usize) -> [f64; 2] {
+        let n = self.n.max(1) as f64;
+        [
+            self.x0 + (ix as f64 + 0.5) * (self.x1 - self.x0) / n,
+            self.y0 + (iy as f64 + 0.5) * (self.y1 - self.y0) / n,
+        ]
+    }
+}
+
+/// A finished training run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run<T> {
+    /// The example.
+    pub example: Example,
+    /// `(step, loss)` for steps 0, 10, 20, … (the loss computed in that step, before its
+    /// update), then `(steps, loss after the final update)`.
+    pub log: Vec<(usize, T)>,
+    /// The loss after the final update.
+    pub final_loss: T,
+    /// Training points classified correctly after the final update.
+    pub correct: usize,
+    /// Training points.
+    pub points: usize,
+    /// The training data as drawn (in f64): `([x, y], class)`, in the rows of `X`.
+    pub data: Vec<([f64; 2], u8)>,
+    /// The trained variables, in insertion order (`W1, b1, W2, b2, …`), row-major.
+    pub params: Vec<Vec<f64>>,
+    /// Predictions on a grid, if asked for.
+    pub grid: Option<Grid>,
+    /// What the graph occupied.
+    pub requirements: Requirements,
+}
+
+impl<T> Run<T> {
+    /// `correct / points`.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.points.max(1) as f64
+    }
+}
+
+/// Trains an example in precision `T` as specified, full batch, calling `progress(step, loss)`
+/// for every logged step (steps 0, 10, 20, … and the final loss at `steps`). With
+/// `grid = Some(n)` it also evaluates the trained model on an `n × n` grid over the data.
+///
+/// The graph is built on the heap, and the work runs on a thread with a large stack (a graph's
+/// initial value is built on the stack before it is boxed, which a debug build does not elide).
+///
+/// # Errors
+/// Graph errors; [`Error::NonFinite`] if training diverges.
+pub fn train<T: Scalar>(
+    example: Example,
+    grid: Option<usize>,
+    progress: impl FnMut(usize, T) + Send,
+) -> Result<Run<T>, Error> {
+    on_big_stack(move || match example {
+        Example::Perceptron => {
+            train_with::<T, PERCEPTRON_NODES, PERCEPTRON_SCALARS, 100>(example, grid, progress)
+        }
+        Example::MlpXor => {
+            train_with::<T, MLP_XOR_NODES, MLP_XOR_SCALARS, 100>(example, grid, progress)
+        }
+        Example::SpiralDeep => {
+            train_with::<T, SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS, 200>(example, grid, progress)
+        }
+    })
+}
+
+/// Runs `f` on a thread with a 64 MiB stack and returns its result.
+fn on_big_stack<R: Send>(f: impl FnOnce() -> Result<R, Error> + Send) -> Result<R, Error> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("embedgrad-train".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(s, f)
+            .map_err(|_| Error::InvalidArgument)?
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+fn train_with<T: Scalar, const N: usize, const S: usize, const B: usize>(
+    example: Example,
+    grid: Option<usize>,
+    mut progress: impl FnMut(usize, T),
+) -> Result<Run<T>, Error> {
+    let n = example.points();
+    let mut xs = vec![T::ZERO; 2 * n];
+    let mut cs = vec![T::ZERO; 2 * n];
+    let mut labels = vec![0u8; n];
+    let mut rng = seed::fill(example, &mut xs, &mut cs, &mut labels)?;
+    let mut data = vec![([0.0; 2], 0); n];
+    example.generate(|i, p, l| {
+        if let Some(d) = data.get_mut(i) {
+            *d = (p, l);
+        }
+    });
+
+    let mut g: Box<StdGraph<T, N, S>> = Box::new(StdGraph::new());
+    let net = seed::build::<T, StdOp, N, S, B>(example, &mut g, &mut rng)?;
+    g.feed_slice(net.x.id(), &xs)?;
+    g.feed_slice(net.c.id(), &cs)?;
+    let mut opt = GradientDescent::new(T::from_f64(example.learning_rate()));
+    let mut log = Vec::with_capacity(example.steps() / 10 + 2);
+    for step in 0..example.steps() {
+        let loss = opt.minimize(&mut g, net.loss)?;
+        if step % 10 == 0 {
+            log.push((step, loss));
+            progress(step, loss);
+        }
+    }
+    let feeds = Feeds {
+        x: net.x.id(),
+        y: net.c.id(),
+        loss: net.loss.id(),
+    };
+    let (final_loss, correct) = evaluate(&mut g, feeds, net.p.id(), &xs, &cs, &labels)?;
+    log.push((example.steps(), final_loss));
+    progress(example.steps(), final_loss);
+
+    let mut params = Vec::new();
+    let vars: Vec<_> = g.variables().collect();
+    for id in vars {
+        params.push(g.value_slice(id)?.iter().map(|v| v.to_f64()).collect());
+    }
+    let grid = match grid {
+        Some(cells) => Some(predict_grid(&mut g, net, &data, cells)?),
+        None => None,
+    };
+    Ok(Run {
+        example,
+        log,
+        final_loss,
+        correct,
+        points: n,
+        data,
+        params,
+        grid,
+        requirements: g.requirements(),
+    })
+}
+
+/// Evaluates `p(class 1)` on an `cells × cells` grid covering the data, `B` points per run.
+fn predict_grid<T: Scalar, const N: usize, const S: usize, const B: usize>(
+    g: &mut StdGraph<T, N, S>,
+    net: seed::Net<B, 2, 2>,
+    data: &[([f64; 2], u8)],
+    cells: usize,
+) -> Result<Grid, Error> {
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for (p, _) in data {
+        for k in 0..2 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    // A square view, centred on the data, with a margin.
+    let half = 0.5 * (hi[0] - lo[0]).max(hi[1] - lo[1]) * 1.12;
+    let (cx, cy) = (0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]));
+    let mut grid = Grid {
+        x0: cx - half,
+        x1: cx + half,
+        y0: cy - half,
+        y1: cy + half,
+        n: cells,
+        p1: Vec::with_capacity(cells * cells),
+    };
+    let centres: Vec<[f64; 2]> = (0..cells * cells)
+        .map(|k| grid.centre(k % cells, k / cells))
+        .collect();
+    let mut batch = vec![T::ZERO; 2 * B];
+    for chunk in centres.chunks(B) {
+        batch.fill(T::ZERO);
+        for (dst, c) in batch.chunks_exact_mut(2).zip(chunk) {
+            dst.copy_from_slice(&[T::from_f64(c[0]), T::from_f64(c[1])]);
+        }
+        g.feed_slice(net.x.id(), &batch)?;
+        g.run(net.p.id())?;
+        let p = g.value_slice(net.p.id())?;
+        grid.p1.extend(
+            p.chunks_exact(2)
+                .take(chunk.len())
+                .map(|row| row.get(1).map_or(f64::NAN, |v| v.to_f64())),
+        );
+    }
+    Ok(grid)
+}

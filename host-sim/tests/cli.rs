@@ -1,0 +1,262 @@
+//! The `embedgrad-sim` binary: JSON lines, step numbering, pictures and errors.
+
+use embedgrad_host_sim::run;
+use embedgrad_train::seed::Example;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `train <example> --precision <p> --json` and checks the shape of every line; returns
+/// the logged `(step, loss text)` and the final object.
+fn train_json(ex: Example, precision: &str) -> (Vec<(usize, String)>, Value) {
+    let out = sim(&["train", ex.name(), "--precision", precision, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), ex.steps() / 10 + 2, "{}", ex.name());
+    let mut steps = Vec::new();
+    for (k, line) in lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(v["example"], ex.name());
+        assert_eq!(v["precision"], precision);
+        if k + 1 < lines.len() {
+            let obj = v.as_object().unwrap();
+            assert_eq!(obj.len(), 4, "{line}");
+            let step = v["step"].as_u64().unwrap() as usize;
+            assert!(v["loss"].is_number(), "{line}");
+            // The loss exactly as written, to check its form.
+            let loss = line
+                .split("\"loss\":")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches('}')
+                .to_string();
+            steps.push((step, loss));
+        }
+    }
+    let want: Vec<usize> = (0..ex.steps()).step_by(10).chain([ex.steps()]).collect();
+    assert_eq!(steps.iter().map(|s| s.0).collect::<Vec<_>>(), want);
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last.as_object().unwrap().len(), 5);
+    (steps, last)
+}
+
+#[test]
+fn json_lines_of_every_example_and_precision() {
+    let checksums = [
+        (Example::Perceptron, "d0ec1218075b58ac", "05c0073ffcde3185"),
+        (Example::MlpXor, "788d8d58f737ce72", "7a85ad9b5d1500fe"),
+        (Example::SpiralDeep, "7a0486418d4bb7c9", "2dfb12bb971deda7"),
+    ];
+    for (ex, sum64, sum32) in checksums {
+        for (precision, sum) in [("f32", sum32), ("f64", sum64)] {
+            let (steps, last) = train_json(ex, precision);
+            assert_eq!(last["checksum"], sum, "{} {precision}", ex.name());
+            // The final loss is the loss logged at step = steps, to the last digit.
+            let final_text = last["final_loss"].to_string();
+            assert_eq!(
+                steps.last().map(|s| s.1.as_str()),
+                Some(final_text.as_str())
+            );
+            let accuracy = last["accuracy"].as_f64().unwrap();
+            let want = match ex {
+                Example::Perceptron => 1.0,
+                Example::MlpXor => 0.9,
+                Example::SpiralDeep => 0.98,
+            };
+            assert!(accuracy >= want, "{} {precision}: {accuracy}", ex.name());
+            // Losses in shortest round-trip form of their precision: parsing and printing
+            // again gives the same text, and no exponent, NaN or infinity appears.
+            for (_, loss) in &steps {
+                let again = if precision == "f32" {
+                    loss.parse::<f32>().unwrap().to_string()
+                } else {
+                    loss.parse::<f64>().unwrap().to_string()
+                };
+                assert_eq!(&again, loss);
+            }
+        }
+    }
+}
+
+#[test]
+fn json_losses_are_the_graphs_losses_to_the_bit() {
+    let (steps, last) = train_json(Example::MlpXor, "f64");
+    let r = run::train::<f64>(Example::MlpXor, None, |_, _| {}).unwrap();
+    let parsed: Vec<(usize, f64)> = steps
+        .iter()
+        .map(|(s, l)| (*s, l.parse::<f64>().unwrap()))
+        .collect();
+    assert_eq!(parsed, r.log);
+    assert_eq!(last["accuracy"].as_f64().unwrap(), r.accuracy());
+    let (steps, _) = train_json(Example::Perceptron, "f32");
+    let r = run::train::<f32>(Example::Perceptron, None, |_, _| {}).unwrap();
+    let parsed: Vec<(usize, f32)> = steps
+        .iter()
+        .map(|(s, l)| (*s, l.parse::<f32>().unwrap()))
+        .collect();
+    assert_eq!(parsed, r.log);
+}
+
+#[test]
+fn human_output_and_precision_default() {
+    let out = sim(&["train", "perceptron"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("perceptron f32 step     0/100"), "{stdout}");
+    assert!(
+        stdout.contains("training accuracy 100.0% (100/100)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("05c0073ffcde3185"), "{stdout}");
+}
+
+#[test]
+fn plot_writes_an_svg() {
+    let dir = scratch("plot");
+    let path = dir.join("p.svg");
+    let out = sim(&[
+        "train",
+        "perceptron",
+        "--json",
+        "--plot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // stdout stays pure JSON; the note about the picture goes to stderr.
+    for line in text(&out.stdout).lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+    assert!(text(&out.stderr).contains("p.svg"));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("separating line"));
+    assert!(svg.contains("perceptron (f32)"));
+}
+
+#[test]
+fn no_arguments_trains_everything_and_draws_it() {
+    let dir = scratch("all");
+    let out = sim(&["--out", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let stdout = text(&out.stdout);
+    for ex in Example::ALL {
+        let path = dir.join(format!("{}.svg", ex.name()));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("<path d=\"M"), "{}: no loss curve", ex.name());
+        assert!(stdout.contains(&format!("{}.svg", ex.name())), "{stdout}");
+        // Progress: a line for the first and the last step of each example.
+        assert!(
+            stderr.contains(&format!("step {:>5}/{}", ex.steps(), ex.steps())),
+            "{stderr}"
+        );
+    }
+    assert!(stdout.contains(dir.to_str().unwrap()), "{stdout}");
+}
+
+#[test]
+fn help() {
+    for args in [&["--help"][..], &["-h"], &["help"], &["train", "--help"]] {
+        let out = sim(args);
+        assert!(out.status.success(), "{args:?}");
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("USAGE"), "{args:?}");
+        assert!(stdout.contains("--precision f32|f64"));
+    }
+}
+
+#[test]
+fn errors_are_one_line_and_exit_non_zero() {
+    let dir = scratch("errors");
+    let missing_dir = dir.join("no-such-dir").join("p.svg");
+    let is_a_dir = dir.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["train", "nope"], 2, "unknown example 'nope'"),
+        (vec!["train"], 2, "needs an example"),
+        (
+            vec!["train", "perceptron", "--frobnicate"],
+            2,
+            "unknown option",
+        ),
+        (vec!["train", "perceptron", "-x"], 2, "unknown option"),
+        (
+            vec!["train", "perceptron", "--precision"],
+            2,
+            "--precision needs a value",
+        ),
+        (
+            vec!["train", "perceptron", "--precision", "--json"],
+            2,
+            "needs a value",
+        ),
+        (
+            vec!["train", "perceptron", "--precision", "f16"],
+            2,
+            "unknown precision 'f16'",
+        ),
+        (
+            vec!["train", "perceptron", "--plot"],
+            2,
+            "--plot needs a value",
+        ),
+        (
+            vec!["train", "perceptron", "--json=yes"],
+            2,
+            "takes no value",
+        ),
+        (
+            vec!["train", "perceptron", "mlp_xor"],
+            2,
+            "unexpected argument",
+        ),
+        (vec!["bogus"], 2, "unknown command 'bogus'"),
+        (vec!["--out"], 2, "--out needs a value"),
+        (vec!["--frobnicate"], 2, "unknown option"),
+        (
+            vec![
+                "train",
+                "perceptron",
+                "--plot",
+                missing_dir.to_str().unwrap(),
+            ],
+            1,
+            "cannot write plot",
+        ),
+        (
+            vec!["train", "perceptron", "--plot", &is_a_dir],
+            1,
+            "cannot write plot",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = sim(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.ends_with('\n'));
+        assert!(stderr.starts_with("embedgrad-sim: error: "), "{stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
