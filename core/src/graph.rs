@@ -746,6 +746,22 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         }
     }
 
+    /// Multiplies the gradient of every variable by `factor`, before an optimizer step:
+    /// gradient clipping by norm, or turning gradients accumulated over micro-batches into a
+    /// mean.
+    pub fn scale_grads(&mut self, factor: T) {
+        for n in self.nodes.iter() {
+            if matches!(n.kind, NodeKind::Variable) && n.has_grad() {
+                let g = n.grad as usize;
+                if let Some(s) = self.arena.get_mut(g..g + n.len()) {
+                    for v in s {
+                        *v *= factor;
+                    }
+                }
+            }
+        }
+    }
+
     /// Evaluates the loss, backpropagates (overwriting gradients) and returns the loss value.
     ///
     /// # Errors
