@@ -1,9 +1,11 @@
 //! # embedgrad-train
 //!
-//! Training on the device: gradient-descent optimizers whose state is fixed arrays, the
-//! minimise step (forward, backprop, update — refusing non-finite losses), gradient
-//! accumulation over micro-batches, the bit-exact SplitMix64 generator, losses, metrics and the
-//! tutorial's seed examples.
+//! Training on the device: optimizers whose state is fixed arrays (gradient descent,
+//! [`Momentum`], [`Adam`]) with learning-rate [`Schedule`]s and gradient clipping
+//! ([`clip_grad_norm`]), the minimise step (forward, backprop, update — refusing non-finite
+//! losses), gradient accumulation over micro-batches, the bit-exact SplitMix64 generator and
+//! the [`init`]ialisers drawn from it, [`data`] sets that live in flash with mini-batches and
+//! shuffling, losses, metrics, [`checkpoint`]s and the tutorial's seed examples.
 //!
 //! ```
 //! use embedgrad_ops::prelude::*;
@@ -32,16 +34,22 @@
 )]
 
 pub mod checkpoint;
+pub mod data;
+pub mod init;
 pub mod loss;
 mod optim;
+mod optimizers;
 mod rng;
+mod schedule;
 pub mod seed;
 
 pub use optim::{
     accumulate, argmax, evaluate, gradients_finite, minimize, step_accumulated, Feeds,
     GradientDescent, Optimizer,
 };
+pub use optimizers::{clip_grad_norm, grad_norm, minimize_clipped, Adam, LearningRate, Momentum};
 pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};
+pub use schedule::Schedule;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
