@@ -13,4 +13,5 @@ fn fail(bench: &mut Bench) -> Result<Outcome, Failure> {
 embedgrad_firmware::firmware!(Example {
     name: "selftest_fail",
     train: fail,
+    skip: None,
 });

@@ -26,4 +26,5 @@ fn faults(bench: &mut Bench) -> Result<Outcome, Failure> {
 embedgrad_firmware::firmware!(Example {
     name: "selftest_fault",
     train: faults,
+    skip: None,
 });

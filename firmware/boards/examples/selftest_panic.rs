@@ -15,4 +15,5 @@ fn panics(bench: &mut Bench) -> Result<Outcome, Failure> {
 embedgrad_firmware::firmware!(Example {
     name: "selftest_panic",
     train: panics,
+    skip: None,
 });

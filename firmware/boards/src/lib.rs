@@ -10,7 +10,7 @@
 //! ```ignore
 //! #![no_std]
 //! #![no_main]
-//! embedgrad_firmware::firmware!(embedgrad_firmware::workload::PLACEHOLDER);
+//! embedgrad_firmware::firmware!(embedgrad_firmware::workload::MLP_XOR);
 //! ```
 //!
 //! [`firmware!`] defines the entry point and the fault handler; [`run`] then
@@ -36,7 +36,7 @@ pub const BOARD: &str = env!("EMBEDGRAD_BOARD");
 
 /// Semihosting exit codes of the firmware (QEMU's own exit status).
 pub mod exit_code {
-    /// The example trained and passed its checks.
+    /// The example trained and passed its checks, or was skipped in this build.
     pub const SUCCESS: i32 = 0;
     /// The example returned a [`Failure`](crate::Failure).
     pub const FAILURE: i32 = 1;
@@ -49,11 +49,14 @@ pub mod exit_code {
 /// One training example, as a firmware runs it.
 #[derive(Clone, Copy)]
 pub struct Example {
-    /// Short name, as in the binary's name and in `budgets.toml` (`mlp_xor`).
+    /// Short name, as in the binary's name and in `budgets.txt` (`mlp_xor`).
     pub name: &'static str,
     /// Builds the model, trains it, checks the result. Wrap each training step in
     /// [`Bench::step`].
     pub train: fn(&mut Bench) -> Result<Outcome, Failure>,
+    /// `Some(reason)` when this build does not train the example on this board (it would take
+    /// too long in QEMU, say): the firmware then logs `SKIP <name>: <reason>` and exits 0.
+    pub skip: Option<&'static str>,
 }
 
 /// What a successful example reports.
@@ -65,6 +68,8 @@ pub struct Outcome {
     pub final_loss: f32,
     /// Classification accuracy in `0.0..=1.0`, for examples that have one.
     pub accuracy: Option<f32>,
+    /// The final loss the host simulator computed for the same example, when there is one.
+    pub reference_loss: Option<f32>,
 }
 
 /// Why an example failed.
@@ -88,6 +93,18 @@ pub enum Failure {
     },
     /// A check on the trained model failed; the text says which.
     Check(&'static str),
+    /// The trained model differs from the host simulator's: the final loss by more than the
+    /// tolerance, or the accuracy at all.
+    Mismatch {
+        /// The final loss on the device.
+        loss: f32,
+        /// The simulator's final loss.
+        expected_loss: f32,
+        /// The accuracy on the device.
+        accuracy: f32,
+        /// The simulator's accuracy.
+        expected_accuracy: f32,
+    },
 }
 
 impl From<embedgrad_core::Error> for Failure {
@@ -99,11 +116,17 @@ impl From<embedgrad_core::Error> for Failure {
 /// Runs an example and exits QEMU (or the probe-rs session) with its status; never returns.
 ///
 /// Log lines (defmt, decoded by `defmt-print` on the host):
-/// `METRIC example=<name> board=<board>`, `METRIC steps=<n>`, `METRIC stack_hwm_bytes=<n>`, then
-/// `PASS <name>` or `FAIL <name>: <failure>`.
+/// `METRIC example=<name> board=<board>`, then either `SKIP <name>: <reason>` (the example is
+/// not trained in this build: exit 0), or the example's own log and `METRIC` lines,
+/// `METRIC steps=<n>`, `METRIC stack_hwm_bytes=<n>`, `METRIC final_loss=<l> reference_loss=<r>`
+/// (examples with a reference) and `PASS <name>` or `FAIL <name>: <failure>`.
 pub fn run(example: &Example) -> ! {
     stack::paint();
     defmt::println!("METRIC example={=str} board={=str}", example.name, BOARD);
+    if let Some(reason) = example.skip {
+        defmt::println!("SKIP {=str}: {=str}", example.name, reason);
+        platform::exit(exit_code::SUCCESS)
+    }
 
     let mut bench = Bench::new();
     let result = (example.train)(&mut bench);
@@ -117,6 +140,13 @@ pub fn run(example: &Example) -> ! {
     };
     match result {
         Ok(o) => {
+            if let Some(r) = o.reference_loss {
+                defmt::println!(
+                    "METRIC final_loss={=f32} reference_loss={=f32}",
+                    o.final_loss,
+                    r
+                );
+            }
             defmt::info!(
                 "loss {=f32} -> {=f32}, accuracy {}",
                 o.initial_loss,
@@ -138,7 +168,7 @@ pub fn run(example: &Example) -> ! {
 /// ```ignore
 /// #![no_std]
 /// #![no_main]
-/// embedgrad_firmware::firmware!(embedgrad_firmware::workload::PLACEHOLDER);
+/// embedgrad_firmware::firmware!(embedgrad_firmware::workload::MLP_XOR);
 /// ```
 #[macro_export]
 macro_rules! firmware {

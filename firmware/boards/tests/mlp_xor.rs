@@ -1,0 +1,5 @@
+//! `cargo test --release --target T` trains the `mlp_xor` seed example in QEMU.
+#![no_std]
+#![no_main]
+
+embedgrad_firmware::firmware!(embedgrad_firmware::workload::MLP_XOR);
