@@ -10,7 +10,8 @@
 //!   [`shuffle`] reshuffles the train part every epoch (Fisher–Yates driven by a seeded
 //!   [`SplitMix64`]: the same seed gives the same order on every target).
 //! - [`Dataset::fill_batch`] decodes `B` rows into caller buffers the size of the input and
-//!   target placeholders; [`Dataset::feed_batch`] also feeds them. Targets are one-hot rows
+//!   target placeholders ([`Dataset::fill_range`] takes `B` consecutive rows instead);
+//!   [`Dataset::feed_batch`] also feeds them. Targets are one-hot rows
 //!   (`B×K`) or labels (`B×1`, for `sparse_softmax_cross_entropy`, or 0/1 targets for
 //!   `sigmoid_binary_cross_entropy` with `K = 2`): see [`Targets`].
 //! - The last batch of an epoch may be short: its missing rows are **padding** — zero features,
@@ -442,13 +443,56 @@ impl<'a> Dataset<'a> {
         if indices.iter().any(|&i| i.into() >= self.len()) {
             return Err(Error::InvalidArgument);
         }
+        self.write_rows(indices.iter().map(|&i| i.into()), x, y, targets)?;
+        Ok(indices.len())
+    }
+
+    /// Like [`Dataset::fill_batch`] for the consecutive rows `start..start + B` (fewer at the
+    /// end of the data, the rest padding): mini-batches without an index buffer, in storage
+    /// order. Returns the number of real rows.
+    ///
+    /// ```
+    /// use embedgrad_train::data::{Dataset, Table, Targets};
+    /// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let data = Dataset::new(Table::f32(&x, 2), &[0, 1, 1], 2)?;
+    /// let (mut xb, mut yb) = ([0.0f32; 4], [0.0f32; 2]); // B = 2
+    /// assert_eq!(data.fill_range(2, &mut xb, &mut yb, Targets::Labels)?, 1);
+    /// assert_eq!((xb, yb), ([5.0, 6.0, 0.0, 0.0], [1.0, 2.0])); // one row, one padding row
+    /// # Ok::<(), embedgrad_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Dataset::fill_batch`]; [`Error::InvalidArgument`] when `start` is not a row.
+    pub fn fill_range<T: Scalar>(
+        &self,
+        start: usize,
+        x: &mut [T],
+        y: &mut [T],
+        targets: Targets,
+    ) -> Result<usize, Error> {
+        let b = self.batch_rows(x, y, targets)?;
+        if start >= self.len() {
+            return Err(Error::InvalidArgument);
+        }
+        let end = self.len().min(start.saturating_add(b));
+        self.write_rows(start..end, x, y, targets)?;
+        Ok(end - start)
+    }
+
+    /// Writes the rows `rows` (all valid, at most the batch size) and pads the rest.
+    fn write_rows<T: Scalar>(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        x: &mut [T],
+        y: &mut [T],
+        targets: Targets,
+    ) -> Result<(), Error> {
         let (d, k) = (self.dim(), self.classes);
         let w = targets.width(k);
-        let mut rows = x
+        let mut out = x
             .chunks_exact_mut(d.max(1))
             .zip(y.chunks_exact_mut(w.max(1)));
-        for (&i, (xr, yr)) in indices.iter().zip(rows.by_ref()) {
-            let i: usize = i.into();
+        for (i, (xr, yr)) in rows.zip(out.by_ref()) {
             self.x.row_into(i, xr)?;
             let l = usize::from(self.label(i).ok_or(Error::InvalidArgument)?);
             match targets {
@@ -460,14 +504,14 @@ impl<'a> Dataset<'a> {
                 Targets::Labels => yr.fill(T::from_usize(l)),
             }
         }
-        for (xr, yr) in rows {
+        for (xr, yr) in out {
             xr.fill(T::ZERO);
             match targets {
                 Targets::OneHot => yr.fill(T::ZERO),
                 Targets::Labels => yr.fill(T::from_usize(k)),
             }
         }
-        Ok(indices.len())
+        Ok(())
     }
 
     /// [`Dataset::fill_batch`] into the buffers, then feeds them to the placeholders

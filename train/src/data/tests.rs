@@ -399,3 +399,25 @@ fn epoch_equals_the_hand_written_loop() {
     assert_eq!(g1.value(w1).unwrap(), g2.value(w2).unwrap());
     assert_eq!(opt1.update_count(), 3);
 }
+
+#[test]
+fn consecutive_ranges() {
+    let (x, l) = five();
+    let d = Dataset::new(Table::f32(&x, 2), &l, 3).unwrap();
+    let (mut xb, mut yb) = ([0.0f32; 4], [0.0f32; 6]);
+    assert_eq!(d.fill_range(1, &mut xb, &mut yb, Targets::OneHot), Ok(2));
+    assert_eq!(xb, [1.0, 11.0, 2.0, 12.0]);
+    assert_eq!(yb, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(d.fill_range(4, &mut xb, &mut yb, Targets::OneHot), Ok(1));
+    assert_eq!(xb, [4.0, 14.0, 0.0, 0.0]);
+    assert_eq!(yb, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        d.fill_range(5, &mut xb, &mut yb, Targets::OneHot),
+        Err(Error::InvalidArgument)
+    );
+    // The same rows as by indices.
+    let (mut xi, mut yi) = ([0.0f32; 4], [0.0f32; 6]);
+    d.fill_batch(&[4u8], &mut xi, &mut yi, Targets::OneHot)
+        .unwrap();
+    assert_eq!((xi, yi), (xb, yb));
+}
