@@ -50,9 +50,11 @@ type G<T> = StdGraph<T, 8, 64>;
 /// Two variables, 2×3 and 1×2, with a placeholder between them.
 fn model<T: Scalar>(v: f64) -> (G<T>, Opt<T>) {
     let mut g = G::<T>::new();
-    g.variable(&Matrix::<T, 2, 3>::splat(T::from_f64(v))).unwrap();
+    g.variable(&Matrix::<T, 2, 3>::splat(T::from_f64(v)))
+        .unwrap();
     g.placeholder::<1, 2>().unwrap();
-    g.variable(&Matrix::<T, 1, 2>::splat(T::from_f64(-v))).unwrap();
+    g.variable(&Matrix::<T, 1, 2>::splat(T::from_f64(-v)))
+        .unwrap();
     let opt = Opt {
         state: [T::from_f64(v * 2.0); 2],
         count: 5,
@@ -66,7 +68,11 @@ fn fingerprint<T: Scalar>(g: &G<T>, o: &Opt<T>) -> (Vec<u64>, Vec<u64>, u32) {
         .flat_map(|id| g.value_slice(id).unwrap().to_vec())
         .map(|v| v.to_f64().to_bits())
         .collect();
-    (vals, o.state.iter().map(|v| v.to_f64().to_bits()).collect(), o.count)
+    (
+        vals,
+        o.state.iter().map(|v| v.to_f64().to_bits()).collect(),
+        o.count,
+    )
 }
 
 /// `EMBEDGRAD_FUZZ_TRACE=1` prints what each case did (to read what a corpus file does).
@@ -82,7 +88,11 @@ fn restore_bytes<T: Scalar>(bytes: &[u8]) -> bool {
     let inspected = checkpoint::inspect(bytes);
     let r = checkpoint::restore_from_slice(&mut g, &mut o, bytes);
     if trace() {
-        eprintln!("{} bytes as {}: inspect {inspected:?}, restore {r:?}", bytes.len(), T::NAME);
+        eprintln!(
+            "{} bytes as {}: inspect {inspected:?}, restore {r:?}",
+            bytes.len(),
+            T::NAME
+        );
     }
     match r {
         Ok(info) => {
@@ -102,7 +112,9 @@ fn restore_bytes<T: Scalar>(bytes: &[u8]) -> bool {
                     !info.finite
                         || matches!(
                             e,
-                            Error::Corrupt | Error::LengthMismatch { .. } | Error::ShapeMismatch { .. }
+                            Error::Corrupt
+                                | Error::LengthMismatch { .. }
+                                | Error::ShapeMismatch { .. }
                         ),
                     "{e}"
                 );

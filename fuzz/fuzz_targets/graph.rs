@@ -162,7 +162,12 @@ fn snap<T: Scalar, const N: usize, const S: usize>(g: &G<T, N, S>, ops_too: bool
         let id = g.node_at(i).unwrap();
         let is_op = matches!(g.kind(id).unwrap(), NodeKind::Op(_));
         if ops_too || !is_op {
-            values.extend(g.value_slice(id).unwrap().iter().map(|v| v.to_f64().to_bits()));
+            values.extend(
+                g.value_slice(id)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_f64().to_bits()),
+            );
         }
         if ops_too {
             if let Ok(d) = g.grad_slice(id) {
@@ -199,7 +204,11 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
         }
         let cmd = inp.u8() % 16;
         if trace() {
-            eprintln!("cmd {cmd:2}: {} nodes, {} scalars", g.len(), g.scalars_used());
+            eprintln!(
+                "cmd {cmd:2}: {} nodes, {} scalars",
+                g.len(),
+                g.scalars_used()
+            );
         }
         match cmd {
             0..=2 => {
@@ -276,7 +285,11 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
                 }
             }
             6 | 7 => {
-                let n = if cmd == 6 { 1 } else { usize::from(inp.u8() % 4) };
+                let n = if cmd == 6 {
+                    1
+                } else {
+                    usize::from(inp.u8() % 4)
+                };
                 let ids: Vec<NodeId> = (0..n).map(|_| inp.id(&g)).collect();
                 let before = snap(&g, false);
                 let stats = g.stats();
@@ -377,16 +390,21 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
                     Ok(n) => {
                         assert_eq!(checkpoint::encoded_len(&g, &opt), Ok(n));
                         let before = snap(&g, true);
-                        let info = checkpoint::restore_from_slice(&mut g, &mut opt.clone(), &buf[..n])
-                            .unwrap();
+                        let info =
+                            checkpoint::restore_from_slice(&mut g, &mut opt.clone(), &buf[..n])
+                                .unwrap();
                         assert_eq!(info.sequence, seq);
                         assert_eq!(snap(&g, true), before);
                         // Damage one byte: refused, nothing changes.
                         let at = usize::from(inp.u16()) % n;
                         let x = inp.u8() | 1;
                         buf[at] ^= x;
-                        assert!(checkpoint::restore_from_slice(&mut g, &mut opt.clone(), &buf[..n])
-                            .is_err());
+                        assert!(checkpoint::restore_from_slice(
+                            &mut g,
+                            &mut opt.clone(),
+                            &buf[..n]
+                        )
+                        .is_err());
                         assert_eq!(snap(&g, true), before);
                     }
                     Err(e) => assert!(
