@@ -1,7 +1,8 @@
-//! # panic-never gate for embedgrad-core
+//! # panic-never gate for embedgrad-core, embedgrad-ops and embedgrad-train
 //!
-//! A release firmware for the Cortex-M4F that drives the public API of `embedgrad-core` with
-//! inputs the optimizer cannot see through (`core::hint::black_box`). Its panic handler is
+//! A release firmware for the Cortex-M4F that drives the public API of `embedgrad-core` (this
+//! file), `embedgrad-ops` ([`ops`]) and `embedgrad-train` ([`train`]) with inputs the optimizer
+//! cannot see through (`core::hint::black_box`). Its panic handler is
 //! `panic-never`'s, which refers to a symbol that does not exist: the firmware **links only if
 //! no panic path remains** in the code it calls. Build it with
 //!
@@ -13,9 +14,13 @@
 //! links (e.g. `loop {}`) and look for calls into `core::panicking` in
 //! `arm-none-eabi-objdump -dC` of the binary (see the firmware README).
 //!
-//! It also runs in QEMU (`mps2-an386`) and exits 0 when the results are right, 1 otherwise.
+//! It also runs in QEMU (`mps2-an386`) and exits 0 when the results are right, and 2, 3 or 4
+//! when the core, ops or train part returns an error or a wrong result.
 #![no_std]
 #![no_main]
+
+mod ops;
+mod train;
 
 use core::hint::black_box;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
@@ -276,9 +281,16 @@ fn drive(g: &mut G) -> Result<bool, Error> {
 
 #[entry]
 fn main() -> ! {
-    let mut g = G::new();
-    let ok = matches!(drive(&mut g), Ok(true));
-    semihosting::process::exit(if ok { 0 } else { 1 })
+    let code = if !matches!(drive(&mut G::new()), Ok(true)) {
+        2
+    } else if !matches!(ops::drive(&mut ops::OpsGraph::new()), Ok(true)) {
+        3
+    } else if !matches!(train::drive(&mut train::TrainGraph::new()), Ok(true)) {
+        4
+    } else {
+        0
+    };
+    semihosting::process::exit(code)
 }
 
 #[exception]
