@@ -323,13 +323,25 @@ fn data(g: &mut TrainGraph) -> Result<bool, Error> {
         let l = data.train_epoch(&mut opt, g, feeds, Targets::Labels, train, &mut xb, &mut yb)?;
         epochs_ok &= l.is_finite();
     }
-    let rows = data.fill_batch(black_box(test.get(..1).unwrap_or(&[])), &mut xb, &mut yb, Targets::Labels)?;
+    let rows = data.fill_batch(
+        black_box(test.get(..1).unwrap_or(&[])),
+        &mut xb,
+        &mut yb,
+        Targets::Labels,
+    )?;
     let mut onehot = [0.0f32; BATCH * 2];
     let filled = data.fill_batch(test, &mut xb, &mut onehot, Targets::OneHot)?;
     let too_many = data
         .fill_batch(&idx, &mut xb, &mut yb, Targets::Labels)
         .is_err();
-    let fed = data.feed_batch(g, feeds, Targets::Labels, idx.get(..2).unwrap_or(&[]), &mut xb, &mut yb)?;
+    let fed = data.feed_batch(
+        g,
+        feeds,
+        Targets::Labels,
+        idx.get(..2).unwrap_or(&[]),
+        &mut xb,
+        &mut yb,
+    )?;
     let ev = data.evaluate(
         g,
         feeds,
