@@ -1,0 +1,117 @@
+use super::*;
+use embedgrad_train::fnv1a;
+use embedgrad_train::FNV_OFFSET;
+
+#[test]
+fn counts_and_ranges() {
+    assert_eq!(PIXELS.len(), 1797 * 64);
+    assert_eq!(LABELS.len(), 1797);
+    assert!(PIXELS.iter().all(|&p| p <= MAX_PIXEL));
+    assert!(PIXELS.contains(&0) && PIXELS.contains(&16));
+    assert!(LABELS.iter().all(|&l| l < 10));
+    let data = dataset().unwrap();
+    assert_eq!((data.len(), data.dim(), data.classes()), (1797, 64, 10));
+}
+
+#[test]
+fn checksums() {
+    // FNV-1a 64 and sums of the files, computed from digits.csv.gz with an independent script
+    // when the files were made (see digits/README.md).
+    assert_eq!(fnv1a(FNV_OFFSET, &PIXELS), 0x493f_a2f6_7df5_50a1);
+    assert_eq!(fnv1a(FNV_OFFSET, &LABELS), 0x5c66_ed87_5b0a_9785);
+    assert_eq!(PIXELS.iter().map(|&p| u64::from(p)).sum::<u64>(), 561_718);
+}
+
+#[test]
+fn class_counts_match_the_uci_description() {
+    // The UCI page of the data set lists the class distribution of its test set (the part
+    // scikit-learn ships): 178, 182, 177, 183, 181, 182, 181, 179, 174, 180.
+    let mut counts = [0usize; 10];
+    for &l in &LABELS {
+        counts[usize::from(l)] += 1;
+    }
+    assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+}
+
+#[test]
+fn first_image_is_the_first_csv_line() {
+    // The first line of digits.csv.gz: 64 grey levels, then the label 0.
+    let first: [u8; 64] = [
+        0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4, 12, 0,
+        0, 8, 8, 0, 0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5, 10, 12, 0, 0, 0,
+        0, 6, 13, 10, 0, 0, 0,
+    ];
+    assert_eq!(PIXELS[..64], first);
+    assert_eq!(LABELS[0], 0);
+    let mut row = [0.0f64; 64];
+    TABLE.row_into(0, &mut row).unwrap();
+    assert!(row
+        .iter()
+        .zip(first)
+        .all(|(&v, p)| v == f64::from(p) / 16.0));
+}
+
+#[test]
+fn split_is_fixed_and_disjoint() {
+    let mut a = [0u16; SAMPLES];
+    let mut b = [0u16; SAMPLES];
+    let (train, test) = split(&mut a).unwrap();
+    assert_eq!((train.len(), test.len()), (TRAIN, TEST));
+    let mut seen = [false; SAMPLES];
+    for &i in train.iter().chain(test.iter()) {
+        assert!(!seen[usize::from(i)], "row {i} twice");
+        seen[usize::from(i)] = true;
+    }
+    assert!(seen.iter().all(|&s| s));
+    split(&mut b).unwrap();
+    assert_eq!(a, b);
+    // Every class is in the held-out part (a shuffled split, not a slice of the file).
+    let mut classes = [0; 10];
+    for &i in &a[TRAIN..] {
+        classes[usize::from(LABELS[usize::from(i)])] += 1;
+    }
+    assert!(classes.iter().all(|&c| c > 20), "{classes:?}");
+}
+
+#[test]
+fn capacity_is_exact() {
+    fn check<const B: usize, const S: usize>() {
+        let mut g: Box<StdGraph<f32, NODES, S>> = Box::new(StdGraph::new());
+        build::<f32, _, NODES, S, B>(&mut g, &mut SplitMix64::new(1)).unwrap();
+        let r = g.requirements();
+        assert_eq!((r.nodes, r.scalars), capacity(B), "B = {B}");
+        assert_eq!(g.variable_scalars(), PARAMETERS);
+    }
+    check::<1, { 297 + 4822 }>();
+    check::<16, { 297 * 16 + 4822 }>();
+    check::<32, { 297 * 32 + 4822 }>();
+    // One scalar less does not fit.
+    let mut g: Box<StdGraph<f32, NODES, { 297 * 16 + 4821 }>> = Box::new(StdGraph::new());
+    assert!(matches!(
+        build::<f32, _, NODES, { 297 * 16 + 4821 }, 16>(&mut g, &mut SplitMix64::new(1)),
+        Err(Error::ScalarCapacity { .. })
+    ));
+}
+
+#[test]
+fn batches_cover_the_training_rows() {
+    assert_eq!(Trainer::<f32, 16>::batches(), 90); // 89 full batches and one of 13 rows
+    assert_eq!(Trainer::<f32, 1437>::batches(), 1);
+    assert_eq!(Trainer::<f32, 1>::batches(), 1437);
+    assert_eq!(RECIPE_STEPS, 20 * 90);
+}
+
+#[test]
+fn a_bad_batch_number_changes_nothing() {
+    const B: usize = 16;
+    let mut g: Box<StdGraph<f64, NODES, { 297 * B + 4822 }>> = Box::new(StdGraph::new());
+    let mut t: Trainer<f64, B> = Trainer::new(&mut g, &RECIPE).unwrap();
+    let before = g.value(t.net().w1).unwrap();
+    assert_eq!(t.step(&mut g, 90), Err(Error::InvalidArgument));
+    assert_eq!(t.step(&mut g, usize::MAX), Err(Error::InvalidArgument));
+    assert_eq!(g.value(t.net().w1).unwrap(), before);
+    assert_eq!(t.steps(), 0);
+    // The last, short batch is a valid step.
+    assert!(t.step(&mut g, 89).unwrap() > 0.0);
+    assert_eq!(t.steps(), 1);
+}
