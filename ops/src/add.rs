@@ -111,10 +111,33 @@ pub(crate) fn unbroadcast_grad<T: Scalar>(g: MatRef<'_, T>, mut db: MatMut<'_, T
             }
         }
         Broadcast::Row => {
-            for grow in g.row_iter() {
-                for (d, &g) in db.as_mut_slice().iter_mut().zip(grow) {
-                    *d += s * g;
+            // Column sums, `BLOCK` columns at a time in registers (each still summed row by
+            // row in order: the same result as adding every row into `db` in turn, without
+            // waiting on a store to the same word in every row).
+            const BLOCK: usize = 4;
+            let mut blocks = db.as_mut_slice().chunks_exact_mut(BLOCK);
+            let mut j = 0;
+            for dblock in &mut blocks {
+                let mut acc = [T::ZERO; BLOCK];
+                acc.copy_from_slice(dblock);
+                for grow in g.row_iter() {
+                    if let Some(gblock) = grow.get(j..j + BLOCK) {
+                        for (a, &g) in acc.iter_mut().zip(gblock) {
+                            *a += s * g;
+                        }
+                    }
                 }
+                dblock.copy_from_slice(&acc);
+                j += BLOCK;
+            }
+            for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {
+                let mut acc = *d;
+                for grow in g.row_iter() {
+                    if let Some(&g) = grow.get(j) {
+                        acc += s * g;
+                    }
+                }
+                *d = acc;
             }
         }
         Broadcast::Col => {
