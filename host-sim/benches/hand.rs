@@ -10,7 +10,8 @@
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
-/// `f32` or `f64`, with std's math.
+/// `f32` or `f64`, with the math of the `libm` crate: the library embedgrad uses by default,
+/// so that the benchmark compares the graph with a hand-written step, not two math libraries.
 pub trait Real:
     Copy
     + PartialOrd
@@ -33,15 +34,15 @@ pub trait Real:
 }
 
 macro_rules! real {
-    ($t:ty) => {
+    ($t:ty, $exp:path, $ln:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                $exp(self)
             }
             fn ln(self) -> Self {
-                <$t>::ln(self)
+                $ln(self)
             }
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -52,8 +53,8 @@ macro_rules! real {
         }
     };
 }
-real!(f32);
-real!(f64);
+real!(f32, libm::expf, libm::logf);
+real!(f64, libm::exp, libm::log);
 
 /// The specification's SplitMix64.
 pub struct SplitMix64(u64);
