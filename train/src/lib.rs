@@ -5,7 +5,8 @@
 //! ([`clip_grad_norm`]), the minimise step (forward, backprop, update — refusing non-finite
 //! losses), gradient accumulation over micro-batches, the bit-exact SplitMix64 generator and
 //! the [`init`]ialisers drawn from it, [`data`] sets that live in flash with mini-batches and
-//! shuffling, losses, metrics, [`checkpoint`]s and the tutorial's seed examples.
+//! shuffling, losses, metrics, [`checkpoint`]s, online learning from a live [`source`] (an
+//! `embedded-hal` sensor) and the tutorial's seed examples.
 //!
 //! ```
 //! use embedgrad_ops::prelude::*;
@@ -42,6 +43,7 @@ mod optimizers;
 mod rng;
 mod schedule;
 pub mod seed;
+pub mod source;
 
 pub use optim::{
     accumulate, argmax, evaluate, gradients_finite, minimize, step_accumulated, Feeds,
