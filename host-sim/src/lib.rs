@@ -19,9 +19,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod digits;
 pub mod json;
 pub mod plot;
 pub mod run;
+pub mod sensor;
 
 /// The floating-point precision a run trains in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -115,3 +115,49 @@ fn a_bad_batch_number_changes_nothing() {
     assert!(t.step(&mut g, 89).unwrap() > 0.0);
     assert_eq!(t.steps(), 1);
 }
+
+#[test]
+fn evaluation_matches_a_hand_written_forward_pass() {
+    // Two epochs in f64, then every held-out image classified by plain loops over the
+    // trained weights: the same count as `Trainer::evaluate`, and the same summed loss.
+    const B: usize = 16;
+    let mut g: Box<StdGraph<f64, NODES, { 297 * B + 4822 }>> = Box::new(StdGraph::new());
+    let mut t: Trainer<f64, B> = Trainer::new(&mut g, &RECIPE).unwrap();
+    for _ in 0..2 {
+        t.epoch(&mut g, |f| f()).unwrap();
+    }
+    let net = *t.net();
+    let w1 = g.value(net.w1).unwrap();
+    let b1 = g.value(net.b1).unwrap();
+    let w2 = g.value(net.w2).unwrap();
+    let b2 = g.value(net.b2).unwrap();
+    let (mut correct, mut loss) = (0, 0.0);
+    for &i in t.rows(Part::Test) {
+        let i = usize::from(i);
+        let x: Vec<f64> = PIXELS[i * 64..(i + 1) * 64]
+            .iter()
+            .map(|&p| f64::from(p) / 16.0)
+            .collect();
+        let h: Vec<f64> = (0..HIDDEN)
+            .map(|j| (b1.data[0][j] + (0..64).map(|k| x[k] * w1.data[k][j]).sum::<f64>()).max(0.0))
+            .collect();
+        let z: Vec<f64> = (0..CLASSES)
+            .map(|c| b2.data[0][c] + (0..HIDDEN).map(|j| h[j] * w2.data[j][c]).sum::<f64>())
+            .collect();
+        let label = usize::from(LABELS[i]);
+        let best = (0..CLASSES)
+            .max_by(|&a, &b| z[a].partial_cmp(&z[b]).unwrap())
+            .unwrap();
+        correct += usize::from(best == label);
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        loss += m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - z[label];
+    }
+    let ev = t.evaluate(&mut g, Part::Test).unwrap();
+    assert_eq!((ev.correct, ev.total), (correct, TEST));
+    assert!(
+        (ev.loss - loss).abs() < 1e-9 * loss,
+        "{} vs {loss}",
+        ev.loss
+    );
+    assert!(ev.accuracy() > 0.9);
+}

@@ -1,7 +1,9 @@
 //! The subcommands: a small dispatcher, one module per subcommand.
 
 mod args;
+mod digits;
 mod examples;
+mod sensor;
 mod train;
 
 use std::fmt;
@@ -53,6 +55,20 @@ USAGE:
         then the final loss, accuracy and the FNV-1a checksum of the data. --plot writes the
         picture to PATH (SVG).
 
+    embedgrad-sim train digits [--precision f32|f64] [--json]
+        Trains a 64-32-10 relu network with Adam on the UCI handwritten digits (8x8 images,
+        1,437 for training, 360 held out; 20 epochs of mini-batches of 16). Prints each
+        epoch's mean training loss and time, then the training and held-out accuracy; with
+        --json, one line per epoch {\"example\":\"digits\",\"precision\":P,\"epoch\":E,\"loss\":L},
+        then the final loss, accuracy, test_accuracy and the data's checksum.
+
+    embedgrad-sim sensor-demo [--samples N] [--seed S] [--error-rate P] [--json]
+        Learns online to tell two gestures (tilt, shake) apart from a simulated MPU-6050
+        accelerometer read over a flaky I2C bus through embedded-hal (N gestures, default
+        600; P of the transactions fail, default 0.002). Prints the running accuracy, every
+        bus error (the sample is dropped, the model checked unchanged) and a summary; with
+        --json, only the summary as one JSON object.
+
     embedgrad-sim --help
         Prints this text.
 
@@ -68,7 +84,11 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
             print!("{USAGE}");
             Ok(())
         }
+        Some("train") if digits::wanted(args.get(1..).unwrap_or(&[])) => {
+            digits::run(args.get(1..).unwrap_or(&[]))
+        }
         Some("train") => train::run(args.get(1..).unwrap_or(&[])),
+        Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
         Some(a) if a.starts_with('-') => examples::run(args),
         Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"))),
     }
