@@ -1,0 +1,509 @@
+/* Every bad input the C API documents, from C: NULL pointers, misaligned and overlapping
+ * buffers, memory that is too small or not initialised, short output buffers, mismatched
+ * lengths and shapes, a full graph, unknown and foreign handles, wrong node kinds, missing
+ * feeds, non-scalar losses, NaN and infinite data, out-of-range enum values. Each call must
+ * return its documented status, write none of its outputs, and leave the graph working: the
+ * test ends by computing and training on the same graph. */
+#include "check.h"
+
+#include <math.h>
+#include <stddef.h>
+
+static eg_graph_storage mem, mem2, zeroed;
+
+static volatile float zero_f = 0.0f; /* NaN and infinity at run time, no constant folding */
+#define NAN_F (zero_f / zero_f)
+#define INF_F (1.0f / zero_f)
+
+/* A NodeId with the same tag as `h` and index `h`'s + `delta`. */
+static eg_node shifted(eg_node h, unsigned delta)
+{
+    return (h & 0xFFFF0000u) | ((h + delta) & 0xFFFFu);
+}
+
+/* Calls every function that takes a graph with `g` and otherwise valid arguments: each must
+ * return `want`, and none may write its outputs. */
+static void every_call(eg_graph *g, eg_status want)
+{
+    eg_node n = 0x00010001u, ins[2] = {0x00010001u, 0x00010002u}, out = 777;
+    float data[4] = {1, 2, 3, 4}, f = -7.0f;
+    size_t a = 555, b = 555;
+    uint32_t k = 555;
+    eg_error_info info;
+    eg_optimizer opt;
+    OK(eg_sgd_init(&opt, 0.1f));
+    memset(&info, 0x5A, sizeof info);
+
+    EXPECT(eg_graph_clear(g), want);
+    EXPECT(eg_graph_usage(g, &a, &b), want);
+    EXPECT(eg_parameter_count(g, &a), want);
+    EXPECT(eg_graph_last_error(g, &info), want);
+    EXPECT(eg_placeholder(g, 1, 1, &out), want);
+    EXPECT(eg_variable(g, 2, 2, data, 4, &out), want);
+    EXPECT(eg_constant(g, 2, 2, data, 4, &out), want);
+    EXPECT(eg_feed(g, n, data, 4), want);
+    EXPECT(eg_assign(g, n, data, 4), want);
+    EXPECT(eg_run(g, n), want);
+    EXPECT(eg_run_many(g, ins, 2), want);
+    EXPECT(eg_backward(g, n), want);
+    EXPECT(eg_backward_accumulate(g, n), want);
+    EXPECT(eg_zero_grads(g), want);
+    EXPECT(eg_forward_backward(g, n, &f), want);
+    EXPECT(eg_value(g, n, data, 4), want);
+    EXPECT(eg_grad(g, n, data, 4), want);
+    EXPECT(eg_shape(g, n, &a, &b), want);
+    EXPECT(eg_node_kind(g, n, &k), want);
+    EXPECT(eg_push_op(g, EG_OP_ADD, ins, 2, &out), want);
+    EXPECT(eg_push_op_param(g, EG_OP_SCALE, 2.0f, ins, 1, &out), want);
+    EXPECT(eg_negative(g, n, &out), want);
+    EXPECT(eg_log(g, n, &out), want);
+    EXPECT(eg_sigmoid(g, n, &out), want);
+    EXPECT(eg_softmax(g, n, &out), want);
+    EXPECT(eg_multiply(g, n, n, &out), want);
+    EXPECT(eg_matmul(g, n, n, &out), want);
+    EXPECT(eg_add(g, n, n, &out), want);
+    EXPECT(eg_reduce_sum(g, n, EG_AXIS_ALL, &out), want);
+    EXPECT(eg_subtract(g, n, n, &out), want);
+    EXPECT(eg_exp(g, n, &out), want);
+    EXPECT(eg_square(g, n, &out), want);
+    EXPECT(eg_scale(g, n, 2.0f, &out), want);
+    EXPECT(eg_mean(g, n, EG_AXIS_ROWS, &out), want);
+    EXPECT(eg_relu(g, n, &out), want);
+    EXPECT(eg_leaky_relu(g, n, 0.01f, &out), want);
+    EXPECT(eg_tanh(g, n, &out), want);
+    EXPECT(eg_softmax_cross_entropy(g, n, n, &out), want);
+    EXPECT(eg_sparse_softmax_cross_entropy(g, n, n, &out), want);
+    EXPECT(eg_sigmoid_binary_cross_entropy(g, n, n, &out), want);
+    EXPECT(eg_mse(g, n, n, &out), want);
+    EXPECT(eg_optimizer_step(&opt, g), want);
+    EXPECT(eg_minimize(&opt, g, n, &f), want);
+    EXPECT(eg_accumulate(g, n, n, n, data, 4, data, 4, &f), want);
+    EXPECT(eg_step_accumulated(&opt, g, n, n, n, data, 4, data, 4, &f), want);
+
+    CHECK(out == 777 && f == -7.0f && a == 555 && b == 555 && k == 555);
+    CHECK(data[0] == 1 && data[3] == 4);
+    CHECK(((unsigned char *)&info)[0] == 0x5A);
+}
+
+/* Where a storage lands after a char: its alignment. */
+struct storage_probe {
+    char c;
+    eg_graph_storage s;
+};
+
+static void memory_and_init(void)
+{
+    eg_graph *g = NULL;
+    unsigned char *bytes = (unsigned char *)&mem2;
+    size_t nodes = 0, scalars = 0;
+
+    /* the header's sizes hold for this library */
+    CHECK(eg_graph_size() <= EG_GRAPH_BYTES);
+    CHECK(sizeof(eg_graph_storage) >= eg_graph_size());
+    CHECK(eg_graph_align() <= EG_GRAPH_ALIGN);
+    CHECK(offsetof(struct storage_probe, s) % eg_graph_align() == 0);
+    OK(eg_capacity(&nodes, &scalars));
+    CHECK(nodes == EG_NODES && scalars == EG_SCALARS);
+    EXPECT(eg_capacity(NULL, &scalars), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_capacity(&nodes, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_capacity(&nodes, &nodes), EG_STATUS_OVERLAP);
+    CHECK(strcmp(eg_version(), "") != 0);
+
+    /* eg_graph_init's checks; *out stays untouched on failure */
+    EXPECT(eg_graph_init(NULL, sizeof mem2, &g), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_graph_init(&mem2, sizeof mem2, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_graph_init(bytes + 1, sizeof mem2 - 1, &g), EG_STATUS_MISALIGNED);
+    EXPECT(eg_graph_init(bytes + 2, sizeof mem2 - 2, &g), EG_STATUS_MISALIGNED);
+    EXPECT(eg_graph_init(&mem2, eg_graph_size() - 1, &g), EG_STATUS_BUFFER_TOO_SMALL);
+    EXPECT(eg_graph_init(&mem2, 0, &g), EG_STATUS_BUFFER_TOO_SMALL);
+    EXPECT(eg_graph_init(&mem2, sizeof mem2, (eg_graph **)(void *)(bytes + 64)),
+           EG_STATUS_OVERLAP);
+    CHECK(g == NULL);
+
+    /* every function rejects a NULL, a misaligned and an uninitialised graph */
+    every_call(NULL, EG_STATUS_NULL_POINTER);
+    every_call((eg_graph *)(void *)((unsigned char *)&zeroed + 2), EG_STATUS_MISALIGNED);
+    every_call((eg_graph *)(void *)&zeroed, EG_STATUS_NOT_INITIALISED);
+
+    OK(eg_graph_init(&mem2, eg_graph_size(), &g));
+    CHECK(g == (eg_graph *)(void *)&mem2);
+}
+
+/* NULL, misaligned and overlapping pointer arguments besides the graph. */
+static void pointers(eg_graph *g)
+{
+    eg_node x, w, y, out = 777, ins[2];
+    float data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, v[4] = {9, 9, 9, 9}, f = -7.0f;
+    float *inside = (float *)(void *)((unsigned char *)g + 256);
+    union {
+        uint64_t align;
+        unsigned char b[64];
+    } u;
+    unsigned char *raw = u.b;
+    /* Misaligned pointers, passed on but never dereferenced in C. */
+    float *odd_f = (float *)(void *)(raw + 1);
+    size_t a = 555;
+    eg_optimizer opt;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 2, 2, &x));
+    OK(eg_variable(g, 2, 2, data, 4, &w));
+    OK(eg_matmul(g, x, w, &y));
+    ins[0] = x;
+    ins[1] = w;
+
+    EXPECT(eg_placeholder(g, 1, 1, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_placeholder(g, 1, 1, (eg_node *)(void *)(raw + 2)), EG_STATUS_MISALIGNED);
+    EXPECT(eg_placeholder(g, 1, 1, (eg_node *)(void *)inside), EG_STATUS_OVERLAP);
+    EXPECT(eg_variable(g, 2, 2, NULL, 4, &out), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_variable(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_variable(g, 2, 2, odd_f, 4, &out), EG_STATUS_MISALIGNED);
+    EXPECT(eg_variable(g, 2, 2, inside, 4, &out), EG_STATUS_OVERLAP);
+    EXPECT(eg_variable(g, 1, 1, data, 1, (eg_node *)(void *)data), EG_STATUS_OVERLAP);
+    EXPECT(eg_constant(g, 2, 2, NULL, 4, &out), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_constant(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_feed(g, x, NULL, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_feed(g, x, odd_f, 4), EG_STATUS_MISALIGNED);
+    EXPECT(eg_feed(g, x, inside, 4), EG_STATUS_OVERLAP);
+    EXPECT(eg_assign(g, w, NULL, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_assign(g, w, inside, 4), EG_STATUS_OVERLAP);
+    EXPECT(eg_run_many(g, NULL, 2), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_forward_backward(g, y, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_value(g, w, NULL, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_value(g, w, odd_f, 4), EG_STATUS_MISALIGNED);
+    EXPECT(eg_value(g, w, inside, 4), EG_STATUS_OVERLAP);
+    EXPECT(eg_grad(g, w, NULL, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_shape(g, w, NULL, &a), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_shape(g, w, &a, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_shape(g, w, &a, &a), EG_STATUS_OVERLAP);
+    EXPECT(eg_node_kind(g, w, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_graph_usage(g, NULL, &a), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_graph_usage(g, &a, &a), EG_STATUS_OVERLAP);
+    EXPECT(eg_parameter_count(g, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_graph_last_error(g, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_push_op(g, EG_OP_MATMUL, NULL, 2, &out), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_push_op(g, EG_OP_MATMUL, ins, 2, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_push_op(g, EG_OP_MATMUL, ins, 2, &ins[1]), EG_STATUS_OVERLAP);
+    EXPECT(eg_matmul(g, x, w, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_negative(g, x, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_reduce_sum(g, x, EG_AXIS_ALL, NULL), EG_STATUS_NULL_POINTER);
+
+    /* optimizers */
+    EXPECT(eg_sgd_init(NULL, 0.1f), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_sgd_init((eg_optimizer *)(void *)(raw + 2), 0.1f), EG_STATUS_MISALIGNED);
+    EXPECT(eg_optimizer_set_learning_rate(NULL, 0.1f), EG_STATUS_NULL_POINTER);
+    OK(eg_sgd_init(&opt, 0.1f));
+    EXPECT(eg_optimizer_step(NULL, g), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_minimize(NULL, g, y, &f), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_minimize(&opt, g, y, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_minimize(&opt, g, y, &opt.learning_rate), EG_STATUS_OVERLAP);
+    EXPECT(eg_optimizer_step((eg_optimizer *)(void *)inside, g), EG_STATUS_OVERLAP);
+    EXPECT(eg_accumulate(g, x, x, y, NULL, 4, data, 4, &f), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_accumulate(g, x, x, y, data, 4, NULL, 4, &f), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_accumulate(g, x, x, y, data, 4, data, 4, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_accumulate(g, x, x, y, data, 4, data, 4, &data[2]), EG_STATUS_OVERLAP);
+    EXPECT(eg_step_accumulated(NULL, g, x, x, y, data, 4, data, 4, &f), EG_STATUS_NULL_POINTER);
+
+    CHECK(out == 777 && f == -7.0f && a == 555);
+    CHECK(v[0] == 9 && data[2] == 3);
+}
+
+/* Lengths, shapes, capacity. */
+static void sizes_and_shapes(eg_graph *g)
+{
+    eg_node x, w, b, col, y, out = 777, ins[4];
+    float data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, v[6] = {9, 9, 9, 9, 9, 9};
+    eg_error_info info;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 2, 3, &x));
+    OK(eg_variable(g, 3, 2, data, 6, &w));
+    OK(eg_variable(g, 1, 2, data, 2, &b));
+    OK(eg_constant(g, 2, 1, data, 2, &col));
+
+    /* invalid shapes */
+    EXPECT(eg_placeholder(g, 0, 3, &out), EG_STATUS_INVALID_SHAPE);
+    EXPECT(eg_placeholder(g, 3, 0, &out), EG_STATUS_INVALID_SHAPE);
+    EXPECT(eg_placeholder(g, 1, 65536, &out), EG_STATUS_INVALID_SHAPE);
+    EXPECT(eg_variable(g, 0, 0, data, 0, &out), EG_STATUS_INVALID_SHAPE);
+
+    /* lengths */
+    EXPECT(eg_variable(g, 2, 2, data, 3, &out), EG_STATUS_LENGTH_MISMATCH);
+    EXPECT(eg_variable(g, 2, 2, data, 5, &out), EG_STATUS_LENGTH_MISMATCH);
+    EXPECT(eg_constant(g, 1, 2, data, 1, &out), EG_STATUS_LENGTH_MISMATCH);
+    EXPECT(eg_feed(g, x, data, 5), EG_STATUS_LENGTH_MISMATCH);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_LENGTH_MISMATCH && info.expected == 6 && info.found == 5);
+    EXPECT(eg_feed(g, x, data, 7), EG_STATUS_LENGTH_MISMATCH);
+    EXPECT(eg_assign(g, w, data, 4), EG_STATUS_LENGTH_MISMATCH);
+
+    /* short output buffers */
+    EXPECT(eg_value(g, w, v, 5), EG_STATUS_BUFFER_TOO_SMALL);
+    EXPECT(eg_value(g, w, v, 0), EG_STATUS_BUFFER_TOO_SMALL);
+    EXPECT(eg_grad(g, w, v, 5), EG_STATUS_BUFFER_TOO_SMALL);
+    CHECK(v[0] == 9 && v[5] == 9);
+
+    /* shapes that do not fit */
+    EXPECT(eg_matmul(g, x, x, &out), EG_STATUS_SHAPE_MISMATCH);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_multiply(g, x, w, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_add(g, x, w, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_add(g, x, b, &out), EG_STATUS_SHAPE_MISMATCH);   /* 1x2 row on 2x3 */
+    EXPECT(eg_subtract(g, w, col, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_softmax_cross_entropy(g, x, w, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_sparse_softmax_cross_entropy(g, x, x, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_sigmoid_binary_cross_entropy(g, x, w, &out), EG_STATUS_SHAPE_MISMATCH);
+    EXPECT(eg_mse(g, x, w, &out), EG_STATUS_SHAPE_MISMATCH);
+    /* ...and the broadcasts that do */
+    OK(eg_add(g, x, col, &y));                                 /* 2x1 column on 2x3 */
+    OK(eg_matmul(g, x, w, &y));
+    OK(eg_add(g, y, b, &y));                                   /* 1x2 row on 2x2 */
+
+    /* arity and op values */
+    ins[0] = x;
+    ins[1] = x;
+    ins[2] = x;
+    ins[3] = x;
+    EXPECT(eg_push_op(g, EG_OP_LOG, ins, 2, &out), EG_STATUS_ARITY);
+    EXPECT(eg_push_op(g, EG_OP_ADD, ins, 1, &out), EG_STATUS_ARITY);
+    EXPECT(eg_push_op(g, EG_OP_ADD, ins, 4, &out), EG_STATUS_ARITY);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.expected == 3 && info.found == 4);
+    EXPECT(eg_push_op(g, 0, ins, 1, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_push_op(g, 999, ins, 1, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_push_op_param(g, EG_OP_LOG, 1.0f, ins, 1, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_push_op_param(g, EG_OP_SCALE, NAN_F, ins, 1, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_scale(g, x, INF_F, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_leaky_relu(g, x, -INF_F, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_reduce_sum(g, x, 3, &out), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_mean(g, x, 7, &out), EG_STATUS_INVALID_ARGUMENT);
+    CHECK(out == 777);
+    CHECK(strcmp(eg_status_str(12345), "EG_STATUS_UNKNOWN") == 0);
+    CHECK(strcmp(eg_status_str(EG_STATUS_SHAPE_MISMATCH), "EG_STATUS_SHAPE_MISMATCH") == 0);
+}
+
+/* Handles, kinds, feeds, non-scalar losses, missing gradients. */
+static void handles_and_kinds(eg_graph *g, eg_graph *other)
+{
+    eg_node x, w, c, y, s, out = 777, foreign, stale;
+    float data[4] = {1, 2, 3, 4}, f = -7.0f, v[4] = {9, 9, 9, 9};
+    uint32_t kind = 0;
+    eg_error_info info;
+    eg_optimizer opt;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 1, 2, &x));
+    OK(eg_variable(g, 2, 2, data, 4, &w));
+    OK(eg_constant(g, 1, 2, data, 2, &c));
+    OK(eg_matmul(g, x, w, &y));
+    OK(eg_reduce_sum(g, y, EG_AXIS_ALL, &s));
+    OK(eg_placeholder(other, 1, 2, &foreign));
+    OK(eg_sgd_init(&opt, 0.1f));
+
+    /* unknown: 0, and past the last node */
+    EXPECT(eg_negative(g, 0, &out), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_run(g, shifted(s, 1)), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_value(g, shifted(s, 500), v, 4), EG_STATUS_UNKNOWN_NODE);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_UNKNOWN_NODE && info.node == shifted(s, 500));
+    /* foreign: another graph's handle */
+    EXPECT(eg_negative(g, foreign, &out), EG_STATUS_FOREIGN_NODE);
+    EXPECT(eg_feed(g, foreign, data, 2), EG_STATUS_FOREIGN_NODE);
+    EXPECT(eg_shape(g, foreign, &info.expected, &info.found), EG_STATUS_FOREIGN_NODE);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.node == foreign);
+    /* ...and a handle from before eg_graph_clear */
+    OK(eg_placeholder(other, 1, 1, &stale));
+    OK(eg_graph_clear(other));
+    EXPECT(eg_run(other, stale), EG_STATUS_FOREIGN_NODE);
+
+    /* kinds */
+    OK(eg_node_kind(g, x, &kind));
+    CHECK(kind == EG_KIND_PLACEHOLDER);
+    OK(eg_node_kind(g, w, &kind));
+    CHECK(kind == EG_KIND_VARIABLE);
+    OK(eg_node_kind(g, c, &kind));
+    CHECK(kind == EG_KIND_CONSTANT);
+    OK(eg_node_kind(g, y, &kind));
+    CHECK(kind == EG_KIND_OP);
+    EXPECT(eg_feed(g, w, data, 4), EG_STATUS_WRONG_KIND);
+    EXPECT(eg_feed(g, c, data, 2), EG_STATUS_WRONG_KIND);
+    EXPECT(eg_feed(g, y, data, 2), EG_STATUS_WRONG_KIND);
+    EXPECT(eg_assign(g, x, data, 2), EG_STATUS_WRONG_KIND);
+    EXPECT(eg_assign(g, y, data, 2), EG_STATUS_WRONG_KIND);
+
+    /* missing feed, then non-scalar losses, then gradients that do not exist */
+    EXPECT(eg_run(g, y), EG_STATUS_MISSING_FEED);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.node == x);
+    EXPECT(eg_forward_backward(g, s, &f), EG_STATUS_MISSING_FEED);
+    EXPECT(eg_minimize(&opt, g, s, &f), EG_STATUS_MISSING_FEED);
+    OK(eg_feed(g, x, data, 2));
+    EXPECT(eg_backward(g, y), EG_STATUS_NOT_SCALAR);
+    EXPECT(eg_backward_accumulate(g, y), EG_STATUS_NOT_SCALAR);
+    EXPECT(eg_forward_backward(g, y, &f), EG_STATUS_NOT_SCALAR);
+    EXPECT(eg_minimize(&opt, g, y, &f), EG_STATUS_NOT_SCALAR);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.found_rows == 1 && info.found_cols == 2);
+    EXPECT(eg_accumulate(g, x, x, y, data, 2, data, 2, &f), EG_STATUS_NOT_SCALAR);
+    OK(eg_forward_backward(g, s, &f));
+    CHECK(f == (1 + 2 * 3) + (2 + 2 * 4)); /* [1 2] [1 2; 3 4] = [7 10] */
+    EXPECT(eg_grad(g, x, v, 4), EG_STATUS_NO_GRADIENT);
+    EXPECT(eg_grad(g, c, v, 4), EG_STATUS_NO_GRADIENT);
+    CHECK(v[0] == 9);
+    OK(eg_grad(g, w, v, 4));
+    CHECK(v[0] == 1 && v[1] == 1 && v[2] == 2 && v[3] == 2); /* x^T [1 1] */
+    CHECK(out == 777);
+}
+
+/* NaN and infinity: refused on input, and training refuses to update on a non-finite loss. */
+static void non_finite(eg_graph *g)
+{
+    eg_node x, w, y, s, lw, out = 777;
+    float data[4] = {1, 2, 3, 4}, bad[4] = {1, 2, 3, 4}, f = -7.0f, v[4];
+    float zero = 0.0f;
+    eg_optimizer opt;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 1, 2, &x));
+    OK(eg_variable(g, 2, 2, data, 4, &w));
+    OK(eg_matmul(g, x, w, &y));
+    OK(eg_reduce_sum(g, y, EG_AXIS_ALL, &s));
+    OK(eg_feed(g, x, data, 2));
+
+    bad[1] = NAN_F;
+    EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
+    EXPECT(eg_variable(g, 2, 2, bad, 4, &out), EG_STATUS_NON_FINITE);
+    EXPECT(eg_constant(g, 2, 2, bad, 4, &out), EG_STATUS_NON_FINITE);
+    EXPECT(eg_assign(g, w, bad, 4), EG_STATUS_NON_FINITE);
+    bad[1] = INF_F;
+    EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
+    EXPECT(eg_assign(g, w, bad, 4), EG_STATUS_NON_FINITE);
+    bad[1] = -INF_F;
+    EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
+    EXPECT(eg_accumulate(g, x, x, s, bad, 2, data, 2, &f), EG_STATUS_NON_FINITE);
+    CHECK(out == 777 && f == -7.0f);
+    /* nothing was written: x is still [1 2], w still [1 2; 3 4] */
+    OK(eg_run(g, s));
+    OK(eg_value(g, s, &f, 1));
+    CHECK(f == 17.0f);
+
+    /* learning rates */
+    EXPECT(eg_sgd_init(&opt, NAN_F), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_sgd_init(&opt, INF_F), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_sgd_init(&opt, 0.0f), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_sgd_init(&opt, -0.1f), EG_STATUS_INVALID_ARGUMENT);
+    memset(&opt, 0, sizeof opt);
+    EXPECT(eg_minimize(&opt, g, s, &f), EG_STATUS_NOT_INITIALISED);
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_NOT_INITIALISED);
+    EXPECT(eg_optimizer_set_learning_rate(&opt, 0.1f), EG_STATUS_NOT_INITIALISED);
+    OK(eg_sgd_init(&opt, 0.1f));
+    EXPECT(eg_optimizer_set_learning_rate(&opt, NAN_F), EG_STATUS_INVALID_ARGUMENT);
+    opt.kind = 77; /* corrupted by the program */
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_NOT_INITIALISED);
+    OK(eg_sgd_init(&opt, 0.1f));
+
+    /* a loss that becomes infinite: log of a variable that is 0 */
+    OK(eg_variable(g, 1, 1, &zero, 1, &lw));
+    OK(eg_log(g, lw, &out));
+    EXPECT(eg_minimize(&opt, g, out, &f), EG_STATUS_NON_FINITE);
+    OK(eg_value(g, lw, v, 1));
+    CHECK(v[0] == 0.0f); /* not updated */
+    /* a step on a non-finite gradient is refused too (d log w / dw = 1/0) */
+    OK(eg_run(g, out));
+    OK(eg_backward(g, out));
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_NON_FINITE);
+    OK(eg_value(g, lw, v, 1));
+    CHECK(v[0] == 0.0f);
+    CHECK(f == 17.0f);
+}
+
+/* A full graph: node capacity, scalar capacity; the graph works afterwards. */
+static void capacity(eg_graph *g)
+{
+    eg_node x, last, out = 777;
+    float one = 1.0f, v = 0.0f;
+    size_t nodes = 0, scalars = 0, i;
+    eg_error_info info;
+    eg_status st = EG_STATUS_OK;
+
+    OK(eg_graph_clear(g));
+    /* a placeholder bigger than the arena (when the arena is smaller than 65535 x 65535) */
+    EXPECT(eg_placeholder(g, 65535, 65535, &out), EG_STATUS_SCALAR_CAPACITY);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.expected == EG_SCALARS);
+    OK(eg_placeholder(g, 1, 1, &x));
+    last = x;
+    for (i = 1; i < EG_NODES && st == EG_STATUS_OK; i++) st = eg_negative(g, last, &last);
+    OK(st); /* EG_NODES nodes fit */
+    EXPECT(eg_negative(g, last, &out), EG_STATUS_NODE_CAPACITY);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_NODE_CAPACITY && info.expected == EG_NODES);
+    EXPECT(eg_placeholder(g, 1, 1, &out), EG_STATUS_NODE_CAPACITY);
+    EXPECT(eg_constant(g, 1, 1, &one, 1, &out), EG_STATUS_NODE_CAPACITY);
+    CHECK(out == 777);
+    OK(eg_graph_usage(g, &nodes, &scalars));
+    CHECK(nodes == EG_NODES && scalars == EG_NODES);
+    /* the full graph still runs */
+    OK(eg_feed(g, x, &one, 1));
+    OK(eg_run(g, last));
+    OK(eg_value(g, last, &v, 1));
+    CHECK(v == ((EG_NODES - 1) % 2 == 0 ? 1.0f : -1.0f));
+    OK(eg_graph_clear(g));
+    OK(eg_graph_usage(g, &nodes, &scalars));
+    CHECK(nodes == 0 && scalars == 0);
+}
+
+/* After all of the above, the graph computes, differentiates and trains correctly. */
+static void still_works(eg_graph *g)
+{
+    eg_node x, t, w, b, y, d, sq, loss;
+    const float xs[4] = {0, 1, 2, 3}, ts[4] = {1, 3, 5, 7}; /* t = 2x + 1 */
+    float w0 = 0.0f, b0 = 0.0f, l = 0.0f, first = 0.0f, wv = 0.0f, bv = 0.0f;
+    eg_optimizer opt;
+    eg_status st = EG_STATUS_OK;
+    int i;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 4, 1, &x));
+    OK(eg_placeholder(g, 4, 1, &t));
+    OK(eg_variable(g, 1, 1, &w0, 1, &w));
+    OK(eg_variable(g, 1, 1, &b0, 1, &b));
+    OK(eg_matmul(g, x, w, &y));
+    OK(eg_add(g, y, b, &y)); /* 1x1 broadcasts */
+    OK(eg_subtract(g, y, t, &d));
+    OK(eg_square(g, d, &sq));
+    OK(eg_reduce_sum(g, sq, EG_AXIS_ALL, &loss));
+    OK(eg_feed(g, x, xs, 4));
+    OK(eg_feed(g, t, ts, 4));
+    OK(eg_forward_backward(g, loss, &first));
+    CHECK(first == 1 + 9 + 25 + 49);
+    OK(eg_sgd_init(&opt, 0.02f));
+    for (i = 0; i < 2000 && st == EG_STATUS_OK; i++) st = eg_minimize(&opt, g, loss, &l);
+    OK(st);
+    OK(eg_run(g, loss));
+    OK(eg_value(g, loss, &l, 1));
+    OK(eg_value(g, w, &wv, 1));
+    OK(eg_value(g, b, &bv, 1));
+    printf("after the bad inputs: y = %.4f x + %.4f, loss %.2e (from %.0f)\n", (double)wv,
+           (double)bv, (double)l, (double)first);
+    CHECK(l < 1e-6f);
+    CHECK(fabsf(wv - 2.0f) < 1e-3f && fabsf(bv - 1.0f) < 1e-3f);
+}
+
+int main(void)
+{
+    eg_graph *g = NULL, *other = NULL;
+
+    memory_and_init();
+    OK(eg_graph_init(&mem, sizeof mem, &g));
+    OK(eg_graph_init(&mem2, sizeof mem2, &other));
+    pointers(g);
+    sizes_and_shapes(g);
+    handles_and_kinds(g, other);
+    non_finite(g);
+    capacity(g);
+    still_works(g);
+    return check_summary("bad_inputs");
+}
