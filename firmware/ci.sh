@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Firmware CI for embedgrad.
 #
-# Builds every example firmware (src/bin/*.rs of boards/) for every QEMU board, runs each one in
-# QEMU under `timeout`, decodes its defmt log, counts the instructions of one training step with
-# the TCG plugin in tools/insncount.c, measures flash, RAM and the stack high-water mark, prints
-# a table and enforces budgets.txt. It also runs the self-tests (a failing, a panicking and a
-# faulting firmware must exit 1, 101 and 3), `cargo test` on every board, the panic-never gate,
-# fmt and clippy, and a build for the real nRF52840 board. Exits non-zero on any failure.
+# Checks that expected.txt (embedgrad-sim's f32 results) is up to date, builds every example
+# firmware (src/bin/*.rs of boards/) for every QEMU board, runs each one in QEMU under
+# `timeout` (each trains a seed example on the device and passes only when it reproduces the
+# simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
+# training step with the TCG plugin in tools/insncount.c, measures flash, RAM, the stack
+# high-water mark and the QEMU wall time, prints a table and enforces budgets.txt. It also runs
+# the self-tests (a failing, a panicking and a faulting firmware must exit 1, 101 and 3),
+# `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
+# nRF52840 board. Exits non-zero on any failure.
 #
-# Usage: ./ci.sh [--quick]
+# Usage: ./ci.sh [--quick] [--slow]
 #   --quick          skip fmt, clippy, `cargo test` and the nRF52840 build
+#   --slow           also train the examples that take minutes in QEMU (spiral_deep on the
+#                    soft-float boards; feature `slow`); about 30 more minutes
 #   BOARDS="microbit mps2-an386" ./ci.sh    only these boards
 #   NO_INSTALL=1 ./ci.sh                    never install missing tools
 #
@@ -18,10 +23,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 QUICK=0
+SLOW=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+        --slow) SLOW=1 ;;
+        -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -54,6 +61,11 @@ for b in "${BOARD_LIST[@]}"; do
 done
 
 QEMU_TIMEOUT=120
+FEATURES=()
+if ((SLOW)); then
+    QEMU_TIMEOUT=1800
+    FEATURES=(--features slow)
+fi
 OUT=target/ci
 mkdir -p "$OUT"
 FAILS=()
@@ -109,8 +121,11 @@ if ((!QUICK)); then
     cargo fmt -- --check || fail "cargo fmt --check"
     cargo clippy -q --workspace --target thumbv7em-none-eabihf --bins --examples --tests -- -D warnings ||
         fail "clippy thumbv7em-none-eabihf"
-    cargo clippy -q --target riscv32imac-unknown-none-elf --bins --examples --tests -- -D warnings ||
-        fail "clippy riscv32imac-unknown-none-elf"
+    for t in riscv32imac-unknown-none-elf thumbv6m-none-eabi thumbv7m-none-eabi; do
+        cargo clippy -q --target "$t" --bins --examples --tests -- -D warnings || fail "clippy $t"
+    done
+    cargo clippy -q --target thumbv7em-none-eabihf --bins --features board-nrf52840 -- -D warnings ||
+        fail "clippy thumbv7em-none-eabihf board-nrf52840"
 fi
 
 # ----- helpers -----------------------------------------------------------------------------
@@ -129,7 +144,9 @@ sizes() {
 }
 
 # run_fw BOARD ELF NAME [plugin]: runs a firmware in QEMU; leaves NAME.{raw,log,err,insns} in
-# $OUT/BOARD and the exit status in $RC.
+# $OUT/BOARD, the exit status in $RC and the wall and CPU (user) seconds of QEMU in $WALL and
+# $CPU. The plugin is attached when asked for and the firmware has the bench markers (a
+# skipped example has none: the optimizer removes its training code).
 run_fw() {
     local board=$1 elf=$2 name=$3 with_plugin=${4:-}
     local dir="$OUT/$board"
@@ -142,14 +159,16 @@ run_fw() {
         local s e
         s=$(sym "$elf" bench_start || true)
         e=$(sym "$elf" bench_stop || true)
-        if [[ -z "$s" || -z "$e" ]]; then
-            fail "$board/$name: no bench_start/bench_stop symbols"
-        else
+        if [[ -n "$s" && -n "$e" ]]; then
             qemu+=(-d plugin -D "$dir/$name.insns" -plugin "$PLUGIN,start=$s,stop=$e")
         fi
     fi
     RC=0
-    timeout "$QEMU_TIMEOUT" "${qemu[@]}" >"$dir/$name.raw" 2>"$dir/$name.err" </dev/null || RC=$?
+    local TIMEFORMAT='%R %U'
+    { time timeout "$QEMU_TIMEOUT" "${qemu[@]}" >"$dir/$name.raw" 2>"$dir/$name.err" </dev/null; } \
+        2>"$dir/$name.time" || RC=$?
+    read -r WALL CPU <"$dir/$name.time" || true
+    CPU=$(awk -v c="${CPU:-}" 'BEGIN { if (c == "") print "?"; else printf "%.1f", c }')
     defmt-print -e "$elf" <"$dir/$name.raw" >"$dir/$name.log" 2>>"$dir/$name.err" || true
 }
 
@@ -160,6 +179,20 @@ show_log() {
     done
     return 0
 }
+
+# ----- expected results --------------------------------------------------------------------
+
+step "expected.txt (embedgrad-sim's f32 results) up to date"
+if ./gen-expected.sh "$OUT/expected.txt" >"$OUT/gen-expected.log" 2>&1; then
+    if diff -u expected.txt "$OUT/expected.txt"; then
+        echo "expected.txt matches embedgrad-sim"
+    else
+        fail "expected.txt is stale: run ./gen-expected.sh and commit it"
+    fi
+else
+    fail "gen-expected.sh failed (see $OUT/gen-expected.log)"
+    show_log "$OUT/gen-expected.log"
+fi
 
 # ----- budgets -----------------------------------------------------------------------------
 
@@ -180,22 +213,39 @@ EXAMPLES=()
 for f in boards/src/bin/*.rs; do EXAMPLES+=("$(basename "$f" .rs)"); done
 SELFTESTS=("selftest_fail:1:^FAIL " "selftest_panic:101:^PANIC " "selftest_fault:3:^FAULT ")
 ROWS=()
+SKIPS=()
 declare -A SEEN
+
+# metric LOG KEY: the value of KEY=... on the last METRIC line that has it.
+metric() { sed -n "s/^METRIC .*\<$2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
 
 for board in "${BOARD_LIST[@]}"; do
     t=${TARGET[$board]}
     step "$board ($t)"
-    if ! cargo build -q --release --target "$t" --bins --examples; then
+    if ! cargo build -q --release --target "$t" --bins --examples "${FEATURES[@]}"; then
         fail "$board: build"
         continue
     fi
     for ex in "${EXAMPLES[@]}"; do
         elf="target/$t/release/$ex"
         run_fw "$board" "$elf" "$ex" plugin
+        wall=${WALL:-?} cpu=${CPU:-?}
         log="$OUT/$board/$ex.log"
+        key="$board/$ex"
+        SEEN[$key]=1
         read -r flash ram < <(sizes "$elf")
-        stack=$(sed -n 's/^METRIC stack_hwm_bytes=\([0-9]*\).*/\1/p' "$log" | tail -n 1 || true)
-        steps=$(sed -n 's/^METRIC steps=\([0-9]*\).*/\1/p' "$log" | tail -n 1 || true)
+        if ((RC == 0)) && grep -q "^SKIP $ex: " "$log"; then
+            reason=$(sed -n "s/^SKIP $ex: //p" "$log")
+            ROWS+=("$board|$ex|-|$flash|$ram|-|-|-|-|$cpu|-|-|skipped|-")
+            SKIPS+=("$key: $reason")
+            echo "$ex: skipped ($reason)"
+            continue
+        fi
+        stack=$(metric "$log" stack_hwm_bytes)
+        batch=$(metric "$log" batch)
+        graph=$(metric "$log" graph_bytes)
+        loss=$(metric "$log" final_loss)
+        sim=$(metric "$log" reference_loss)
         insns=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex.insns" 2>/dev/null | head -n 1 || true)
         status=ok
         if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$log"; then
@@ -212,8 +262,6 @@ for board in "${BOARD_LIST[@]}"; do
                 fail "$board/$ex: static RAM $ram + stack $stack = $total B fills the board's ${RAM_BYTES[$board]} B (stack overflow?)"
             fi
         fi
-        key="$board/$ex"
-        SEEN[$key]=1
         budget="none"
         if [[ -n "${B_FLASH[$key]:-}" ]]; then
             budget="ok"
@@ -221,8 +269,8 @@ for board in "${BOARD_LIST[@]}"; do
             within "$total" "${B_RAM[$key]}" || { budget="OVER"; fail "$key: RAM incl. stack $total B > budget ${B_RAM[$key]} B"; }
             within "$insns" "${B_INSNS[$key]}" || { budget="OVER"; fail "$key: $insns instructions/step > budget ${B_INSNS[$key]}"; }
         fi
-        ROWS+=("$board|$ex|$flash|$ram|$stack|$total|$insns|${steps:-?}|$status|$budget")
-        echo "$ex: exit $RC, flash $flash B, RAM $ram B + stack $stack B, $insns instructions/step"
+        ROWS+=("$board|$ex|${batch:-?}|$flash|$ram|$stack|$total|${graph:-?}|$insns|$cpu|${loss:-?}|${sim:-?}|$status|$budget")
+        echo "$ex: exit $RC in $wall s ($cpu s CPU), B=${batch:-?}, flash $flash B, RAM $ram B + stack $stack B, $insns instructions/step, final loss ${loss:-?} (sim ${sim:-?})"
     done
 
     for st in "${SELFTESTS[@]}"; do
@@ -307,15 +355,23 @@ for key in "${!B_FLASH[@]}"; do
 done
 
 step "results"
-row() { printf '%-15s %-13s %8s %8s %8s %12s %11s %6s %-8s %s\n' "$@"; }
-row board example "flash B" "RAM B" "stack B" "RAM+stack B" "insns/step" steps run budget
+row() { printf '%-15s %-12s %4s %7s %6s %7s %9s %7s %10s %7s %11s %11s %-8s %s\n' "$@"; }
+row board example B "flash B" "RAM B" "stack B" "RAM+stk B" "graph B" insns/step "QEMU s" "final loss" "sim loss" run budget
 for r in "${ROWS[@]}"; do
     IFS='|' read -r -a cols <<<"$r"
     row "${cols[@]}"
 done
 echo
-echo "flash = vector table + code + rodata + .data image; RAM = .data + .bss; stack = painted"
-echo "high-water mark; insns/step = guest instructions of the first training step (QEMU plugin)."
+echo "B = rows per micro-batch; flash = vector table + code + rodata + .data image; RAM = .data +"
+echo ".bss; stack = painted high-water mark (the graph and the data set live on the stack);"
+echo "graph B = bytes of the graph; insns/step = guest instructions of the first training step"
+echo "(QEMU plugin); QEMU s = CPU seconds of the whole QEMU run, plugin included (wall time"
+echo "depends on the machine's load); final loss on the device vs embedgrad-sim's (expected.txt)."
+if ((${#SKIPS[@]})); then
+    echo
+    echo "skipped (run them with ./ci.sh --slow):"
+    printf '  - %s\n' "${SKIPS[@]}"
+fi
 
 if ((${#FAILS[@]})); then
     echo

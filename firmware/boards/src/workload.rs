@@ -90,27 +90,28 @@ impl Plan {
 pub mod plan {
     use super::Plan;
 
-    /// Why `spiral_deep` is skipped by default on cores without an FPU.
-    #[cfg(any(board = "microbit", board = "lm3s6965evb", board = "qemu-virt-rv32"))]
-    const SOFT_FLOAT: &str = "about 180 G emulated instructions of soft-float arithmetic \
-        (6000 steps of 200 points, 2-16-16-16-2): minutes in QEMU; build with --features slow";
-
     /// Cortex-M0, 16 KiB of RAM.
     #[cfg(board = "microbit")]
     mod board {
-        use super::{Plan, SOFT_FLOAT};
+        use super::Plan;
         pub const PERCEPTRON: Plan = Plan::new(50, 10);
         pub const MLP_XOR: Plan = Plan::new(20, 10);
-        pub const SPIRAL_DEEP: Plan = Plan::new(1, 100).slow(SOFT_FLOAT);
+        pub const SPIRAL_DEEP: Plan = Plan::new(1, 100).slow(
+            "soft float: 6000 steps of 113 M instructions (680 G in all), \
+             about 20 min in QEMU; build with --features slow",
+        );
     }
 
     /// Cortex-M3, 64 KiB of RAM.
     #[cfg(board = "lm3s6965evb")]
     mod board {
-        use super::{Plan, SOFT_FLOAT};
+        use super::Plan;
         pub const PERCEPTRON: Plan = Plan::new(100, 10);
         pub const MLP_XOR: Plan = Plan::new(100, 10);
-        pub const SPIRAL_DEEP: Plan = Plan::new(20, 100).slow(SOFT_FLOAT);
+        pub const SPIRAL_DEEP: Plan = Plan::new(20, 100).slow(
+            "soft float: 6000 steps of 64 M instructions (384 G in all), \
+             minutes in QEMU; build with --features slow",
+        );
     }
 
     /// Cortex-M4F, 4 MiB of RAM.
@@ -125,10 +126,13 @@ pub mod plan {
     /// RV32IMAC (no FPU), 16 MiB of RAM.
     #[cfg(board = "qemu-virt-rv32")]
     mod board {
-        use super::{Plan, SOFT_FLOAT};
+        use super::Plan;
         pub const PERCEPTRON: Plan = Plan::new(100, 10);
         pub const MLP_XOR: Plan = Plan::new(100, 10);
-        pub const SPIRAL_DEEP: Plan = Plan::new(200, 100).slow(SOFT_FLOAT);
+        pub const SPIRAL_DEEP: Plan = Plan::new(200, 100).slow(
+            "no FPU (RV32IMAC): 6000 steps of 63 M soft-float instructions (379 G in all), \
+             about 5 min in QEMU; build with --features slow",
+        );
     }
 
     /// nRF52840 (Cortex-M4F), 256 KiB of RAM.
