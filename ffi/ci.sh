@@ -3,7 +3,7 @@
 #
 #  1. the committed header include/embedgrad.h is what cbindgen generates now, and it compiles
 #     alone as C99, C11 (gcc -Wall -Wextra -Werror -pedantic), C++11 and C++17 (g++), and with
-#     arm-none-eabi-gcc;
+#     arm-none-eabi-gcc; the C training loop in README.md is examples/train_minimal.c;
 #  2. embedgrad-sim's f32 run of mlp_xor gives the reference (final loss, accuracy, checksum),
 #     written to target/ffi-ci/reference.h;
 #  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c) under AddressSanitizer and
@@ -16,7 +16,9 @@
 #     function of the header: checked); the tests and the example cross-compiled with
 #     arm-none-eabi-gcc (hard float) and run in qemu-system-arm -machine mps2-an386 under
 #     `timeout`, with newlib's rdimon semihosting;
-#  5. what the library adds to a C firmware: arm-none-eabi-size of a firmware without embedgrad
+#  5. the library builds for the other bare-metal targets whose rustup target is installed
+#     (Cortex-M0, M3, RISC-V): no_std, and the header's size bound holds there too;
+#  6. what the library adds to a C firmware: arm-none-eabi-size of a firmware without embedgrad
 #     and of the ones with it, and the library's own share from the linker map.
 #
 # Usage: ffi/ci.sh [--quick]    (--quick skips the other-capacities build and cmake)
@@ -31,7 +33,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -104,6 +106,19 @@ done
 arm-none-eabi-gcc -std=c99 "${CWARN[@]}" -fsyntax-only -x c ffi/include/embedgrad.h ||
     { header_ok=0; fail "header: arm-none-eabi-gcc -std=c99"; }
 ((header_ok)) && echo "compiles alone: gcc -std=c99/c11, g++ -std=c++11/c++17, arm-none-eabi-gcc -std=c99 (-Wall -Wextra -Werror -pedantic)"
+
+# The README's C training loop is the example that is compiled and run below.
+if grep -q '^## Using embedgrad from C' README.md; then
+    awk '/^## Using embedgrad from C/ { s = 1 } s && /^```c$/ { c = 1; next } c && /^```$/ { exit } c { print }' \
+        README.md >"$OUT/readme_example.c"
+    if diff -u ffi/examples/train_minimal.c "$OUT/readme_example.c" >"$OUT/readme_example.diff"; then
+        echo "README's C training loop = ffi/examples/train_minimal.c"
+    else
+        fail "README.md's C training loop differs from ffi/examples/train_minimal.c (see $OUT/readme_example.diff)"
+    fi
+else
+    echo "README.md has no section 'Using embedgrad from C' yet: its example is not compared"
+fi
 
 # Every function of the header is called by the bad-input test (checked after its ARM build).
 grep -oE '\beg_[a-z_]+\(' ffi/include/embedgrad.h | tr -d '(' | sort -u >"$OUT/api.txt"
@@ -276,6 +291,20 @@ else
 fi
 grep -h "stack high-water" "$OUT"/qemu_train_mlp_xor.log 2>/dev/null || true
 link size_baseline "$ARM_OUT/startup.o" "$ARM_OUT/size_baseline.o" || true
+
+step "other bare-metal targets (build only: no_std, the header's size bound, the panic handler)"
+installed=$(rustup target list --installed)
+for t in thumbv6m-none-eabi thumbv7m-none-eabi riscv32imac-unknown-none-elf; do
+    if grep -qx "$t" <<<"$installed"; then
+        if cargo build -q --release -p embedgrad-ffi --target "$t" 2>"$OUT/build-$t.log"; then
+            echo "$t: ok"
+        else
+            fail "build for $t (log: $OUT/build-$t.log)"
+        fi
+    else
+        echo "$t: skipped (rustup target not installed)"
+    fi
+done
 
 # ----- sizes ----------------------------------------------------------------------------------
 

@@ -628,7 +628,7 @@ eg_status eg_feed(struct eg_graph *g, eg_node placeholder, const float *data, si
  * # Safety
  * As `eg_feed`.
  */
-eg_status eg_assign(struct eg_graph *g, eg_node node_, const float *data, size_t len);
+eg_status eg_assign(struct eg_graph *g, eg_node node, const float *data, size_t len);
 
 /**
  * Evaluates a node: every ancestor it needs is computed once, in insertion order.
@@ -700,7 +700,7 @@ eg_status eg_forward_backward(struct eg_graph *g, eg_node loss, float *loss_out)
  * # Safety
  * As `eg_graph_clear`; `out` is NULL (an error) or valid for writes of `out_len` floats.
  */
-eg_status eg_value(struct eg_graph *g, eg_node node_, float *out, size_t out_len);
+eg_status eg_value(struct eg_graph *g, eg_node node, float *out, size_t out_len);
 
 /**
  * Copies the gradient of the last backprop's loss with respect to a node into `out`, like
@@ -711,7 +711,7 @@ eg_status eg_value(struct eg_graph *g, eg_node node_, float *out, size_t out_len
  * # Safety
  * As `eg_value`.
  */
-eg_status eg_grad(struct eg_graph *g, eg_node node_, float *out, size_t out_len);
+eg_status eg_grad(struct eg_graph *g, eg_node node, float *out, size_t out_len);
 
 /**
  * The shape of a node.
@@ -721,7 +721,7 @@ eg_status eg_grad(struct eg_graph *g, eg_node node_, float *out, size_t out_len)
  * # Safety
  * As `eg_graph_usage`.
  */
-eg_status eg_shape(struct eg_graph *g, eg_node node_, size_t *rows, size_t *cols);
+eg_status eg_shape(struct eg_graph *g, eg_node node, size_t *rows, size_t *cols);
 
 /**
  * What a node is: one of `eg_kind`.
@@ -731,7 +731,7 @@ eg_status eg_shape(struct eg_graph *g, eg_node node_, size_t *rows, size_t *cols
  * # Safety
  * As `eg_graph_usage`.
  */
-eg_status eg_node_kind(struct eg_graph *g, eg_node node_, uint32_t *kind);
+eg_status eg_node_kind(struct eg_graph *g, eg_node node, uint32_t *kind);
 
 /**
  * Adds the operation `op` (an `eg_op` value) with a parameter, on the nodes

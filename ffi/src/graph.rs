@@ -86,7 +86,7 @@ pub(crate) unsafe fn with_graph(
 }
 
 /// A handle from C: 0 is never a node.
-pub(crate) fn node(raw: EgNode) -> Result<NodeId, Fail> {
+pub(crate) fn handle(raw: EgNode) -> Result<NodeId, Fail> {
     if raw == 0 {
         Err(Fail::Core(Error::UnknownNode(NodeId::from_raw(0))))
     } else {
@@ -372,7 +372,7 @@ pub unsafe extern "C" fn eg_feed(
     len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = node(placeholder)?;
+        let id = handle(placeholder)?;
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let data = unsafe { guard::input(data, len, &[gs]) }?;
         graph.feed_slice(id, data)?;
@@ -392,12 +392,12 @@ pub unsafe extern "C" fn eg_feed(
 #[no_mangle]
 pub unsafe extern "C" fn eg_assign(
     g: *mut EgGraph,
-    node_: EgNode,
+    node: EgNode,
     data: *const f32,
     len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = node(node_)?;
+        let id = handle(node)?;
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let data = unsafe { guard::input(data, len, &[gs]) }?;
         graph.assign_slice(id, data)?;
@@ -416,7 +416,7 @@ pub unsafe extern "C" fn eg_assign(
 #[no_mangle]
 pub unsafe extern "C" fn eg_run(g: *mut EgGraph, target: EgNode) -> EgStatus {
     let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
-        graph.run(node(target)?)?;
+        graph.run(handle(target)?)?;
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
@@ -440,7 +440,7 @@ pub unsafe extern "C" fn eg_run_many(
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let raw = unsafe { guard::input(targets, n, &[gs]) }?;
         if let Some(zero) = raw.iter().find(|r| **r == 0) {
-            node(*zero)?;
+            handle(*zero)?;
         }
         // SAFETY: `NodeId` is `#[repr(transparent)]` over `u32` and every `u32` is a valid
         // `NodeId` (the graph checks it), so a `[u32]` is a valid `[NodeId]` of equal length.
@@ -458,7 +458,7 @@ pub unsafe extern "C" fn eg_run_many(
 /// As `eg_backward`.
 unsafe fn backward(g: *mut EgGraph, loss: EgNode, accumulate: bool) -> EgStatus {
     let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
-        graph.backward_dyn(node(loss)?, accumulate)?;
+        graph.backward_dyn(handle(loss)?, accumulate)?;
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
@@ -532,7 +532,7 @@ pub unsafe extern "C" fn eg_forward_backward(
 
 /// A handle that must name a 1x1 node.
 pub(crate) fn scalar_node(graph: &FfiGraph, raw: EgNode) -> Result<NodeId, Fail> {
-    let id = node(raw)?;
+    let id = handle(raw)?;
     let s = graph.shape(id)?;
     if s != Shape::new(1, 1) {
         return Err(Error::NotScalar(s).into());
@@ -546,13 +546,13 @@ pub(crate) fn scalar_node(graph: &FfiGraph, raw: EgNode) -> Result<NodeId, Fail>
 /// As `eg_value`.
 unsafe fn read(
     g: *mut EgGraph,
-    node_: EgNode,
+    node: EgNode,
     gradient: bool,
     out: *mut f32,
     out_len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = node(node_)?;
+        let id = handle(node)?;
         guard::check_array(out.cast_const(), out_len, &[gs])?;
         let src = if gradient {
             graph.grad_slice(id)?
@@ -582,12 +582,12 @@ unsafe fn read(
 #[no_mangle]
 pub unsafe extern "C" fn eg_value(
     g: *mut EgGraph,
-    node_: EgNode,
+    node: EgNode,
     out: *mut f32,
     out_len: usize,
 ) -> EgStatus {
     // SAFETY: same contract.
-    unsafe { read(g, node_, false, out, out_len) }
+    unsafe { read(g, node, false, out, out_len) }
 }
 
 /// Copies the gradient of the last backprop's loss with respect to a node into `out`, like
@@ -600,12 +600,12 @@ pub unsafe extern "C" fn eg_value(
 #[no_mangle]
 pub unsafe extern "C" fn eg_grad(
     g: *mut EgGraph,
-    node_: EgNode,
+    node: EgNode,
     out: *mut f32,
     out_len: usize,
 ) -> EgStatus {
     // SAFETY: same contract.
-    unsafe { read(g, node_, true, out, out_len) }
+    unsafe { read(g, node, true, out, out_len) }
 }
 
 /// The shape of a node.
@@ -617,7 +617,7 @@ pub unsafe extern "C" fn eg_grad(
 #[no_mangle]
 pub unsafe extern "C" fn eg_shape(
     g: *mut EgGraph,
-    node_: EgNode,
+    node: EgNode,
     rows: *mut usize,
     cols: *mut usize,
 ) -> EgStatus {
@@ -626,7 +626,7 @@ pub unsafe extern "C" fn eg_shape(
         let (r, rs) = unsafe { Out::new(rows, &[gs]) }?;
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (c, _) = unsafe { Out::new(cols, &[gs, rs]) }?;
-        let s = graph.shape(node(node_)?)?;
+        let s = graph.shape(handle(node)?)?;
         r.write(s.rows);
         c.write(s.cols);
         Ok(())
@@ -642,11 +642,11 @@ pub unsafe extern "C" fn eg_shape(
 /// # Safety
 /// As `eg_graph_usage`.
 #[no_mangle]
-pub unsafe extern "C" fn eg_node_kind(g: *mut EgGraph, node_: EgNode, kind: *mut u32) -> EgStatus {
+pub unsafe extern "C" fn eg_node_kind(g: *mut EgGraph, node: EgNode, kind: *mut u32) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (k, _) = unsafe { Out::new(kind, &[gs]) }?;
-        let v = match graph.kind(node(node_)?)? {
+        let v = match graph.kind(handle(node)?)? {
             NodeKind::Placeholder => EgKind::Placeholder,
             NodeKind::Variable => EgKind::Variable,
             NodeKind::Constant => EgKind::Constant,

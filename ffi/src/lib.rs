@@ -99,10 +99,16 @@
 //! is `no_std` and brings its own `#[panic_handler]` (a staticlib must; the usual
 //! `cfg_attr(not(test), no_std)` pattern breaks `cargo test` and the host link, so host builds
 //! use std instead). With the `panic-never` feature that handler calls a function that does not
-//! exist, so the C firmware links only if the optimiser removed every panic path from the
-//! functions it uses; `ffi/ci.sh` links the Cortex-M4F tests that way. On the host an
-//! unexpected panic in an `extern "C"` function aborts the process (Rust ≥ 1.81): it never
-//! unwinds into C. One Rust staticlib per firmware: two would define the handler twice.
+//! exist, so a firmware links only if no panic path is reachable from the functions it calls;
+//! `ffi/ci.sh` links the Cortex-M4F tests that way, and its bad-input test calls every function
+//! of the header. That check found a division-by-zero path in `embedgrad-train`'s micro-batch
+//! loop (`chunks_exact(..).zip(..)`), which is why `eg_accumulate` has its own loop. The
+//! guarantee is checked with the workspace's release profile (opt-level 3); at opt-level `"s"`
+//! the same `Zip` of `ChunksExact` in some kernels of `embedgrad-ops` is not inlined and keeps
+//! its (unreachable) division check, which would end in the looping handler, never in C.
+//! On the host an unexpected panic in an `extern "C"` function aborts the process
+//! (Rust >= 1.81): it never unwinds into C. One Rust staticlib per firmware: two would define
+//! the handler twice.
 //!
 //! ## Building
 //!
@@ -113,9 +119,13 @@
 //! ```
 //!
 //! The library is `target/<target>/release/libembedgrad_ffi.a`. On the host, link it with the
-//! system libraries `cargo rustc -p embedgrad-ffi --release -- --print native-static-libs`
-//! lists; on bare metal add `-lm` at most. ARM code must be hard-float for the `eabihf`
-//! target (`-mfloat-abi=hard -mfpu=fpv4-sp-d16`).
+//! system libraries that `rustc --print native-static-libs` lists for any staticlib (on Linux
+//! `-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`); on bare metal add `-lm` at most. ARM code
+//! must be hard-float for the `eabihf` target (`-mfloat-abi=hard -mfpu=fpv4-sp-d16`). Link
+//! with `-Wl,--gc-sections`: every function sits in its own section, so a firmware keeps only
+//! what it calls. Cargo does not apply the workspace's LTO to a crate that is also an rlib,
+//! and that is no loss here: a staticlib-only LTO build measured larger (98.7 KB of text for
+//! the Cortex-M4F mlp_xor test firmware against 76.3 KB).
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(

@@ -3,7 +3,7 @@
 //! Exposing a new op of `embedgrad-ops` takes one `EgOp` variant and one arm in [`std_op`]
 //! (plus, optionally, a wrapper function).
 
-use crate::graph::{node, with_graph, EgGraph};
+use crate::graph::{handle, with_graph, EgGraph};
 use crate::guard::{self, Out, Span};
 use crate::status::{EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
@@ -172,7 +172,7 @@ fn push(graph: &mut FfiGraph, op: u32, param: f32, inputs: &[EgNode]) -> Result<
     }
     let mut ids = [NodeId::from_raw(0); MAX_INPUTS];
     for (id, raw) in ids.iter_mut().zip(inputs) {
-        *id = node(*raw)?;
+        *id = handle(*raw)?;
     }
     let ids = ids.get(..inputs.len()).unwrap_or(&[]);
     Ok(graph.push_op(op, ids)?)

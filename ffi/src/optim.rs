@@ -7,7 +7,7 @@
 //! to, with the hyper-parameters and update counter in the reserved fields, so adding them
 //! changes neither the struct nor the training calls.
 
-use crate::graph::{node, outside, scalar_node, with_graph, EgGraph};
+use crate::graph::{handle, outside, scalar_node, with_graph, EgGraph};
 use crate::guard::{self, check_ptr, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
@@ -282,8 +282,8 @@ unsafe fn batches<'a>(
     // SAFETY: as above.
     let ys = unsafe { guard::input(ys, ys_len, others) }?;
     let feeds = Feeds {
-        x: node(x)?,
-        y: node(y)?,
+        x: handle(x)?,
+        y: handle(y)?,
         loss: scalar_node(graph, loss)?,
     };
     Ok(Batches { feeds, xs, ys })
