@@ -28,7 +28,7 @@ trap 'rm -f "$tmp"' EXIT
     echo "# \`embedgrad-sim train <example> --precision f32 --json\`: do not edit."
     echo "#"
     echo "# example      final_loss    accuracy    checksum of X as f32 (FNV-1a 64)"
-    for ex in perceptron mlp_xor spiral_deep; do
+    for ex in perceptron mlp_xor spiral_deep digits; do
         last="$("$sim" train "$ex" --precision f32 --json | grep '"final_loss"' | tail -n 1)"
         loss="$(field "$last" final_loss)"
         acc="$(field "$last" accuracy)"

@@ -24,6 +24,7 @@
 #![no_std]
 
 pub mod bench;
+pub mod digits;
 mod platform;
 pub mod stack;
 pub mod workload;
