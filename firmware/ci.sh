@@ -369,7 +369,7 @@ echo "(QEMU plugin); QEMU s = CPU seconds of the whole QEMU run, plugin included
 echo "depends on the machine's load); final loss on the device vs embedgrad-sim's (expected.txt)."
 if ((${#SKIPS[@]})); then
     echo
-    echo "skipped (run them with ./ci.sh --slow):"
+    echo "skipped on these boards (those skipped as slow train with ./ci.sh --slow):"
     printf '  - %s\n' "${SKIPS[@]}"
 fi
 

@@ -8,7 +8,8 @@
 //!    FNV-1a checksum against the simulator's;
 //! 2. builds the tutorial's network and loss (`softmax`, then `−Σ c ⊙ log p`) for micro-batches
 //!    of `B` rows, `B` chosen per board in [`plan`], in a graph of exactly the capacity it needs
-//!    ([`capacity`], checked against `Graph::requirements` at run time);
+//!    ([`capacity`], checked against `Graph::requirements` at run time), over the op set
+//!    [`SeedOp`] (the eight seed ops only, so that no other kernel is linked);
 //! 3. trains it with full-batch gradient descent, each step computed as gradients accumulated
 //!    over the micro-batches (`embedgrad_train::step_accumulated`: the loss is a sum, so the
 //!    accumulated gradient is the full-batch one, up to f32 summation order), logging the loss
@@ -17,9 +18,12 @@
 //!    result and the accuracy equals it ([`Reference`], from `expected.txt`).
 
 use crate::{Bench, Example, Failure, Outcome};
-use embedgrad_ops::prelude::*;
+use embedgrad_core::Graph;
 use embedgrad_train::seed::{self, Example as Seed};
 use embedgrad_train::{evaluate, fnv1a, step_accumulated, Feeds, GradientDescent, FNV_OFFSET};
+
+pub mod seed_ops;
+use seed_ops::SeedOp;
 
 /// embedgrad-sim's f32 result for a seed example (full batch), which the device must reproduce.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -286,8 +290,8 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
         return Err(Failure::Check("data set differs from embedgrad-sim's"));
     }
 
-    let mut g = StdGraph::<f32, N, S>::new();
-    let net = seed::build::<f32, StdOp, N, S, B>(example, &mut g, &mut rng)?;
+    let mut g = Graph::<f32, SeedOp, N, S>::new();
+    let net = seed::build::<f32, SeedOp, N, S, B>(example, &mut g, &mut rng)?;
     let req = g.requirements();
     defmt::info!(
         "{=str}: {=usize} points in micro-batches of {=usize}; graph {=usize} nodes, {=usize} scalars, {=usize} bytes",
