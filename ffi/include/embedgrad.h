@@ -376,9 +376,24 @@ enum eg_optimizer_kind
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Gradient descent, `w <- w - lr dJ/dw` (the tutorial's `GradientDescentOptimizer`).
+   * Gradient descent, `w <- w - lr * dJ/dw` (the tutorial's `GradientDescentOptimizer`).
+   * No state.
    */
   EG_OPTIMIZER_KIND_SGD = 1,
+  /**
+   * Classical momentum: `v <- mu * v + d`, `w <- w - lr * v`. One float of state per
+   * trainable scalar.
+   */
+  EG_OPTIMIZER_KIND_MOMENTUM = 2,
+  /**
+   * Nesterov momentum: `v <- mu * v + d`, `w <- w - lr * (d + mu * v)`. One float of state
+   * per trainable scalar.
+   */
+  EG_OPTIMIZER_KIND_NESTEROV = 3,
+  /**
+   * Adam with bias correction. Two floats of state per trainable scalar.
+   */
+  EG_OPTIMIZER_KIND_ADAM = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -442,27 +457,35 @@ typedef struct eg_error_info {
 
 /**
  * An optimizer in caller memory: declare one (static, on the stack, in a struct) and fill it
- * with an init function such as `eg_sgd_init`. The fields are private: set them only through
- * the functions of this library.
+ * with `eg_sgd_init`, `eg_momentum_init` or `eg_adam_init`. The fields are private: set them
+ * only through the functions of this library.
  */
 typedef struct eg_optimizer {
   uint32_t magic;
   uint32_t kind;
   float learning_rate;
   /**
-   * Reserved for hyper-parameters (momentum, Adam's beta1, beta2, epsilon).
+   * Momentum `mu`, or Adam's `beta1`.
    */
-  float hyper[3];
+  float beta1;
   /**
-   * Updates applied so far.
+   * Adam's `beta2`.
+   */
+  float beta2;
+  /**
+   * Adam's `epsilon`.
+   */
+  float epsilon;
+  /**
+   * Updates applied so far (Adam's `t`).
    */
   uint32_t updates;
   /**
-   * Reserved: per-parameter state in caller memory.
+   * Per-parameter state in caller memory (momentum, Adam), or NULL.
    */
   float *state;
   /**
-   * Reserved: floats at `state`.
+   * Floats at `state`.
    */
   size_t state_len;
 } eg_optimizer;
@@ -945,6 +968,61 @@ eg_status eg_mse(struct eg_graph *g, eg_node predictions, eg_node targets, eg_no
 eg_status eg_sgd_init(struct eg_optimizer *opt, float learning_rate);
 
 /**
+ * Fills `*opt` with momentum gradient descent: step size `learning_rate`, momentum
+ * `momentum` in [0, 1) (typically 0.9), classical for `nesterov == 0`, Nesterov's variant for
+ * `nesterov == 1`. `state[0..state_len]` holds one velocity per trainable scalar
+ * (`eg_optimizer_state_len`); it is zeroed here and must stay valid, untouched by the caller,
+ * while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with more
+ * trainable scalars than `state_len`.
+ *
+ * Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (rate, momentum or `nesterov` out of
+ * range), OVERLAP (`state` over `*opt`). `*opt` and `state` are unchanged on failure.
+ *
+ * # Safety
+ * As `eg_sgd_init`; `state` is NULL or points to `state_len` floats that nothing else uses
+ * while the optimizer is in use.
+ */
+eg_status eg_momentum_init(struct eg_optimizer *opt, float learning_rate, float momentum, uint32_t nesterov, float *state, size_t state_len);
+
+/**
+ * Fills `*opt` with Adam: step size `learning_rate`, decays `beta1` and `beta2` in [0, 1)
+ * (0.9 and 0.999 in the paper) and `epsilon` > 0 (1e-8). `state[0..state_len]` holds two
+ * floats per trainable scalar (`eg_optimizer_state_len`): the first moments in its first
+ * half, the second moments in the second. It is zeroed here and must stay valid, untouched by
+ * the caller, while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with
+ * more trainable scalars than `state_len / 2`.
+ *
+ * Errors: as `eg_momentum_init`.
+ *
+ * # Safety
+ * As `eg_momentum_init`.
+ */
+eg_status eg_adam_init(struct eg_optimizer *opt, float learning_rate, float beta1, float beta2, float epsilon, float *state, size_t state_len);
+
+/**
+ * The floats of state an optimizer of `kind` (an `eg_optimizer_kind` value) needs for
+ * `parameters` trainable scalars (`eg_parameter_count`): 0 for gradient descent,
+ * `parameters` for momentum, `2 * parameters` for Adam.
+ *
+ * Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (unknown kind, or an overflow).
+ *
+ * # Safety
+ * `out` is NULL or valid for one write.
+ */
+eg_status eg_optimizer_state_len(uint32_t kind, size_t parameters, size_t *out);
+
+/**
+ * Forgets an optimizer's history: zeroes its state (velocities, moments) and its update
+ * count, keeping its kind and hyper-parameters.
+ *
+ * Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, INVALID_ARGUMENT, OVERLAP.
+ *
+ * # Safety
+ * As `eg_sgd_init`, and its state array must still be valid.
+ */
+eg_status eg_optimizer_reset(struct eg_optimizer *opt);
+
+/**
  * Changes the learning rate of an initialised optimizer (for a schedule).
  *
  * Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, INVALID_ARGUMENT (as `eg_sgd_init`).
@@ -958,12 +1036,14 @@ eg_status eg_optimizer_set_learning_rate(struct eg_optimizer *opt, float learnin
  * Applies one update from the gradients of the last backprop to every variable that it
  * reached.
  *
- * Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, OVERLAP (optimizer inside the graph),
- * NON_FINITE (a gradient is NaN or infinite: no variable changes).
+ * Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, INVALID_ARGUMENT (hyper-parameters out
+ * of range), OVERLAP (optimizer or its state inside the graph), BUFFER_TOO_SMALL (state for
+ * fewer scalars than the graph trains), NON_FINITE (a gradient is NaN or infinite). On
+ * failure no variable and no state changes.
  *
  * # Safety
- * `opt` as in `eg_sgd_init`; `g` is NULL or a graph from `eg_graph_init` that nothing else
- * uses during the call.
+ * `opt` as in `eg_sgd_init` (with its state array); `g` is NULL or a graph from
+ * `eg_graph_init` that nothing else uses during the call.
  */
 eg_status eg_optimizer_step(struct eg_optimizer *opt, struct eg_graph *g);
 
@@ -1002,8 +1082,10 @@ eg_status eg_accumulate(struct eg_graph *g, eg_node x, eg_node y, eg_node loss, 
  * (refused, with NON_FINITE, when a gradient is not finite). Stores the loss before the
  * update in `*loss_out`.
  *
+ * Errors: as `eg_accumulate` and `eg_optimizer_step`.
+ *
  * # Safety
- * As `eg_accumulate`, and `opt` as in `eg_sgd_init`.
+ * As `eg_accumulate`, and `opt` as in `eg_optimizer_step`.
  */
 eg_status eg_step_accumulated(struct eg_optimizer *opt, struct eg_graph *g, eg_node x, eg_node y, eg_node loss, const float *xs, size_t xs_len, const float *ys, size_t ys_len, float *loss_out);
 

@@ -2,16 +2,20 @@
 //!
 //! An `eg_optimizer` is a plain C struct (every bit pattern is a valid value, so nothing C does
 //! to it can make Rust misbehave); its fields are private and checked on every use. Its kind
-//! selects the update rule. Today there is gradient descent; optimizers with per-parameter
-//! state (momentum, Adam) will keep that state in a caller float array that the struct points
-//! to, with the hyper-parameters and update counter in the reserved fields, so adding them
-//! changes neither the struct nor the training calls.
+//! selects the update rule: gradient descent, momentum (classical or Nesterov) or Adam. The
+//! per-parameter state of momentum and Adam lives in a float array of the caller that the
+//! struct points to, so the struct has one size whatever the network.
+//!
+//! The update rules are those of `embedgrad-train` ([`Momentum`](embedgrad_train::Momentum),
+//! [`Adam`](embedgrad_train::Adam)), whose state is a const-generic array inside the optimizer;
+//! here they run on the caller's array, with the same arithmetic in the same order, and a test
+//! checks that both give the same bits.
 
 use crate::graph::{handle, outside, scalar_node, with_graph, EgGraph};
 use crate::guard::{self, check_ptr, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
-use embedgrad_core::{Error, Graph, Op};
+use embedgrad_core::{Error, Graph, Op, Scalar};
 use embedgrad_train::{Feeds, GradientDescent, Optimizer};
 
 /// "EGOP": marks an optimizer that an init function filled in.
@@ -21,41 +25,148 @@ const OPTIMIZER_MAGIC: u32 = 0x4547_4F50;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EgOptimizerKind {
-    /// Gradient descent, `w <- w - lr dJ/dw` (the tutorial's `GradientDescentOptimizer`).
+    /// Gradient descent, `w <- w - lr * dJ/dw` (the tutorial's `GradientDescentOptimizer`).
+    /// No state.
     Sgd = 1,
+    /// Classical momentum: `v <- mu * v + d`, `w <- w - lr * v`. One float of state per
+    /// trainable scalar.
+    Momentum = 2,
+    /// Nesterov momentum: `v <- mu * v + d`, `w <- w - lr * (d + mu * v)`. One float of state
+    /// per trainable scalar.
+    Nesterov = 3,
+    /// Adam with bias correction. Two floats of state per trainable scalar.
+    Adam = 4,
 }
 
 /// An optimizer in caller memory: declare one (static, on the stack, in a struct) and fill it
-/// with an init function such as `eg_sgd_init`. The fields are private: set them only through
-/// the functions of this library.
+/// with `eg_sgd_init`, `eg_momentum_init` or `eg_adam_init`. The fields are private: set them
+/// only through the functions of this library.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct EgOptimizer {
-    magic: u32,
-    kind: u32,
-    learning_rate: f32,
-    /// Reserved for hyper-parameters (momentum, Adam's beta1, beta2, epsilon).
-    hyper: [f32; 3],
-    /// Updates applied so far.
-    updates: u32,
-    /// Reserved: per-parameter state in caller memory.
-    state: *mut f32,
-    /// Reserved: floats at `state`.
-    state_len: usize,
+    pub(crate) magic: u32,
+    pub(crate) kind: u32,
+    pub(crate) learning_rate: f32,
+    /// Momentum `mu`, or Adam's `beta1`.
+    pub(crate) beta1: f32,
+    /// Adam's `beta2`.
+    pub(crate) beta2: f32,
+    /// Adam's `epsilon`.
+    pub(crate) epsilon: f32,
+    /// Updates applied so far (Adam's `t`).
+    pub(crate) updates: u32,
+    /// Per-parameter state in caller memory (momentum, Adam), or NULL.
+    pub(crate) state: *mut f32,
+    /// Floats at `state`.
+    pub(crate) state_len: usize,
 }
 
-/// A checked optimizer, as an update rule of `embedgrad-train`.
-enum Rule {
+/// A checked optimizer, ready to update a graph.
+enum Rule<'a> {
     Sgd(GradientDescent<f32>),
+    Momentum {
+        lr: f32,
+        mu: f32,
+        nesterov: bool,
+        velocity: &'a mut [f32],
+    },
+    Adam {
+        lr: f32,
+        b1: f32,
+        b2: f32,
+        eps: f32,
+        t: &'a mut u32,
+        m: &'a mut [f32],
+        v: &'a mut [f32],
+    },
 }
 
-impl Optimizer<f32> for Rule {
+impl Rule<'_> {
+    /// The trainable scalars the state holds (`usize::MAX` for stateless rules).
+    fn capacity(&self) -> usize {
+        match self {
+            Rule::Sgd(_) => usize::MAX,
+            Rule::Momentum { velocity, .. } => velocity.len(),
+            Rule::Adam { m, .. } => m.len(),
+        }
+    }
+
+    /// BUFFER_TOO_SMALL when the state does not hold every trainable scalar of the graph.
+    fn check(&self, graph: &FfiGraph) -> Result<(), Fail> {
+        if graph.variable_scalars() > self.capacity() {
+            Err(EgStatus::BufferTooSmall.into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Optimizer<f32> for Rule<'_> {
     fn apply<O: Op<f32>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<f32, O, N, S>,
     ) -> Result<(), Error> {
+        if g.variable_scalars() > self.capacity() {
+            return Err(Error::InvalidArgument);
+        }
         match self {
             Rule::Sgd(o) => o.apply(g),
+            Rule::Momentum {
+                lr,
+                mu,
+                nesterov,
+                velocity,
+            } => {
+                let (lr, mu, nesterov) = (*lr, *mu, *nesterov);
+                g.for_each_variable(|v| {
+                    if !v.reached {
+                        return Ok(());
+                    }
+                    let vel = velocity
+                        .get_mut(v.offset..v.offset + v.value.len())
+                        .ok_or(Error::InvalidArgument)?;
+                    for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
+                        *u = mu * *u + d;
+                        let step = if nesterov { d + mu * *u } else { *u };
+                        *w -= lr * step;
+                    }
+                    Ok(())
+                })
+            }
+            Rule::Adam {
+                lr,
+                b1,
+                b2,
+                eps,
+                t,
+                m,
+                v: s,
+            } => {
+                let (lr, b1, b2, eps) = (*lr, *b1, *b2, *eps);
+                **t = t.saturating_add(1);
+                // As embedgrad-train's Adam; the math goes through `Scalar` (libm or micromath),
+                // never through std's inherent methods, so host and target agree.
+                let tf = <f32 as Scalar>::from_f64(f64::from(**t));
+                let c1 = 1.0 - Scalar::powf(b1, tf);
+                let c2 = 1.0 - Scalar::powf(b2, tf);
+                g.for_each_variable(|v| {
+                    if !v.reached {
+                        return Ok(());
+                    }
+                    let range = v.offset..v.offset + v.value.len();
+                    let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
+                        return Err(Error::InvalidArgument);
+                    };
+                    for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
+                        *m = b1 * *m + (1.0 - b1) * d;
+                        *s = b2 * *s + (1.0 - b2) * d * d;
+                        let m_hat = *m / c1;
+                        let v_hat = *s / c2;
+                        *w -= lr * m_hat / (Scalar::sqrt(v_hat) + eps);
+                    }
+                    Ok(())
+                })
+            }
         }
     }
 }
@@ -68,15 +179,67 @@ fn valid_rate(lr: f32) -> Result<f32, Fail> {
     }
 }
 
+/// A decay (momentum, Adam's betas) in `[0, 1)`.
+fn valid_decay(b: f32) -> Result<f32, Fail> {
+    if (0.0..1.0).contains(&b) {
+        Ok(b)
+    } else {
+        Err(EgStatus::InvalidArgument.into())
+    }
+}
+
 impl EgOptimizer {
-    fn rule(&self) -> Result<Rule, Fail> {
+    /// Checks the fields and makes the rule; the state must lie outside `others` (the graph,
+    /// this struct, the call's buffers).
+    ///
+    /// # Safety
+    /// A non-zero `state_len` with a non-NULL, aligned `state` must describe a float array of
+    /// the caller that nothing else accesses during the call (the contract of the init
+    /// functions: the array outlives the optimizer's use).
+    unsafe fn rule<'a>(&'a mut self, others: &[Span]) -> Result<Rule<'a>, Fail> {
         if self.magic != OPTIMIZER_MAGIC {
             return Err(EgStatus::NotInitialised.into());
         }
-        match self.kind {
-            k if k == EgOptimizerKind::Sgd as u32 => Ok(Rule::Sgd(GradientDescent::new(
-                valid_rate(self.learning_rate)?,
-            ))),
+        let lr = valid_rate(self.learning_rate)?;
+        let kind = self.kind;
+        let state: &'a mut [f32] = if self.state_len == 0 {
+            &mut []
+        } else {
+            // SAFETY: forwarded contract; NULL, alignment, length and overlap are checked.
+            unsafe { guard::output(self.state, self.state_len, others) }?
+        };
+        const SGD: u32 = EgOptimizerKind::Sgd as u32;
+        const MOMENTUM: u32 = EgOptimizerKind::Momentum as u32;
+        const NESTEROV: u32 = EgOptimizerKind::Nesterov as u32;
+        const ADAM: u32 = EgOptimizerKind::Adam as u32;
+        match kind {
+            SGD => Ok(Rule::Sgd(GradientDescent::new(lr))),
+            MOMENTUM | NESTEROV => Ok(Rule::Momentum {
+                lr,
+                mu: valid_decay(self.beta1)?,
+                nesterov: kind == NESTEROV,
+                velocity: state,
+            }),
+            ADAM => {
+                let b1 = valid_decay(self.beta1)?;
+                let b2 = valid_decay(self.beta2)?;
+                let eps = self.epsilon;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(EgStatus::InvalidArgument.into());
+                }
+                let half = state.len() / 2;
+                let (m, rest) = state.split_at_mut(half);
+                let v = rest.get_mut(..half).unwrap_or(&mut []);
+                Ok(Rule::Adam {
+                    lr,
+                    b1,
+                    b2,
+                    eps,
+                    t: &mut self.updates,
+                    m,
+                    v,
+                })
+            }
             _ => Err(EgStatus::NotInitialised.into()),
         }
     }
@@ -101,6 +264,56 @@ unsafe fn optimizer<'a>(
     Ok((unsafe { &mut *opt }, span))
 }
 
+/// Fills `*opt` (checked, then written whole) from a template and a state array.
+///
+/// # Safety
+/// `opt` as in `eg_sgd_init`; `state` is NULL or points to `state_len` floats.
+unsafe fn init(
+    opt: *mut EgOptimizer,
+    template: EgOptimizer,
+    state: *mut f32,
+    state_len: usize,
+) -> EgStatus {
+    let run = || -> Result<(), Fail> {
+        // SAFETY: forwarded contract; no graph is involved.
+        let (o, os) = unsafe { optimizer(opt, Span::EMPTY) }?;
+        let mut t = template;
+        // The rule's own checks, on a copy (its state is checked here, not yet zeroed).
+        t.magic = OPTIMIZER_MAGIC;
+        t.state = state;
+        t.state_len = state_len;
+        // SAFETY: forwarded contract for `state`; it must lie outside the optimizer.
+        let rule = unsafe { t.rule(&[os]) }?;
+        match rule {
+            Rule::Momentum { velocity, .. } => velocity.fill(0.0),
+            Rule::Adam { m, v, .. } => {
+                m.fill(0.0);
+                v.fill(0.0);
+            }
+            Rule::Sgd(_) => {}
+        }
+        t.updates = 0;
+        *o = t;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => EgStatus::Ok,
+        Err(f) => EgErrorInfo::from(f).status,
+    }
+}
+
+const TEMPLATE: EgOptimizer = EgOptimizer {
+    magic: 0,
+    kind: 0,
+    learning_rate: 0.0,
+    beta1: 0.0,
+    beta2: 0.0,
+    epsilon: 0.0,
+    updates: 0,
+    state: core::ptr::null_mut(),
+    state_len: 0,
+};
+
 /// Fills `*opt` with a gradient-descent optimizer of step size `learning_rate`.
 ///
 /// Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (a rate that is not finite and > 0;
@@ -111,19 +324,144 @@ unsafe fn optimizer<'a>(
 /// during the call.
 #[no_mangle]
 pub unsafe extern "C" fn eg_sgd_init(opt: *mut EgOptimizer, learning_rate: f32) -> EgStatus {
+    let t = EgOptimizer {
+        kind: EgOptimizerKind::Sgd as u32,
+        learning_rate,
+        ..TEMPLATE
+    };
+    // SAFETY: same contract, no state.
+    unsafe { init(opt, t, core::ptr::null_mut(), 0) }
+}
+
+/// Fills `*opt` with momentum gradient descent: step size `learning_rate`, momentum
+/// `momentum` in [0, 1) (typically 0.9), classical for `nesterov == 0`, Nesterov's variant for
+/// `nesterov == 1`. `state[0..state_len]` holds one velocity per trainable scalar
+/// (`eg_optimizer_state_len`); it is zeroed here and must stay valid, untouched by the caller,
+/// while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with more
+/// trainable scalars than `state_len`.
+///
+/// Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (rate, momentum or `nesterov` out of
+/// range), OVERLAP (`state` over `*opt`). `*opt` and `state` are unchanged on failure.
+///
+/// # Safety
+/// As `eg_sgd_init`; `state` is NULL or points to `state_len` floats that nothing else uses
+/// while the optimizer is in use.
+#[no_mangle]
+pub unsafe extern "C" fn eg_momentum_init(
+    opt: *mut EgOptimizer,
+    learning_rate: f32,
+    momentum: f32,
+    nesterov: u32,
+    state: *mut f32,
+    state_len: usize,
+) -> EgStatus {
+    let kind = match nesterov {
+        0 => EgOptimizerKind::Momentum as u32,
+        1 => EgOptimizerKind::Nesterov as u32,
+        _ if opt.is_null() => return EgStatus::NullPointer,
+        _ => return EgStatus::InvalidArgument,
+    };
+    let t = EgOptimizer {
+        kind,
+        learning_rate,
+        beta1: momentum,
+        ..TEMPLATE
+    };
+    // SAFETY: same contract.
+    unsafe { init(opt, t, state, state_len) }
+}
+
+/// Fills `*opt` with Adam: step size `learning_rate`, decays `beta1` and `beta2` in [0, 1)
+/// (0.9 and 0.999 in the paper) and `epsilon` > 0 (1e-8). `state[0..state_len]` holds two
+/// floats per trainable scalar (`eg_optimizer_state_len`): the first moments in its first
+/// half, the second moments in the second. It is zeroed here and must stay valid, untouched by
+/// the caller, while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with
+/// more trainable scalars than `state_len / 2`.
+///
+/// Errors: as `eg_momentum_init`.
+///
+/// # Safety
+/// As `eg_momentum_init`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_adam_init(
+    opt: *mut EgOptimizer,
+    learning_rate: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    state: *mut f32,
+    state_len: usize,
+) -> EgStatus {
+    let t = EgOptimizer {
+        kind: EgOptimizerKind::Adam as u32,
+        learning_rate,
+        beta1,
+        beta2,
+        epsilon,
+        ..TEMPLATE
+    };
+    // SAFETY: same contract.
+    unsafe { init(opt, t, state, state_len) }
+}
+
+/// The floats of state an optimizer of `kind` (an `eg_optimizer_kind` value) needs for
+/// `parameters` trainable scalars (`eg_parameter_count`): 0 for gradient descent,
+/// `parameters` for momentum, `2 * parameters` for Adam.
+///
+/// Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (unknown kind, or an overflow).
+///
+/// # Safety
+/// `out` is NULL or valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn eg_optimizer_state_len(
+    kind: u32,
+    parameters: usize,
+    out: *mut usize,
+) -> EgStatus {
+    let run = || -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, _) = unsafe { Out::new(out, &[]) }?;
+        const SGD: u32 = EgOptimizerKind::Sgd as u32;
+        const MOMENTUM: u32 = EgOptimizerKind::Momentum as u32;
+        const NESTEROV: u32 = EgOptimizerKind::Nesterov as u32;
+        const ADAM: u32 = EgOptimizerKind::Adam as u32;
+        let n = match kind {
+            SGD => Some(0),
+            MOMENTUM | NESTEROV => Some(parameters),
+            ADAM => parameters.checked_mul(2),
+            _ => None,
+        };
+        o.write(n.ok_or(Fail::Api(EgStatus::InvalidArgument))?);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => EgStatus::Ok,
+        Err(f) => EgErrorInfo::from(f).status,
+    }
+}
+
+/// Forgets an optimizer's history: zeroes its state (velocities, moments) and its update
+/// count, keeping its kind and hyper-parameters.
+///
+/// Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, INVALID_ARGUMENT, OVERLAP.
+///
+/// # Safety
+/// As `eg_sgd_init`, and its state array must still be valid.
+#[no_mangle]
+pub unsafe extern "C" fn eg_optimizer_reset(opt: *mut EgOptimizer) -> EgStatus {
     let run = || -> Result<(), Fail> {
         // SAFETY: forwarded contract; no graph is involved.
-        let (o, _) = unsafe { optimizer(opt, Span::EMPTY) }?;
-        let lr = valid_rate(learning_rate)?;
-        *o = EgOptimizer {
-            magic: OPTIMIZER_MAGIC,
-            kind: EgOptimizerKind::Sgd as u32,
-            learning_rate: lr,
-            hyper: [0.0; 3],
-            updates: 0,
-            state: core::ptr::null_mut(),
-            state_len: 0,
-        };
+        let (o, os) = unsafe { optimizer(opt, Span::EMPTY) }?;
+        // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+        match unsafe { o.rule(&[os]) }? {
+            Rule::Momentum { velocity, .. } => velocity.fill(0.0),
+            Rule::Adam { m, v, .. } => {
+                m.fill(0.0);
+                v.fill(0.0);
+            }
+            Rule::Sgd(_) => {}
+        }
+        o.updates = 0;
         Ok(())
     };
     match run() {
@@ -145,8 +483,9 @@ pub unsafe extern "C" fn eg_optimizer_set_learning_rate(
 ) -> EgStatus {
     let run = || -> Result<(), Fail> {
         // SAFETY: forwarded contract; no graph is involved.
-        let (o, _) = unsafe { optimizer(opt, Span::EMPTY) }?;
-        o.rule()?;
+        let (o, os) = unsafe { optimizer(opt, Span::EMPTY) }?;
+        // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+        unsafe { o.rule(&[os]) }?;
         o.learning_rate = valid_rate(learning_rate)?;
         Ok(())
     };
@@ -156,26 +495,39 @@ pub unsafe extern "C" fn eg_optimizer_set_learning_rate(
     }
 }
 
+/// Finishes an update: counts it (Adam counts inside its rule).
+fn counted(o: &mut EgOptimizer) {
+    if o.kind != EgOptimizerKind::Adam as u32 {
+        o.updates = o.updates.saturating_add(1);
+    }
+}
+
 /// Applies one update from the gradients of the last backprop to every variable that it
 /// reached.
 ///
-/// Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, OVERLAP (optimizer inside the graph),
-/// NON_FINITE (a gradient is NaN or infinite: no variable changes).
+/// Errors: NULL_POINTER, MISALIGNED, NOT_INITIALISED, INVALID_ARGUMENT (hyper-parameters out
+/// of range), OVERLAP (optimizer or its state inside the graph), BUFFER_TOO_SMALL (state for
+/// fewer scalars than the graph trains), NON_FINITE (a gradient is NaN or infinite). On
+/// failure no variable and no state changes.
 ///
 /// # Safety
-/// `opt` as in `eg_sgd_init`; `g` is NULL or a graph from `eg_graph_init` that nothing else
-/// uses during the call.
+/// `opt` as in `eg_sgd_init` (with its state array); `g` is NULL or a graph from
+/// `eg_graph_init` that nothing else uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn eg_optimizer_step(opt: *mut EgOptimizer, g: *mut EgGraph) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         // SAFETY: the pointer is NULL or a valid optimizer (the caller's contract).
-        let (o, _) = unsafe { optimizer(opt, gs) }?;
-        let mut rule = o.rule()?;
-        if !embedgrad_train::gradients_finite(graph) {
-            return Err(Error::NonFinite.into());
+        let (o, os) = unsafe { optimizer(opt, gs) }?;
+        {
+            // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+            let mut rule = unsafe { o.rule(&[gs, os]) }?;
+            rule.check(graph)?;
+            if !embedgrad_train::gradients_finite(graph) {
+                return Err(Error::NonFinite.into());
+            }
+            rule.apply(graph)?;
         }
-        rule.apply(graph)?;
-        o.updates = o.updates.wrapping_add(1);
+        counted(o);
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
@@ -203,12 +555,16 @@ pub unsafe extern "C" fn eg_minimize(
         // SAFETY: the pointer is NULL or a valid optimizer (the caller's contract).
         let (o, os) = unsafe { optimizer(opt, gs) }?;
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
-        let (out, _) = unsafe { Out::new(loss_out, &[gs, os]) }?;
-        let mut rule = o.rule()?;
-        let id = scalar_node(graph, loss)?;
-        let t = graph.tensor::<1, 1>(id)?;
-        let l = embedgrad_train::minimize(&mut rule, graph, t)?;
-        o.updates = o.updates.wrapping_add(1);
+        let (out, ls) = unsafe { Out::new(loss_out, &[gs, os]) }?;
+        let l = {
+            // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+            let mut rule = unsafe { o.rule(&[gs, os, ls]) }?;
+            rule.check(graph)?;
+            let id = scalar_node(graph, loss)?;
+            let t = graph.tensor::<1, 1>(id)?;
+            embedgrad_train::minimize(&mut rule, graph, t)?
+        };
+        counted(o);
         out.write(l);
         Ok(())
     };
@@ -259,6 +615,8 @@ struct Batches<'a> {
     feeds: Feeds,
     xs: &'a [f32],
     ys: &'a [f32],
+    /// The memory of `xs` and `ys`.
+    spans: [Span; 2],
 }
 
 /// Checks the micro-batch arguments.
@@ -281,12 +639,21 @@ unsafe fn batches<'a>(
     let xs = unsafe { guard::input(xs, xs_len, others) }?;
     // SAFETY: as above.
     let ys = unsafe { guard::input(ys, ys_len, others) }?;
+    let spans = [
+        Span::of(xs.as_ptr(), xs.len())?,
+        Span::of(ys.as_ptr(), ys.len())?,
+    ];
     let feeds = Feeds {
         x: handle(x)?,
         y: handle(y)?,
         loss: scalar_node(graph, loss)?,
     };
-    Ok(Batches { feeds, xs, ys })
+    Ok(Batches {
+        feeds,
+        xs,
+        ys,
+        spans,
+    })
 }
 
 /// Sums the loss and the gradients over a data set fed in micro-batches: `xs` holds whole
@@ -331,8 +698,10 @@ pub unsafe extern "C" fn eg_accumulate(
 /// (refused, with NON_FINITE, when a gradient is not finite). Stores the loss before the
 /// update in `*loss_out`.
 ///
+/// Errors: as `eg_accumulate` and `eg_optimizer_step`.
+///
 /// # Safety
-/// As `eg_accumulate`, and `opt` as in `eg_sgd_init`.
+/// As `eg_accumulate`, and `opt` as in `eg_optimizer_step`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn eg_step_accumulated(
@@ -354,13 +723,19 @@ pub unsafe extern "C" fn eg_step_accumulated(
         let (out, ls) = unsafe { Out::new(loss_out, &[gs, os]) }?;
         // SAFETY: forwarded contract.
         let b = unsafe { batches(graph, x, y, loss, xs, xs_len, ys, ys_len, &[gs, os, ls]) }?;
-        let mut rule = o.rule()?;
-        let l = accumulate(graph, b.feeds, b.xs, b.ys)?;
-        if !embedgrad_train::gradients_finite(graph) {
-            return Err(Error::NonFinite.into());
-        }
-        rule.apply(graph)?;
-        o.updates = o.updates.wrapping_add(1);
+        let [xsp, ysp] = b.spans;
+        let l = {
+            // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+            let mut rule = unsafe { o.rule(&[gs, os, ls, xsp, ysp]) }?;
+            rule.check(graph)?;
+            let l = accumulate(graph, b.feeds, b.xs, b.ys)?;
+            if !embedgrad_train::gradients_finite(graph) {
+                return Err(Error::NonFinite.into());
+            }
+            rule.apply(graph)?;
+            l
+        };
+        counted(o);
         out.write(l);
         Ok(())
     };

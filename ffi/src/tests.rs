@@ -375,6 +375,29 @@ fn mlp_xor_data() -> (Vec<f32>, Vec<f32>, Vec<u8>, Vec<f32>) {
     (xs, cs, labels, params)
 }
 
+/// mlp_xor through the C API, in the insertion order of `seed::build`: (fixture, x, c, p, loss).
+fn mlp_xor_c_api(p: &[f32]) -> (Fixture, EgNode, EgNode, EgNode, EgNode) {
+    let f = Fixture::new();
+    let x = f.placeholder(100, 2);
+    let c = f.placeholder(100, 2);
+    let w1 = f.variable(2, 2, &p[0..4]);
+    let b1 = f.variable(1, 2, &p[4..6]);
+    let h = f.op(EgOp::Matmul, &[x, w1]);
+    let h = f.op(EgOp::Add, &[h, b1]);
+    let h = f.op(EgOp::Sigmoid, &[h]);
+    let w2 = f.variable(2, 2, &p[6..10]);
+    let b2 = f.variable(1, 2, &p[10..12]);
+    let o = f.op(EgOp::Matmul, &[h, w2]);
+    let o = f.op(EgOp::Add, &[o, b2]);
+    let prob = f.op(EgOp::Softmax, &[o]);
+    let lp = f.op(EgOp::Log, &[prob]);
+    let cl = f.op(EgOp::Multiply, &[c, lp]);
+    let rows = f.op(EgOp::ReduceSumCols, &[cl]);
+    let total = f.op(EgOp::ReduceSum, &[rows]);
+    let loss = f.op(EgOp::Negative, &[total]);
+    (f, x, c, prob, loss)
+}
+
 #[test]
 fn mlp_xor_through_the_c_api_matches_the_rust_trainer() {
     let (xs, cs, labels, p) = mlp_xor_data();
@@ -396,24 +419,7 @@ fn mlp_xor_through_the_c_api_matches_the_rust_trainer() {
     .unwrap();
 
     // The same net through the C API, in the same insertion order as `seed::build`.
-    let f = Fixture::new();
-    let x = f.placeholder(100, 2);
-    let c = f.placeholder(100, 2);
-    let w1 = f.variable(2, 2, &p[0..4]);
-    let b1 = f.variable(1, 2, &p[4..6]);
-    let h = f.op(EgOp::Matmul, &[x, w1]);
-    let h = f.op(EgOp::Add, &[h, b1]);
-    let h = f.op(EgOp::Sigmoid, &[h]);
-    let w2 = f.variable(2, 2, &p[6..10]);
-    let b2 = f.variable(1, 2, &p[10..12]);
-    let o = f.op(EgOp::Matmul, &[h, w2]);
-    let o = f.op(EgOp::Add, &[o, b2]);
-    let prob = f.op(EgOp::Softmax, &[o]);
-    let lp = f.op(EgOp::Log, &[prob]);
-    let cl = f.op(EgOp::Multiply, &[c, lp]);
-    let rows = f.op(EgOp::ReduceSumCols, &[cl]);
-    let total = f.op(EgOp::ReduceSum, &[rows]);
-    let loss = f.op(EgOp::Negative, &[total]);
+    let (f, x, c, prob, loss) = mlp_xor_c_api(&p);
     let mut opt: EgOptimizer = unsafe { core::mem::zeroed() };
     let mut losses = Vec::new();
     unsafe {
@@ -594,4 +600,203 @@ fn parametrised_and_axis_ops_compute_their_values() {
     assert_eq!(f.value(n[2], 2), [0.5, -1.5]);
     assert_eq!(f.value(n[3], 2), [-0.5, -0.5]);
     assert_eq!(f.value(n[5], 1), [(4.0 + 1.0 + 9.0 + 16.0) / 4.0]);
+}
+
+/// 200 steps of mlp_xor with an optimizer of embedgrad-train and with the C API's: the losses
+/// and the final weights must agree bit for bit.
+fn same_as_train(
+    mut rust: impl embedgrad_train::Optimizer<f32>,
+    init: impl FnOnce(*mut EgOptimizer, *mut f32, usize) -> EgStatus,
+    state_len: usize,
+) {
+    use embedgrad_train::minimize;
+    let (xs, cs, _, p) = mlp_xor_data();
+    // embedgrad-train
+    let mut g: Box<StdGraph<f32, 32, 8192>> = Box::new(StdGraph::new());
+    let (mut rxs, mut rcs, mut rl) = (vec![0.0f32; 200], vec![0.0f32; 200], vec![0u8; 100]);
+    let mut rng = seed::fill(Example::MlpXor, &mut rxs, &mut rcs, &mut rl).unwrap();
+    let net = seed::build::<_, _, 32, 8192, 100>(Example::MlpXor, &mut g, &mut rng).unwrap();
+    g.feed_slice(net.x.id(), &rxs).unwrap();
+    g.feed_slice(net.c.id(), &rcs).unwrap();
+    let want: Vec<f32> = (0..200)
+        .map(|_| minimize(&mut rust, &mut g, net.loss).unwrap())
+        .collect();
+    // the C API
+    let (f, x, c, _, loss) = mlp_xor_c_api(&p);
+    let mut opt: EgOptimizer = unsafe { core::mem::zeroed() };
+    let mut state = vec![f32::NAN; state_len];
+    assert_eq!(
+        init(&mut opt, state.as_mut_ptr(), state.len()),
+        EgStatus::Ok
+    );
+    assert!(state.iter().all(|v| *v == 0.0), "the state is zeroed");
+    unsafe {
+        assert_eq!(eg_feed(f.g, x, xs.as_ptr(), 200), EgStatus::Ok);
+        assert_eq!(eg_feed(f.g, c, cs.as_ptr(), 200), EgStatus::Ok);
+    }
+    let got: Vec<f32> = (0..200)
+        .map(|_| {
+            let mut l = 0.0;
+            assert_eq!(
+                unsafe { eg_minimize(&mut opt, f.g, loss, &mut l) },
+                EgStatus::Ok
+            );
+            l
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(got[199] < got[0]);
+    // the weights (variables are nodes 2, 3, 7, 8 in both graphs)
+    for (k, idx) in [2u32, 3, 7, 8].into_iter().enumerate() {
+        let id = g.node_at(idx as usize).unwrap();
+        let n = f.value(shifted(x, idx), g.shape(id).unwrap().len().unwrap());
+        assert_eq!(n, g.value_slice(id).unwrap(), "variable {k}");
+    }
+    assert!(state.iter().any(|v| *v != 0.0), "state in use");
+}
+
+/// A handle of the same graph as `h` with index `index`.
+fn shifted(h: EgNode, index: u32) -> EgNode {
+    (h & 0xFFFF_0000) | index
+}
+
+#[test]
+fn momentum_nesterov_and_adam_match_embedgrad_train() {
+    use embedgrad_train::{Adam, Momentum};
+    same_as_train(
+        Momentum::<f32, 12>::new(0.01, 0.9),
+        |o, s, n| unsafe { eg_momentum_init(o, 0.01, 0.9, 0, s, n) },
+        12,
+    );
+    same_as_train(
+        Momentum::<f32, 12>::nesterov(0.01, 0.9),
+        |o, s, n| unsafe { eg_momentum_init(o, 0.01, 0.9, 1, s, n) },
+        12,
+    );
+    same_as_train(
+        Adam::<f32, 12>::new(0.05),
+        |o, s, n| unsafe { eg_adam_init(o, 0.05, 0.9, 0.999, 1e-8, s, n) },
+        24,
+    );
+    // a state larger than needed changes nothing
+    same_as_train(
+        Adam::<f32, 12>::with(0.05, 0.8, 0.99, 1e-6),
+        |o, s, n| unsafe { eg_adam_init(o, 0.05, 0.8, 0.99, 1e-6, s, n) },
+        24,
+    );
+}
+
+#[test]
+fn optimizer_state_checks() {
+    let f = Fixture::new();
+    let w = f.variable(1, 3, &[1.0, 2.0, 3.0]);
+    let sq = f.op(EgOp::Square, &[w]);
+    let loss = f.op(EgOp::ReduceSum, &[sq]);
+    let mut opt: EgOptimizer = unsafe { core::mem::zeroed() };
+    let mut state = [7.0f32; 8];
+    let mut n = 99;
+    let mut l = -1.0;
+    unsafe {
+        assert_eq!(
+            eg_optimizer_state_len(EgOptimizerKind::Sgd as u32, 3, &mut n),
+            EgStatus::Ok
+        );
+        assert_eq!(n, 0);
+        assert_eq!(
+            eg_optimizer_state_len(EgOptimizerKind::Nesterov as u32, 3, &mut n),
+            EgStatus::Ok
+        );
+        assert_eq!(n, 3);
+        assert_eq!(
+            eg_optimizer_state_len(EgOptimizerKind::Adam as u32, 3, &mut n),
+            EgStatus::Ok
+        );
+        assert_eq!(n, 6);
+        assert_eq!(
+            eg_optimizer_state_len(9, 3, &mut n),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_optimizer_state_len(EgOptimizerKind::Adam as u32, usize::MAX, &mut n),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(n, 6);
+        // invalid hyper-parameters leave opt and state alone
+        let s = state.as_mut_ptr();
+        assert_eq!(
+            eg_momentum_init(&mut opt, 0.1, 1.0, 0, s, 3),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_momentum_init(&mut opt, 0.1, 0.9, 2, s, 3),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_momentum_init(ptr::null_mut(), 0.1, 0.9, 2, s, 3),
+            EgStatus::NullPointer
+        );
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 0.0, s, 6),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, -0.1, 0.999, 1e-8, s, 6),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, f32::NAN, 1e-8, s, 6),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 1e-8, ptr::null_mut(), 6),
+            EgStatus::NullPointer
+        );
+        let inside = ptr::from_mut(&mut opt).cast::<f32>();
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 1e-8, inside, 6),
+            EgStatus::Overlap
+        );
+        assert_eq!(state, [7.0; 8]);
+        assert_eq!(opt.magic, 0);
+        // too small a state: refused before anything changes
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 1e-8, s, 5),
+            EgStatus::Ok
+        );
+        assert_eq!(
+            eg_minimize(&mut opt, f.g, loss, &mut l),
+            EgStatus::BufferTooSmall
+        );
+        assert_eq!(l, -1.0);
+        assert_eq!(f.value(w, 3), [1.0, 2.0, 3.0]);
+        assert_eq!(opt.updates, 0);
+        // a state inside the graph is refused
+        assert_eq!(
+            eg_momentum_init(&mut opt, 0.1, 0.5, 0, f.g.cast::<f32>().add(64), 3),
+            EgStatus::Ok
+        );
+        assert_eq!(eg_optimizer_step(&mut opt, f.g), EgStatus::Overlap);
+        // a state over the loss output is refused
+        assert_eq!(eg_momentum_init(&mut opt, 0.1, 0.5, 0, s, 3), EgStatus::Ok);
+        assert_eq!(
+            eg_minimize(&mut opt, f.g, loss, s.add(1)),
+            EgStatus::Overlap
+        );
+        // momentum: v = d = 2w, w -= 0.1 v
+        assert_eq!(eg_minimize(&mut opt, f.g, loss, &mut l), EgStatus::Ok);
+        assert_eq!(l, 14.0);
+        assert_eq!(state[..3], [2.0, 4.0, 6.0]);
+        assert_eq!(f.value(w, 3), [0.8, 1.6, 2.4]);
+        assert_eq!(opt.updates, 1);
+        assert_eq!(eg_optimizer_reset(&mut opt), EgStatus::Ok);
+        assert_eq!(state[..3], [0.0; 3]);
+        assert_eq!(opt.updates, 0);
+        assert_eq!(eg_optimizer_set_learning_rate(&mut opt, 0.2), EgStatus::Ok);
+        assert_eq!(opt.learning_rate, 0.2);
+        // a corrupted kind or hyper-parameter is refused at use
+        opt.beta1 = 2.0;
+        assert_eq!(eg_optimizer_step(&mut opt, f.g), EgStatus::InvalidArgument);
+        opt.kind = 77;
+        assert_eq!(eg_optimizer_reset(&mut opt), EgStatus::NotInitialised);
+    }
 }

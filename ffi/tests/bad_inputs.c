@@ -455,6 +455,109 @@ static void capacity(eg_graph *g)
     CHECK(nodes == 0 && scalars == 0);
 }
 
+/* Momentum and Adam: their state array in caller memory, its checks, and that they train. */
+static void optimizers(eg_graph *g)
+{
+    eg_node x, t, w, b, y, d, sq, loss;
+    const float xs[4] = {0, 1, 2, 3}, ts[4] = {1, 3, 5, 7};
+    const float zero = 0.0f;
+    float state[8], l = -7.0f, first = 0.0f, wv = 0.0f, bv = 0.0f;
+    size_t n = 555, params = 0;
+    eg_optimizer opt;
+    eg_status st = EG_STATUS_OK;
+    int kind, i;
+
+    OK(eg_graph_clear(g)); /* each part starts from an empty graph */
+    OK(eg_placeholder(g, 4, 1, &x));
+    OK(eg_placeholder(g, 4, 1, &t));
+    OK(eg_variable(g, 1, 1, &zero, 1, &w));
+    OK(eg_variable(g, 1, 1, &zero, 1, &b));
+    OK(eg_matmul(g, x, w, &y));
+    OK(eg_add(g, y, b, &y));
+    OK(eg_subtract(g, y, t, &d));
+    OK(eg_square(g, d, &sq));
+    OK(eg_reduce_sum(g, sq, EG_AXIS_ALL, &loss));
+    OK(eg_feed(g, x, xs, 4));
+    OK(eg_feed(g, t, ts, 4));
+    OK(eg_parameter_count(g, &params));
+    CHECK(params == 2);
+
+    /* how much state each kind needs */
+    OK(eg_optimizer_state_len(EG_OPTIMIZER_KIND_SGD, params, &n));
+    CHECK(n == 0);
+    OK(eg_optimizer_state_len(EG_OPTIMIZER_KIND_MOMENTUM, params, &n));
+    CHECK(n == 2);
+    OK(eg_optimizer_state_len(EG_OPTIMIZER_KIND_NESTEROV, params, &n));
+    CHECK(n == 2);
+    OK(eg_optimizer_state_len(EG_OPTIMIZER_KIND_ADAM, params, &n));
+    CHECK(n == 4);
+    EXPECT(eg_optimizer_state_len(0, params, &n), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_optimizer_state_len(EG_OPTIMIZER_KIND_ADAM, (size_t)-1, &n), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_optimizer_state_len(EG_OPTIMIZER_KIND_ADAM, params, NULL), EG_STATUS_NULL_POINTER);
+    CHECK(n == 4);
+
+    /* bad hyper-parameters and state arrays: nothing is written */
+    memset(&opt, 0, sizeof opt);
+    for (i = 0; i < 8; i++) state[i] = 9.0f;
+    EXPECT(eg_momentum_init(NULL, 0.1f, 0.9f, 0, state, 2), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_momentum_init(&opt, NAN_F, 0.9f, 0, state, 2), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_momentum_init(&opt, 0.1f, 1.0f, 0, state, 2), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_momentum_init(&opt, 0.1f, -0.5f, 0, state, 2), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_momentum_init(&opt, 0.1f, 0.9f, 2, state, 2), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_momentum_init(&opt, 0.1f, 0.9f, 0, NULL, 2), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_momentum_init(&opt, 0.1f, 0.9f, 0, &opt.learning_rate, 2), EG_STATUS_OVERLAP);
+    EXPECT(eg_adam_init(NULL, 0.1f, 0.9f, 0.999f, 1e-8f, state, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_adam_init(&opt, -0.1f, 0.9f, 0.999f, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 1.5f, 0.999f, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, INF_F, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, 0.0f, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, NAN_F, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, 1e-8f, NULL, 4), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_optimizer_reset(NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_optimizer_reset(&opt), EG_STATUS_NOT_INITIALISED);
+    CHECK(opt.magic == 0 && state[0] == 9.0f && state[7] == 9.0f);
+
+    /* a state too small for the graph, inside the graph, or over an output */
+    OK(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, 1e-8f, state, 3)); /* holds 1 scalar, not 2 */
+    CHECK(state[0] == 0.0f && state[1] == 0.0f && state[2] == 9.0f); /* m[0], v[0]; the odd float is unused */
+    EXPECT(eg_minimize(&opt, g, loss, &l), EG_STATUS_BUFFER_TOO_SMALL);
+    OK(eg_forward_backward(g, loss, &first));
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_BUFFER_TOO_SMALL);
+    OK(eg_value(g, w, &wv, 1));
+    CHECK(wv == 0.0f && l == -7.0f);
+    OK(eg_momentum_init(&opt, 0.01f, 0.9f, 0, (float *)(void *)((unsigned char *)g + 512), 2));
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_OVERLAP);
+    OK(eg_momentum_init(&opt, 0.01f, 0.9f, 0, state, 2));
+    EXPECT(eg_minimize(&opt, g, loss, &state[1]), EG_STATUS_OVERLAP);
+    EXPECT(eg_step_accumulated(&opt, g, x, t, loss, xs, 4, state, 2, &l), EG_STATUS_OVERLAP);
+    CHECK(l == -7.0f);
+    opt.beta1 = 3.0f; /* corrupted by the program */
+    EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_INVALID_ARGUMENT);
+
+    /* each trains y = 2x + 1 */
+    for (kind = 0; kind < 3; kind++) {
+        const float w0 = 0.0f;
+        OK(eg_assign(g, w, &w0, 1));
+        OK(eg_assign(g, b, &w0, 1));
+        if (kind == 0) OK(eg_momentum_init(&opt, 0.01f, 0.9f, 0, state, 2));
+        if (kind == 1) OK(eg_momentum_init(&opt, 0.01f, 0.9f, 1, state, 2));
+        if (kind == 2) OK(eg_adam_init(&opt, 0.05f, 0.9f, 0.999f, 1e-8f, state, 4));
+        st = EG_STATUS_OK;
+        for (i = 0; i < 1500 && st == EG_STATUS_OK; i++) st = eg_minimize(&opt, g, loss, &l);
+        OK(st);
+        OK(eg_optimizer_set_learning_rate(&opt, 0.001f));
+        OK(eg_step_accumulated(&opt, g, x, t, loss, xs, 4, ts, 4, &l));
+        OK(eg_value(g, w, &wv, 1));
+        OK(eg_value(g, b, &bv, 1));
+        printf("%s: y = %.4f x + %.4f, loss %.2e\n",
+               kind == 0 ? "momentum" : kind == 1 ? "nesterov" : "adam", (double)wv,
+               (double)bv, (double)l);
+        CHECK(fabsf(wv - 2.0f) < 1e-2f && fabsf(bv - 1.0f) < 1e-2f);
+        OK(eg_optimizer_reset(&opt));
+        CHECK(state[0] == 0.0f && state[1] == 0.0f);
+    }
+}
+
 /* After all of the above, the graph computes, differentiates and trains correctly. */
 static void still_works(eg_graph *g)
 {
@@ -504,6 +607,7 @@ int main(void)
     handles_and_kinds(g, other);
     non_finite(g);
     capacity(g);
+    optimizers(g);
     still_works(g);
     return check_summary("bad_inputs");
 }
