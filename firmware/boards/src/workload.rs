@@ -43,6 +43,20 @@ pub mod reference {
     include!(concat!(env!("OUT_DIR"), "/reference.rs"));
 }
 
+/// The number of correctly classified points out of `points` that an accuracy stands for.
+///
+/// Evaluated at compile time (`const`), so the firmware compares integers and links no f64
+/// division; it fails the build unless `accuracy` is exactly `correct / points` in f64, which
+/// is how the simulator computes it.
+pub const fn correct_points(accuracy: f64, points: usize) -> usize {
+    let correct = (accuracy * points as f64 + 0.5) as usize;
+    assert!(
+        correct as f64 / points as f64 == accuracy,
+        "the accuracy is not a whole number of points"
+    );
+    correct
+}
+
 /// Largest relative difference between the device's final loss and the simulator's.
 ///
 /// Micro-batching changes only the order of the f32 sums; correct f32 implementations agree
@@ -227,6 +241,7 @@ pub fn train_perceptron(bench: &mut Bench) -> Result<Outcome, Failure> {
         Seed::Perceptron,
         plan::PERCEPTRON,
         &reference::PERCEPTRON,
+        const { correct_points(reference::PERCEPTRON.accuracy, 100) },
         bench,
     )
 }
@@ -239,6 +254,7 @@ pub fn train_mlp_xor(bench: &mut Bench) -> Result<Outcome, Failure> {
         Seed::MlpXor,
         plan::MLP_XOR,
         &reference::MLP_XOR,
+        const { correct_points(reference::MLP_XOR.accuracy, 100) },
         bench,
     )
 }
@@ -251,6 +267,7 @@ pub fn train_spiral_deep(bench: &mut Bench) -> Result<Outcome, Failure> {
         Seed::SpiralDeep,
         plan::SPIRAL_DEEP,
         &reference::SPIRAL_DEEP,
+        const { correct_points(reference::SPIRAL_DEEP.accuracy, 200) },
         bench,
     )
 }
@@ -268,6 +285,7 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
     example: Seed,
     plan: Plan,
     reference: &Reference,
+    expected_correct: usize,
     bench: &mut Bench,
 ) -> Result<Outcome, Failure> {
     // The data set and the generator state, exactly as SEED-EXAMPLES.md draws them.
@@ -335,22 +353,22 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
     let (final_loss, correct) = evaluate(&mut g, feeds, net.p.id(), xs, cs, &labels)?;
     defmt::info!("step {=usize} loss {=f32}", steps, final_loss);
 
-    let accuracy = correct as f64 / P as f64;
+    let accuracy = correct as f32 / P as f32;
     let tolerance = LOSS_RTOL * reference.final_loss.abs();
     // Written so that a NaN loss fails too.
     let loss_ok = (final_loss - reference.final_loss).abs() <= tolerance;
     let outcome = Outcome {
         initial_loss,
         final_loss,
-        accuracy: Some(accuracy as f32),
+        accuracy: Some(accuracy),
         reference_loss: Some(reference.final_loss),
     };
-    if !loss_ok || accuracy != reference.accuracy {
+    if !loss_ok || correct != expected_correct {
         return Err(Failure::Mismatch {
             loss: final_loss,
             expected_loss: reference.final_loss,
-            accuracy: accuracy as f32,
-            expected_accuracy: reference.accuracy as f32,
+            accuracy,
+            expected_accuracy: expected_correct as f32 / P as f32,
         });
     }
     Ok(outcome)
