@@ -116,7 +116,7 @@ pub mod plan {
         pub const MLP_XOR: Plan = Plan::new(20, 10);
         pub const SPIRAL_DEEP: Plan = Plan::new(1, 100).slow(
             "soft float: 6000 steps of 113 M instructions (680 G in all), \
-             about 20 min in QEMU; build with --features slow",
+             about 10 minutes of QEMU; build with --features slow",
         );
     }
 
@@ -128,7 +128,7 @@ pub mod plan {
         pub const MLP_XOR: Plan = Plan::new(100, 10);
         pub const SPIRAL_DEEP: Plan = Plan::new(20, 100).slow(
             "soft float: 6000 steps of 64 M instructions (384 G in all), \
-             minutes in QEMU; build with --features slow",
+             about 5 minutes of QEMU; build with --features slow",
         );
     }
 
@@ -148,8 +148,8 @@ pub mod plan {
         pub const PERCEPTRON: Plan = Plan::new(100, 10);
         pub const MLP_XOR: Plan = Plan::new(100, 10);
         pub const SPIRAL_DEEP: Plan = Plan::new(200, 100).slow(
-            "no FPU (RV32IMAC): 6000 steps of 63 M soft-float instructions (379 G in all), \
-             about 5 min in QEMU; build with --features slow",
+            "no FPU (RV32IMAC): 6000 steps of 63 M soft-float instructions (376 G in all), \
+             about 4 minutes of QEMU; build with --features slow",
         );
     }
 
