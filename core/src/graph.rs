@@ -356,7 +356,11 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         }
         // Checked: on 32-bit targets `2 * len` of a huge shape could otherwise wrap and slip
         // past the capacity check.
-        let total = if with_grad { len.checked_mul(2) } else { Some(len) };
+        let total = if with_grad {
+            len.checked_mul(2)
+        } else {
+            Some(len)
+        };
         let needed = total
             .and_then(|t| self.used.checked_add(t))
             .unwrap_or(usize::MAX);
