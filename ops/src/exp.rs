@@ -16,65 +16,21 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise exponential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exp;
-
-impl<T: Scalar> Op<T> for Exp {
-    fn name(&self) -> &'static str {
-        "exp"
+crate::unary_op! {
+    /// Element-wise exponential.
+    Exp, "exp";
+    /// Builder for [`Exp`].
+    ExpExt::exp {
+        /// `eˣ`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *y = x.exp();
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[MatRef<'_, T>],
-        y: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        for ((d, &g), &e) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(y.as_slice()) {
-            *d += g * e;
-        }
-    }
-}
-
-/// Builder for [`Exp`].
-pub trait ExpExt<T> {
-    /// `eˣ`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn exp<const R: usize, const C: usize>(&mut self, x: Tensor<R, C>)
-        -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> ExpExt<T>
-    for Graph<T, O, N, S>
-{
-    fn exp<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Exp).into(), &[x.id()])
-    }
+    forward(x) { x.exp() }
+    backward(_, e, g) { g * e }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]

@@ -110,6 +110,93 @@ use embedgrad_core::{Error, Graph, MatMut, MatRef, Op, Scalar, Shape};
 #[cfg(test)]
 mod testing;
 
+/// Defines an element-wise unary op — the struct, its [`Op`] implementation and its builder
+/// trait — from two expressions: one output entry from the input entry `x`, and the increment
+/// of one input-gradient entry from the input entry, the output entry and the output-gradient
+/// entry (the names are the caller's; `_` for unused ones). `T` is the scalar type.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! unary_op {
+    (
+        $(#[$sdoc:meta])*
+        $ty:ident, $name:literal;
+        $(#[$tdoc:meta])*
+        $ext:ident :: $method:ident {
+            $(#[$mdoc:meta])*
+        }
+        forward($x:pat) $fwd:block
+        backward($bx:pat, $by:pat, $bg:pat) $bwd:block
+    ) => {
+        $(#[$sdoc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $ty;
+
+        impl<T: ::embedgrad_core::Scalar> ::embedgrad_core::Op<T> for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn out_shape(
+                &self,
+                s: &[::embedgrad_core::Shape],
+            ) -> Result<::embedgrad_core::Shape, ::embedgrad_core::Error> {
+                ::embedgrad_core::expect_arity(s, 1)?;
+                s.first().copied().ok_or(::embedgrad_core::Error::InvalidArgument)
+            }
+            fn forward(
+                &self,
+                x: &[::embedgrad_core::MatRef<'_, T>],
+                mut y: ::embedgrad_core::MatMut<'_, T>,
+            ) {
+                let Some(x) = x.first() else { return };
+                for (y, &$x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+                    *y = $fwd;
+                }
+            }
+            fn backward(
+                &self,
+                _: usize,
+                x: &[::embedgrad_core::MatRef<'_, T>],
+                y: ::embedgrad_core::MatRef<'_, T>,
+                g: ::embedgrad_core::MatRef<'_, T>,
+                mut dx: ::embedgrad_core::MatMut<'_, T>,
+            ) {
+                let Some(x) = x.first() else { return };
+                let entries = x.as_slice().iter().zip(y.as_slice()).zip(g.as_slice());
+                for (d, ((&$bx, &$by), &$bg)) in dx.as_mut_slice().iter_mut().zip(entries) {
+                    *d += $bwd;
+                }
+            }
+        }
+
+        $(#[$tdoc])*
+        pub trait $ext<T> {
+            $(#[$mdoc])*
+            ///
+            /// # Errors
+            /// Capacity errors and bad handles (see [`Graph::push_op`](::embedgrad_core::Graph::push_op)).
+            fn $method<const R: usize, const C: usize>(
+                &mut self,
+                x: ::embedgrad_core::Tensor<R, C>,
+            ) -> Result<::embedgrad_core::Tensor<R, C>, ::embedgrad_core::Error>;
+        }
+
+        impl<
+                T: ::embedgrad_core::Scalar,
+                O: ::embedgrad_core::Op<T> + From<$crate::StdOp>,
+                const N: usize,
+                const S: usize,
+            > $ext<T> for ::embedgrad_core::Graph<T, O, N, S>
+        {
+            fn $method<const R: usize, const C: usize>(
+                &mut self,
+                x: ::embedgrad_core::Tensor<R, C>,
+            ) -> Result<::embedgrad_core::Tensor<R, C>, ::embedgrad_core::Error> {
+                self.op($crate::StdOp::from($ty).into(), &[x.id()])
+            }
+        }
+    };
+}
+
 /// Declares the op modules, the [`StdOp`] enum, its dispatch and the prelude: adding an op is
 /// one new file plus one line here.
 macro_rules! std_ops {

@@ -13,66 +13,21 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise natural logarithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Log;
-
-impl<T: Scalar> Op<T> for Log {
-    fn name(&self) -> &'static str {
-        "log"
+crate::unary_op! {
+    /// Element-wise natural logarithm.
+    Log, "log";
+    /// Builder for [`Log`].
+    LogExt::log {
+        /// `ln x`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *y = x.ln();
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        x: &[MatRef<'_, T>],
-        _: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        let Some(x) = x.first() else { return };
-        for ((d, &g), &x) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(x.as_slice()) {
-            *d += g / x;
-        }
-    }
-}
-
-/// Builder for [`Log`].
-pub trait LogExt<T> {
-    /// `ln x`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn log<const R: usize, const C: usize>(&mut self, x: Tensor<R, C>)
-        -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> LogExt<T>
-    for Graph<T, O, N, S>
-{
-    fn log<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Log).into(), &[x.id()])
-    }
+    forward(x) { x.ln() }
+    backward(x, _, g) { g / x }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]

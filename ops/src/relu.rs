@@ -13,70 +13,21 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise rectified linear unit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Relu;
-
-impl<T: Scalar> Op<T> for Relu {
-    fn name(&self) -> &'static str {
-        "relu"
+crate::unary_op! {
+    /// Element-wise rectified linear unit.
+    Relu, "relu";
+    /// Builder for [`Relu`].
+    ReluExt::relu {
+        /// `max(x, 0)`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *y = if x > T::ZERO { x } else { T::ZERO };
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        x: &[MatRef<'_, T>],
-        _: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        let Some(x) = x.first() else { return };
-        for ((d, &g), &x) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(x.as_slice()) {
-            if x > T::ZERO {
-                *d += g;
-            }
-        }
-    }
-}
-
-/// Builder for [`Relu`].
-pub trait ReluExt<T> {
-    /// `max(x, 0)`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn relu<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> ReluExt<T>
-    for Graph<T, O, N, S>
-{
-    fn relu<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Relu).into(), &[x.id()])
-    }
+    forward(x) { if x > T::ZERO { x } else { T::ZERO } }
+    backward(x, _, g) { if x > T::ZERO { g } else { T::ZERO } }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]

@@ -13,68 +13,22 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise logistic sigmoid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sigmoid;
-
-impl<T: Scalar> Op<T> for Sigmoid {
-    fn name(&self) -> &'static str {
-        "sigmoid"
+crate::unary_op! {
+    /// Element-wise logistic sigmoid.
+    Sigmoid, "sigmoid";
+    /// Builder for [`Sigmoid`].
+    SigmoidExt::sigmoid {
+        /// `σ(x)`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            // e^(−x) overflows to +∞ for very negative x, giving exactly 0: no NaN.
-            *y = T::ONE / (T::ONE + (-x).exp());
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[MatRef<'_, T>],
-        y: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        for ((d, &g), &s) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(y.as_slice()) {
-            *d += g * s * (T::ONE - s);
-        }
-    }
-}
-
-/// Builder for [`Sigmoid`].
-pub trait SigmoidExt<T> {
-    /// `σ(x)`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn sigmoid<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> SigmoidExt<T>
-    for Graph<T, O, N, S>
-{
-    fn sigmoid<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Sigmoid).into(), &[x.id()])
-    }
+    // e^(−x) overflows to +∞ for very negative x, giving exactly 0: no NaN.
+    forward(x) { T::ONE / (T::ONE + (-x).exp()) }
+    backward(_, s, g) { g * s * (T::ONE - s) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]

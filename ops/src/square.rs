@@ -10,68 +10,21 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise square.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Square;
-
-impl<T: Scalar> Op<T> for Square {
-    fn name(&self) -> &'static str {
-        "square"
+crate::unary_op! {
+    /// Element-wise square.
+    Square, "square";
+    /// Builder for [`Square`].
+    SquareExt::square {
+        /// `x²`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *y = x * x;
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        x: &[MatRef<'_, T>],
-        _: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        let Some(x) = x.first() else { return };
-        for ((d, &g), &x) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(x.as_slice()) {
-            *d += g * (x + x);
-        }
-    }
-}
-
-/// Builder for [`Square`].
-pub trait SquareExt<T> {
-    /// `x²`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn square<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> SquareExt<T>
-    for Graph<T, O, N, S>
-{
-    fn square<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Square).into(), &[x.id()])
-    }
+    forward(x) { x * x }
+    backward(x, _, g) { g * (x + x) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]

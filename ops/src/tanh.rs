@@ -11,67 +11,21 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
-
-/// Element-wise hyperbolic tangent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tanh;
-
-impl<T: Scalar> Op<T> for Tanh {
-    fn name(&self) -> &'static str {
-        "tanh"
+crate::unary_op! {
+    /// Element-wise hyperbolic tangent.
+    Tanh, "tanh";
+    /// Builder for [`Tanh`].
+    TanhExt::tanh {
+        /// `tanh(x)`, element-wise.
     }
-    fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
-        expect_arity(s, 1)?;
-        s.first().copied().ok_or(Error::InvalidArgument)
-    }
-    fn forward(&self, x: &[MatRef<'_, T>], mut y: MatMut<'_, T>) {
-        let Some(x) = x.first() else { return };
-        for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *y = x.tanh();
-        }
-    }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[MatRef<'_, T>],
-        y: MatRef<'_, T>,
-        g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
-    ) {
-        for ((d, &g), &t) in dx.as_mut_slice().iter_mut().zip(g.as_slice()).zip(y.as_slice()) {
-            *d += g * (T::ONE - t * t);
-        }
-    }
-}
-
-/// Builder for [`Tanh`].
-pub trait TanhExt<T> {
-    /// `tanh(x)`, element-wise.
-    ///
-    /// # Errors
-    /// Capacity errors and bad handles (see [`Graph::push_op`]).
-    fn tanh<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error>;
-}
-
-impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> TanhExt<T>
-    for Graph<T, O, N, S>
-{
-    fn tanh<const R: usize, const C: usize>(
-        &mut self,
-        x: Tensor<R, C>,
-    ) -> Result<Tensor<R, C>, Error> {
-        self.op(StdOp::from(Tanh).into(), &[x.id()])
-    }
+    forward(x) { x.tanh() }
+    backward(_, t, g) { g * (T::ONE - t * t) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedgrad_core::Shape;
     use crate::testing::*;
 
     #[test]
