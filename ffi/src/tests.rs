@@ -13,24 +13,29 @@ use embedgrad_train::seed::{self, Example};
 
 /// A graph in heap memory (the storage is too big for a test thread's stack in debug builds).
 struct Fixture {
-    _mem: Box<EgGraphStorage>,
+    mem: *mut EgGraphStorage,
     g: *mut EgGraph,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // SAFETY: `mem` came from `Box::into_raw` and is freed once.
+        drop(unsafe { Box::from_raw(self.mem) });
+    }
 }
 
 impl Fixture {
     fn new() -> Self {
-        let mut mem = Box::new(EgGraphStorage { align_u64: 0 });
+        // A raw pointer, not a Box: moving a Box would assert unique access to the memory and
+        // invalidate the graph pointer the library handed out (Stacked Borrows).
+        let mem = Box::into_raw(Box::new(EgGraphStorage {
+            bytes: [0; EG_GRAPH_BYTES],
+        }));
         let mut g = ptr::null_mut();
-        let st = unsafe {
-            eg_graph_init(
-                ptr::from_mut(&mut *mem).cast(),
-                size_of::<EgGraphStorage>(),
-                &mut g,
-            )
-        };
+        let st = unsafe { eg_graph_init(mem.cast(), size_of::<EgGraphStorage>(), &mut g) };
         assert_eq!(st, EgStatus::Ok);
-        assert_eq!(g.cast::<EgGraphStorage>(), ptr::from_mut(&mut *mem));
-        Fixture { _mem: mem, g }
+        assert_eq!(g.cast::<EgGraphStorage>(), mem);
+        Fixture { mem, g }
     }
 
     fn placeholder(&self, r: usize, c: usize) -> EgNode {
@@ -105,7 +110,9 @@ fn sizes_fit_the_header() {
 
 #[test]
 fn init_checks_memory() {
-    let mut mem = Box::new(EgGraphStorage { align_u64: 0 });
+    let mut mem = Box::new(EgGraphStorage {
+        bytes: [0; EG_GRAPH_BYTES],
+    });
     let base: *mut u8 = ptr::from_mut(&mut *mem).cast();
     let size = size_of::<EgGraphStorage>();
     let mut g = ptr::null_mut();
