@@ -245,9 +245,10 @@ fn a_finite_loss_with_an_infinite_gradient_is_refused() {
 }
 
 /// An update can overflow: with finite loss and gradients, `w − η·g` may still be ±∞.
-/// `minimize` checks the loss and the gradients *before* updating, so this one goes through;
-/// the checkpoint path then refuses to store the broken model, and the last good checkpoint
-/// brings the model back.
+/// `minimize` checks the loss and the gradients *before* updating, so today this one goes
+/// through; the checkpoint path then refuses to store the broken model, and the last good
+/// checkpoint brings the model back. (Should `minimize` learn to refuse such an update, the
+/// variable must be unchanged instead.)
 #[test]
 fn an_overflowing_update_is_never_checkpointed() {
     let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
@@ -263,23 +264,26 @@ fn an_overflowing_update_is_never_checkpointed() {
     let good = g.value(w).unwrap();
     let flash_before = store.flash_mut().bytes().to_vec();
 
-    assert!(minimize(&mut opt, &mut g, loss).is_ok());
-    assert_eq!(g.value(w).unwrap().data[0][0], f32::NEG_INFINITY);
-    assert_eq!(store.save(&g, &opt), Err(Error::NonFinite));
-    assert_eq!(
-        store.flash_mut().bytes(),
-        &flash_before[..],
-        "flash untouched"
-    );
-    let mut buf = [0u8; 128];
-    assert_eq!(
-        checkpoint::save_to_slice(&g, &opt, 2, &mut buf),
-        Err(Error::NonFinite)
-    );
-    assert!(buf.iter().all(|&b| b == 0));
-
-    // Back to the last good model.
-    assert_eq!(store.restore(&mut g, &mut opt), Ok(Some(1)));
+    match minimize(&mut opt, &mut g, loss) {
+        Ok(_) => {
+            assert_eq!(g.value(w).unwrap().data[0][0], f32::NEG_INFINITY);
+            assert_eq!(store.save(&g, &opt), Err(Error::NonFinite));
+            assert_eq!(
+                store.flash_mut().bytes(),
+                &flash_before[..],
+                "flash untouched"
+            );
+            let mut buf = [0u8; 128];
+            assert_eq!(
+                checkpoint::save_to_slice(&g, &opt, 2, &mut buf),
+                Err(Error::NonFinite)
+            );
+            assert!(buf.iter().all(|&b| b == 0));
+            // Back to the last good model.
+            assert_eq!(store.restore(&mut g, &mut opt), Ok(Some(1)));
+        }
+        Err(e) => assert_eq!(e, Error::NonFinite),
+    }
     assert_eq!(g.value(w).unwrap(), good);
     assert_eq!(opt.count, 0);
 }
