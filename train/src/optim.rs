@@ -6,6 +6,9 @@ use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
 pub trait Optimizer<T: Scalar> {
     /// Applies one update to every variable the last backprop reached.
     ///
+    /// The optimizers of this crate refuse (with [`Error::NonFinite`], changing nothing) an
+    /// update that would make a variable or their state non-finite.
+    ///
     /// # Errors
     /// Implementation-specific (for example [`Error::InvalidArgument`] when per-parameter
     /// state is too small for the graph).
@@ -81,6 +84,20 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error> {
         let lr = self.learning_rate;
+        // First a dry run: an update that would overflow a variable (a huge step or gradient)
+        // is refused before anything changes.
+        g.for_each_variable(|v| {
+            let bad = v.reached
+                && v.value
+                    .iter()
+                    .zip(v.grad)
+                    .any(|(&w, &d)| !(w - lr * d).is_finite());
+            if bad {
+                Err(Error::NonFinite)
+            } else {
+                Ok(())
+            }
+        })?;
         g.for_each_variable(|v| {
             if v.reached {
                 for (w, &d) in v.value.iter_mut().zip(v.grad) {

@@ -137,6 +137,28 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
     ) -> Result<(), Error> {
         check_capacity(g, P)?;
         let (lr, mu, nesterov) = (self.learning_rate, self.momentum, self.nesterov);
+        let update = |w: T, d: T, u: T| {
+            let u = mu * u + d;
+            let step = if nesterov { d + mu * u } else { u };
+            (w - lr * step, u)
+        };
+        // A dry run first: an update that would overflow is refused before anything changes.
+        let velocity = &self.velocity;
+        g.for_each_variable(|v| {
+            if !v.reached {
+                return Ok(());
+            }
+            let vel = velocity
+                .get(v.offset..v.offset + v.value.len())
+                .ok_or(Error::InvalidArgument)?;
+            for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel) {
+                let (w, u) = update(w, d, u);
+                if !w.is_finite() || !u.is_finite() {
+                    return Err(Error::NonFinite);
+                }
+            }
+            Ok(())
+        })?;
         let velocity = &mut self.velocity;
         g.for_each_variable(|v| {
             if !v.reached {
@@ -146,9 +168,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
                 .get_mut(v.offset..v.offset + v.value.len())
                 .ok_or(Error::InvalidArgument)?;
             for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
-                *u = mu * *u + d;
-                let step = if nesterov { d + mu * *u } else { *u };
-                *w -= lr * step;
+                (*w, *u) = update(*w, d, *u);
             }
             Ok(())
         })
@@ -272,11 +292,38 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error> {
         check_capacity(g, P)?;
-        self.t = self.t.saturating_add(1);
-        let t = T::from_f64(f64::from(self.t));
+        let count = self.t.saturating_add(1);
+        let t = T::from_f64(f64::from(count));
         let (b1, b2, eps, lr) = (self.beta1, self.beta2, self.epsilon, self.learning_rate);
         let c1 = T::ONE - b1.powf(t);
         let c2 = T::ONE - b2.powf(t);
+        let update = |w: T, d: T, m: T, s: T| {
+            let m = b1 * m + (T::ONE - b1) * d;
+            let s = b2 * s + (T::ONE - b2) * d * d;
+            let m_hat = m / c1;
+            let v_hat = s / c2;
+            (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
+        };
+        // A dry run first: an update that would overflow is refused before anything changes
+        // (the update counter included).
+        let [ms, vs] = &self.moments;
+        g.for_each_variable(|v| {
+            if !v.reached {
+                return Ok(());
+            }
+            let range = v.offset..v.offset + v.value.len();
+            let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
+                return Err(Error::InvalidArgument);
+            };
+            for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms).zip(vs) {
+                let (w, m, s) = update(w, d, m, s);
+                if !w.is_finite() || !m.is_finite() || !s.is_finite() {
+                    return Err(Error::NonFinite);
+                }
+            }
+            Ok(())
+        })?;
+        self.t = count;
         let [ms, vs] = &mut self.moments;
         g.for_each_variable(|v| {
             if !v.reached {
@@ -287,11 +334,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
                 return Err(Error::InvalidArgument);
             };
             for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
-                *m = b1 * *m + (T::ONE - b1) * d;
-                *s = b2 * *s + (T::ONE - b2) * d * d;
-                let m_hat = *m / c1;
-                let v_hat = *s / c2;
-                *w -= lr * m_hat / (v_hat.sqrt() + eps);
+                (*w, *m, *s) = update(*w, d, *m, *s);
             }
             Ok(())
         })
@@ -430,6 +473,28 @@ mod tests {
     use crate::{minimize, seed};
     use embedgrad_core::Matrix;
     use embedgrad_ops::prelude::*;
+
+    /// An update that would overflow a variable is refused by every optimizer: `NonFinite`,
+    /// and the variable, the state and the update counter are as before.
+    #[test]
+    fn overflowing_updates_are_refused_and_change_nothing() {
+        fn check(opt: &mut impl Optimizer<f32>) {
+            let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+            let w = g.variable(&Matrix::new([[-3.0e38f32, 1.0]])).unwrap();
+            let loss = g.reduce_sum(w).unwrap(); // gradient 1 everywhere, loss finite
+            let state: Vec<f32> = opt.state().to_vec();
+            let count = opt.update_count();
+            assert_eq!(minimize(opt, &mut g, loss), Err(Error::NonFinite));
+            assert_eq!(g.value(w).unwrap(), Matrix::new([[-3.0e38f32, 1.0]]));
+            assert_eq!(opt.state(), &state[..]);
+            assert_eq!(opt.update_count(), count);
+        }
+        check(&mut GradientDescent::new(1.0e38f32));
+        check(&mut Momentum::<f32, 2>::new(1.0e38, 0.9));
+        check(&mut Momentum::<f32, 2>::nesterov(1.0e38, 0.9));
+        // Adam's first step moves each weight by about η: η = 1e38 overflows −3e38.
+        check(&mut Adam::<f32, 2>::new(1.0e38));
+    }
 
     /// `J = Σ w²` over one variable with the given initial value.
     fn quadratic<const C: usize>(

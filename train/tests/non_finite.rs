@@ -245,10 +245,11 @@ fn a_finite_loss_with_an_infinite_gradient_is_refused() {
 }
 
 /// An update can overflow: with finite loss and gradients, `w − η·g` may still be ±∞.
-/// `minimize` checks the loss and the gradients *before* updating, so today this one goes
-/// through; the checkpoint path then refuses to store the broken model, and the last good
-/// checkpoint brings the model back. (Should `minimize` learn to refuse such an update, the
-/// variable must be unchanged instead.)
+/// The crate's optimizers refuse such an update (see `optimizers::tests`), but `minimize`
+/// itself only checks the loss and the gradients, so a user optimizer without that check — like
+/// `Counting` here — lets it through; the checkpoint path then refuses to store the broken
+/// model, and the last good checkpoint brings the model back. (An optimizer that refuses must
+/// leave the variable unchanged instead.)
 #[test]
 fn an_overflowing_update_is_never_checkpointed() {
     let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
