@@ -6,16 +6,18 @@
 //! per-parameter state of momentum and Adam lives in a float array of the caller that the
 //! struct points to, so the struct has one size whatever the network.
 //!
-//! The update rules are those of `embedgrad-train` ([`Momentum`](embedgrad_train::Momentum),
-//! [`Adam`](embedgrad_train::Adam)), whose state is a const-generic array inside the optimizer;
-//! here they run on the caller's array, with the same arithmetic in the same order, and a test
-//! checks that both give the same bits.
+//! The update rules are `embedgrad-train`'s own: [`Momentum`](embedgrad_train::Momentum) and
+//! [`Adam`](embedgrad_train::Adam) keep their state in a const-generic array inside the
+//! optimizer and call [`momentum_step`](embedgrad_train::momentum_step) and
+//! [`adam_step`](embedgrad_train::adam_step) on it; here the same functions run on the caller's
+//! array (a test checks that both give the same bits). An update that would overflow is
+//! refused with `NON_FINITE` and changes nothing.
 
 use crate::graph::{handle, outside, scalar_node, with_graph, EgGraph};
 use crate::guard::{self, check_ptr, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
-use embedgrad_core::{Error, Graph, Op, Scalar};
+use embedgrad_core::{Error, Graph, Op};
 use embedgrad_train::{Feeds, GradientDescent, Optimizer};
 
 /// "EGOP": marks an optimizer that an init function filled in.
@@ -116,23 +118,7 @@ impl Optimizer<f32> for Rule<'_> {
                 mu,
                 nesterov,
                 velocity,
-            } => {
-                let (lr, mu, nesterov) = (*lr, *mu, *nesterov);
-                g.for_each_variable(|v| {
-                    if !v.reached {
-                        return Ok(());
-                    }
-                    let vel = velocity
-                        .get_mut(v.offset..v.offset + v.value.len())
-                        .ok_or(Error::InvalidArgument)?;
-                    for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
-                        *u = mu * *u + d;
-                        let step = if nesterov { d + mu * *u } else { *u };
-                        *w -= lr * step;
-                    }
-                    Ok(())
-                })
-            }
+            } => embedgrad_train::momentum_step(g, velocity, *lr, *mu, *nesterov),
             Rule::Adam {
                 lr,
                 b1,
@@ -141,32 +127,7 @@ impl Optimizer<f32> for Rule<'_> {
                 t,
                 m,
                 v: s,
-            } => {
-                let (lr, b1, b2, eps) = (*lr, *b1, *b2, *eps);
-                **t = t.saturating_add(1);
-                // As embedgrad-train's Adam; the math goes through `Scalar` (libm or micromath),
-                // never through std's inherent methods, so host and target agree.
-                let tf = <f32 as Scalar>::from_f64(f64::from(**t));
-                let c1 = 1.0 - Scalar::powf(b1, tf);
-                let c2 = 1.0 - Scalar::powf(b2, tf);
-                g.for_each_variable(|v| {
-                    if !v.reached {
-                        return Ok(());
-                    }
-                    let range = v.offset..v.offset + v.value.len();
-                    let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
-                        return Err(Error::InvalidArgument);
-                    };
-                    for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
-                        *m = b1 * *m + (1.0 - b1) * d;
-                        *s = b2 * *s + (1.0 - b2) * d * d;
-                        let m_hat = *m / c1;
-                        let v_hat = *s / c2;
-                        *w -= lr * m_hat / (Scalar::sqrt(v_hat) + eps);
-                    }
-                    Ok(())
-                })
-            }
+            } => embedgrad_train::adam_step(g, m, s, t, [*lr, *b1, *b2, *eps]),
         }
     }
 }

@@ -49,7 +49,10 @@ pub use optim::{
     accumulate, argmax, evaluate, gradients_finite, minimize, step_accumulated, Feeds,
     GradientDescent, Optimizer,
 };
-pub use optimizers::{clip_grad_norm, grad_norm, minimize_clipped, Adam, LearningRate, Momentum};
+pub use optimizers::{
+    adam_step, clip_grad_norm, grad_norm, minimize_clipped, momentum_step, Adam, LearningRate,
+    Momentum,
+};
 pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};
 pub use schedule::Schedule;
 

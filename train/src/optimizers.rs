@@ -135,43 +135,13 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
         &mut self,
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error> {
-        check_capacity(g, P)?;
-        let (lr, mu, nesterov) = (self.learning_rate, self.momentum, self.nesterov);
-        let update = |w: T, d: T, u: T| {
-            let u = mu * u + d;
-            let step = if nesterov { d + mu * u } else { u };
-            (w - lr * step, u)
-        };
-        // A dry run first: an update that would overflow is refused before anything changes.
-        let velocity = &self.velocity;
-        g.for_each_variable(|v| {
-            if !v.reached {
-                return Ok(());
-            }
-            let vel = velocity
-                .get(v.offset..v.offset + v.value.len())
-                .ok_or(Error::InvalidArgument)?;
-            for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel) {
-                let (w, u) = update(w, d, u);
-                if !w.is_finite() || !u.is_finite() {
-                    return Err(Error::NonFinite);
-                }
-            }
-            Ok(())
-        })?;
-        let velocity = &mut self.velocity;
-        g.for_each_variable(|v| {
-            if !v.reached {
-                return Ok(());
-            }
-            let vel = velocity
-                .get_mut(v.offset..v.offset + v.value.len())
-                .ok_or(Error::InvalidArgument)?;
-            for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
-                (*w, *u) = update(*w, d, *u);
-            }
-            Ok(())
-        })
+        momentum_step(
+            g,
+            &mut self.velocity,
+            self.learning_rate,
+            self.momentum,
+            self.nesterov,
+        )
     }
 
     fn state(&self) -> &[T] {
@@ -291,53 +261,14 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
         &mut self,
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error> {
-        check_capacity(g, P)?;
-        let count = self.t.saturating_add(1);
-        let t = T::from_f64(f64::from(count));
-        let (b1, b2, eps, lr) = (self.beta1, self.beta2, self.epsilon, self.learning_rate);
-        let c1 = T::ONE - b1.powf(t);
-        let c2 = T::ONE - b2.powf(t);
-        let update = |w: T, d: T, m: T, s: T| {
-            let m = b1 * m + (T::ONE - b1) * d;
-            let s = b2 * s + (T::ONE - b2) * d * d;
-            let m_hat = m / c1;
-            let v_hat = s / c2;
-            (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
-        };
-        // A dry run first: an update that would overflow is refused before anything changes
-        // (the update counter included).
-        let [ms, vs] = &self.moments;
-        g.for_each_variable(|v| {
-            if !v.reached {
-                return Ok(());
-            }
-            let range = v.offset..v.offset + v.value.len();
-            let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
-                return Err(Error::InvalidArgument);
-            };
-            for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms).zip(vs) {
-                let (w, m, s) = update(w, d, m, s);
-                if !w.is_finite() || !m.is_finite() || !s.is_finite() {
-                    return Err(Error::NonFinite);
-                }
-            }
-            Ok(())
-        })?;
-        self.t = count;
-        let [ms, vs] = &mut self.moments;
-        g.for_each_variable(|v| {
-            if !v.reached {
-                return Ok(());
-            }
-            let range = v.offset..v.offset + v.value.len();
-            let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range)) else {
-                return Err(Error::InvalidArgument);
-            };
-            for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
-                (*w, *m, *s) = update(*w, d, *m, *s);
-            }
-            Ok(())
-        })
+        let [m, v] = &mut self.moments;
+        adam_step(
+            g,
+            m,
+            v,
+            &mut self.t,
+            [self.learning_rate, self.beta1, self.beta2, self.epsilon],
+        )
     }
 
     fn state(&self) -> &[T] {
@@ -465,6 +396,126 @@ pub fn minimize_clipped<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let norm = clip_grad_norm(g, max_norm)?;
     opt.apply(g)?;
     Ok((l, norm))
+}
+
+/// Momentum's update (the rule of [`Momentum`]) with the velocities in a caller's slice, indexed
+/// by the variables' offsets: for callers that keep the state elsewhere, like the C API.
+///
+/// A dry run comes first, so an update that would make a variable or a velocity non-finite is
+/// refused before anything changes.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `velocity` is shorter than the graph's trainable scalars;
+/// [`Error::NonFinite`] for an overflowing update. Nothing changes on an error.
+pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    velocity: &mut [T],
+    learning_rate: T,
+    momentum: T,
+    nesterov: bool,
+) -> Result<(), Error> {
+    check_capacity(g, velocity.len())?;
+    let (lr, mu) = (learning_rate, momentum);
+    let update = |w: T, d: T, u: T| {
+        let u = mu * u + d;
+        let step = if nesterov { d + mu * u } else { u };
+        (w - lr * step, u)
+    };
+    // A dry run first: an update that would overflow is refused before anything changes.
+    let state: &[T] = velocity;
+    g.for_each_variable(|v| {
+        if !v.reached {
+            return Ok(());
+        }
+        let vel = state
+            .get(v.offset..v.offset + v.value.len())
+            .ok_or(Error::InvalidArgument)?;
+        for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel) {
+            let (w, u) = update(w, d, u);
+            if !w.is_finite() || !u.is_finite() {
+                return Err(Error::NonFinite);
+            }
+        }
+        Ok(())
+    })?;
+    g.for_each_variable(|v| {
+        if !v.reached {
+            return Ok(());
+        }
+        let vel = velocity
+            .get_mut(v.offset..v.offset + v.value.len())
+            .ok_or(Error::InvalidArgument)?;
+        for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
+            (*w, *u) = update(*w, d, *u);
+        }
+        Ok(())
+    })
+}
+
+/// Adam's update (the rule of [`Adam`]) with the moments in a caller's slices, indexed by the
+/// variables' offsets, and the update counter `count`; `hyper` is `[η, β1, β2, ε]`. For callers
+/// that keep the state elsewhere, like the C API.
+///
+/// A dry run comes first, so an update that would make a variable or a moment non-finite is
+/// refused before anything changes (the counter included).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when a moment slice is shorter than the graph's trainable
+/// scalars; [`Error::NonFinite`] for an overflowing update. Nothing changes on an error.
+pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    first: &mut [T],
+    second: &mut [T],
+    count_ref: &mut u32,
+    hyper: [T; 4],
+) -> Result<(), Error> {
+    check_capacity(g, first.len().min(second.len()))?;
+    let [lr, b1, b2, eps] = hyper;
+    let count = count_ref.saturating_add(1);
+    let t = T::from_f64(f64::from(count));
+    let c1 = T::ONE - b1.powf(t);
+    let c2 = T::ONE - b2.powf(t);
+    let update = |w: T, d: T, m: T, s: T| {
+        let m = b1 * m + (T::ONE - b1) * d;
+        let s = b2 * s + (T::ONE - b2) * d * d;
+        let m_hat = m / c1;
+        let v_hat = s / c2;
+        (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
+    };
+    // A dry run first: an update that would overflow is refused before anything changes
+    // (the update counter included).
+    let (ms, vs): (&[T], &[T]) = (first, second);
+    g.for_each_variable(|v| {
+        if !v.reached {
+            return Ok(());
+        }
+        let range = v.offset..v.offset + v.value.len();
+        let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
+            return Err(Error::InvalidArgument);
+        };
+        for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms).zip(vs) {
+            let (w, m, s) = update(w, d, m, s);
+            if !w.is_finite() || !m.is_finite() || !s.is_finite() {
+                return Err(Error::NonFinite);
+            }
+        }
+        Ok(())
+    })?;
+    *count_ref = count;
+    let (ms, vs) = (first, second);
+    g.for_each_variable(|v| {
+        if !v.reached {
+            return Ok(());
+        }
+        let range = v.offset..v.offset + v.value.len();
+        let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range)) else {
+            return Err(Error::InvalidArgument);
+        };
+        for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
+            (*w, *m, *s) = update(*w, d, *m, *s);
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
