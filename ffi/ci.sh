@@ -3,11 +3,13 @@
 #
 #  1. the committed header include/embedgrad.h is what cbindgen generates now, and it compiles
 #     alone as C99, C11 (gcc -Wall -Wextra -Werror -pedantic), C++11 and C++17 (g++), and with
-#     arm-none-eabi-gcc; the C training loop in README.md is examples/train_minimal.c;
+#     arm-none-eabi-gcc; tests/header_use.c uses every macro, type and enumerator it defines
+#     (checked) and compiles as C99, C11, C++11 and C++17; the C training loop in README.md is
+#     examples/train_minimal.c;
 #  2. embedgrad-sim's f32 run of mlp_xor gives the reference (final loss, accuracy, checksum),
 #     written to target/ffi-ci/reference.h;
-#  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c) under AddressSanitizer and
-#     UBSan; the minimal example (examples/train_minimal.c) as C and as C++, through the
+#  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c, tests/header_use.c) under
+#     AddressSanitizer and UBSan, and header_use.c again as C++11; the minimal example (examples/train_minimal.c) as C and as C++, through the
 #     example Makefile, and through the example CMakeLists.txt when cmake is installed; the
 #     bad-input test again against a library built with other capacities (EMBEDGRAD_FFI_NODES,
 #     EMBEDGRAD_FFI_SCALARS, and -DEG_NODES/-DEG_SCALARS on the C side);
@@ -25,7 +27,8 @@
 #        NO_INSTALL=1 ffi/ci.sh (never install missing tools)
 # Missing tools are installed: gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm
 # (apt), the thumbv7em-none-eabihf Rust target (rustup) and cbindgen (cargo install).
-# Outputs go to target/ffi-ci/. Exits non-zero on any failure.
+# Outputs go to target/ffi-ci/; the libraries are built in $CARGO_TARGET_DIR (default target/).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,7 +36,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -45,9 +48,9 @@ RUST_TARGET=thumbv7em-none-eabihf
 ARCH=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 CWARN=(-Wall -Wextra -Werror -pedantic)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)
-HOST_LIB=target/release/libembedgrad_ffi.a
-ARM_LIB=target/$RUST_TARGET/release/libembedgrad_ffi.a
-TESTS=(train_mlp_xor bad_inputs)
+HOST_LIB=${CARGO_TARGET_DIR:-target}/release/libembedgrad_ffi.a
+ARM_LIB=${CARGO_TARGET_DIR:-target}/$RUST_TARGET/release/libembedgrad_ffi.a
+TESTS=(train_mlp_xor bad_inputs header_use)
 mkdir -p "$OUT" "$ARM_OUT"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
@@ -106,6 +109,35 @@ done
 arm-none-eabi-gcc -std=c99 "${CWARN[@]}" -fsyntax-only -x c ffi/include/embedgrad.h ||
     { header_ok=0; fail "header: arm-none-eabi-gcc -std=c99"; }
 ((header_ok)) && echo "compiles alone: gcc -std=c99/c11, g++ -std=c++11/c++17, arm-none-eabi-gcc -std=c99 (-Wall -Wextra -Werror -pedantic)"
+
+# Used, not only included: tests/header_use.c uses every macro, type and enumerator of the header
+# (built here as C and C++, run below on the host and in QEMU); a name the header defines that
+# the file does not mention fails, so a new name gets a use with it.
+header_names() {
+    {
+        grep -oE '^#define [A-Za-z_][A-Za-z0-9_]*' "$1" | awk '{print $2}'
+        grep -oE '^ +[A-Z][A-Z0-9_]* =' "$1" | awk '{print $1}'
+        grep -oE '^typedef [^;(]*[^a-z_]([a-z_][a-z0-9_]*);' "$1" | sed -E 's/.*[^a-z0-9_]([a-z_][a-z0-9_]*);$/\1/'
+        grep -oE '^} [a-z_][a-z0-9_]*;' "$1" | tr -d '}; '
+    } | sort -u
+}
+header_names ffi/include/embedgrad.h >"$OUT/header_names.txt"
+unused=$(while read -r name; do grep -qw "$name" ffi/tests/header_use.c || printf '%s ' "$name"; done <"$OUT/header_names.txt")
+if [[ -n "$unused" ]]; then
+    fail "tests/header_use.c does not use: $unused(add a use of each)"
+else
+    echo "tests/header_use.c uses all $(wc -l <"$OUT/header_names.txt") macros, types and enumerators"
+fi
+use_ok=1
+for std in c99 c11; do
+    gcc -std=$std "${CWARN[@]}" -Iffi/include -Iffi/tests -c ffi/tests/header_use.c -o "$OUT/header_use_$std.o" ||
+        { use_ok=0; fail "tests/header_use.c: gcc -std=$std"; }
+done
+for std in c++11 c++17; do
+    g++ -std=$std "${CWARN[@]}" -Iffi/include -Iffi/tests -x c++ -c ffi/tests/header_use.c -o "$OUT/header_use_$std.o" ||
+        { use_ok=0; fail "tests/header_use.c: g++ -std=$std"; }
+done
+((use_ok)) && echo "tests/header_use.c compiles: gcc -std=c99/c11, g++ -std=c++11/c++17 (-Wall -Wextra -Werror -pedantic)"
 
 # The README's C training loop is the example that is compiled and run below.
 if grep -q '^## Using embedgrad from C' README.md; then
@@ -180,6 +212,13 @@ for t in "${TESTS[@]}"; do
         fail "host/$t: build"
     fi
 done
+
+if g++ -std=c++11 "${CWARN[@]}" -Iffi/include -Iffi/tests -x c++ ffi/tests/header_use.c -x none \
+    "$HOST_LIB" "${NATIVE[@]}" -o "$OUT/header_use_cxx"; then
+    run "host/header_use (C++11)" "$OUT/header_use_cxx"
+else
+    fail "host/header_use (C++11): build"
+fi
 
 step "host example: C, C++, Makefile, CMake"
 if gcc -std=c99 "${CWARN[@]}" -O2 "${SAN[@]}" -Iffi/include ffi/examples/train_minimal.c "$HOST_LIB" \

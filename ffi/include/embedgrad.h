@@ -513,11 +513,6 @@ typedef union eg_graph_storage {
   void *align_ptr;
 } eg_graph_storage;
 
-/**
- * Every status, for tables and tests.
- */
-#define eg_status_ALL { eg_status_Ok, eg_status_NullPointer, eg_status_Misaligned, eg_status_BufferTooSmall, eg_status_NotInitialised, eg_status_InvalidArgument, eg_status_Overlap, eg_status_NodeCapacity, eg_status_ScalarCapacity, eg_status_InvalidShape, eg_status_ShapeMismatch, eg_status_LengthMismatch, eg_status_UnknownNode, eg_status_ForeignNode, eg_status_WrongKind, eg_status_MissingFeed, eg_status_NotScalar, eg_status_NoGradient, eg_status_NonFinite, eg_status_Arity, eg_status_Storage, eg_status_Corrupt, eg_status_Source, eg_status_Other, }
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -68,6 +68,11 @@ pub enum EgStatus {
 
 impl EgStatus {
     /// Every status, for tables and tests.
+    ///
+    /// Rust only: cbindgen would write it as a macro naming the Rust variants, which C cannot
+    /// use (C code lists the `EG_STATUS_*` enumerators, or asks `eg_status_str`).
+    ///
+    /// cbindgen:ignore
     pub const ALL: [EgStatus; 24] = [
         EgStatus::Ok,
         EgStatus::NullPointer,
