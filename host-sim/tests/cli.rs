@@ -260,3 +260,119 @@ fn errors_are_one_line_and_exit_non_zero() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+/// The commands whose output the write-error tests check (fast ones: `train digits` takes a
+/// second or so).
+const OUTPUT_COMMANDS: &[&[&str]] = &[
+    &["sensor-demo"],
+    &["sensor-demo", "--json"],
+    &["train", "perceptron"],
+    &["train", "perceptron", "--json"],
+    &["train", "digits"],
+    &["train", "digits", "--json"],
+    &["--help"],
+    &["train", "--help"],
+];
+
+/// Runs the binary with stdout going to `stdout` and returns its status and stderr.
+fn sim_to(args: &[&str], stdout: std::process::Stdio) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_one_error_line_and_exit_1() {
+    for args in OUTPUT_COMMANDS {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (code, stderr) = sim_to(args, full.into());
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("embedgrad-sim: error: cannot write to standard output: "),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly_with_exit_0() {
+    for args in OUTPUT_COMMANDS {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+            .args(*args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before reading anything (`| head -0`): every write is EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_closed_after_the_first_line_ends_quietly_with_exit_0() {
+    use std::io::{BufRead, BufReader};
+    for args in OUTPUT_COMMANDS {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+            .args(*args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `| head -1`: one line read, then the pipe closed.
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{args:?}");
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stderr_does_not_panic() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // A usage error whose message cannot be written still exits 2, not 101.
+    let status = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+        .args(["train", "nope"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    // The note about the picture goes to stderr with --json.
+    let dir = scratch("full-stderr");
+    let path = dir.join("p.svg");
+    let status = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+        .args(["train", "perceptron", "--json", "--plot"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(path.exists());
+}

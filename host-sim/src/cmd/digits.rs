@@ -1,11 +1,11 @@
 //! `embedgrad-sim train digits [--precision f32|f64] [--json]`.
 
 use super::args::{no_value, Arg, Args};
+use super::out::Out;
 use super::Failure;
 use embedgrad_core::Scalar;
 use embedgrad_data::digits::{self as data, RECIPE};
 use embedgrad_host_sim::{digits, Precision};
-use std::io::Write;
 
 /// Whether a `train` command line names the digits: its first positional argument (skipping
 /// the values of `--precision` and `--plot`) is `digits`.
@@ -40,8 +40,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
                 json = true;
             }
             Arg::Flag(f, _) if f == "--help" || f == "-h" => {
-                print!("{}", super::USAGE);
-                return Ok(());
+                return super::help();
             }
             Arg::Flag(f, _) if f == "--plot" => {
                 return Err(Failure::Usage(
@@ -64,26 +63,24 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
 fn train<T: Scalar>(precision: Precision, json: bool) -> Result<(), Failure> {
     let p = precision.name();
     let epochs = RECIPE.epochs;
-    // Write errors (a closed pipe) are ignored: the output is best effort.
+    let mut out = Out::new();
+    // The epochs' lines; a failed write stops the output (not the training), and is reported
+    // once the training is done.
     let r = digits::train::<T>(&RECIPE, |epoch, loss, time| {
-        let mut out = std::io::stdout().lock();
         if json {
-            let _ = writeln!(out, "{}", digits::epoch_line(p, epoch, loss));
+            out.line(format_args!("{}", digits::epoch_line(p, epoch, loss)));
         } else {
-            let _ = writeln!(
-                out,
+            out.line(format_args!(
                 "digits {p} epoch {epoch:>2}/{epochs}  loss {loss:.6}  ({:.2} ms)",
                 time.as_secs_f64() * 1e3
-            );
+            ));
         }
     })
     .map_err(|e| Failure::Failed(format!("training digits in {p} failed: {e}")))?;
-    let mut out = std::io::stdout().lock();
     if json {
-        let _ = writeln!(out, "{}", digits::final_line(p, &r));
+        out.line(format_args!("{}", digits::final_line(p, &r)));
     } else {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "digits {p}: 64-{}-10 relu MLP, Adam, {epochs} epochs of {} mini-batches of {}; \
              final loss {} per image; training accuracy {:.2}% ({}/{}), held-out accuracy \
              {:.2}% ({}/{}); {:.2} ms per epoch ({:.0} ms in all); graph {} nodes, {} scalars \
@@ -104,7 +101,7 @@ fn train<T: Scalar>(precision: Precision, json: bool) -> Result<(), Failure> {
             r.requirements.scalars,
             r.requirements.bytes,
             digits::checksum(),
-        );
+        ));
     }
-    Ok(())
+    out.finish()
 }

@@ -1,10 +1,10 @@
 //! `embedgrad-sim [--out DIR]`: trains every seed example in f32 and draws it.
 
 use super::args::{Arg, Args};
+use super::out::{err_line, Out};
 use super::Failure;
 use embedgrad_host_sim::{plot, run};
 use embedgrad_train::seed::Example;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -19,8 +19,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         match arg {
             Arg::Flag(f, v) if f == "--out" => out = PathBuf::from(args.value(&f, v)?),
             Arg::Flag(f, _) if f == "--help" || f == "-h" => {
-                print!("{}", super::USAGE);
-                return Ok(());
+                return super::help();
             }
             Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
             Arg::Positional(p) => return Err(Failure::Usage(format!("unknown command '{p}'"))),
@@ -37,12 +36,16 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         let steps = ex.steps();
         let every = (steps / 10).max(10);
         let name = ex.name();
-        eprintln!("training {name} in f32: {steps} full-batch steps");
+        err_line(format_args!(
+            "training {name} in f32: {steps} full-batch steps"
+        ));
         let start = Instant::now();
         let r = run::train::<f32>(ex, Some(GRID), |step, loss| {
             if step % every == 0 || step == steps {
                 let bar = "#".repeat(20 * step / steps.max(1));
-                eprintln!("  {name:<11} [{bar:<20}] step {step:>5}/{steps}  loss {loss}");
+                err_line(format_args!(
+                    "  {name:<11} [{bar:<20}] step {step:>5}/{steps}  loss {loss}"
+                ));
             }
         })
         .map_err(|e| Failure::Failed(format!("training {name} failed: {e}")))?;
@@ -50,26 +53,24 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         let path = out.join(format!("{name}.svg"));
         std::fs::write(&path, plot::figure(&r))
             .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))?;
-        eprintln!(
+        err_line(format_args!(
             "  {name}: final loss {}, accuracy {:.1}% in {ms:.0} ms",
             r.final_loss,
             100.0 * r.accuracy()
-        );
+        ));
         summary.push((path, r.final_loss, r.accuracy(), ms));
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(
-        stdout,
+    let mut stdout = Out::new();
+    stdout.line(format_args!(
         "wrote a picture of each example (data, decision regions, loss curve) to {}/:",
         out.display()
-    );
+    ));
     for (path, loss, acc, ms) in summary {
-        let _ = writeln!(
-            stdout,
+        stdout.line(format_args!(
             "  final loss {loss:<11} accuracy {:>5.1}%  {ms:>6.0} ms  {}",
             100.0 * acc,
             path.display()
-        );
+        ));
     }
-    Ok(())
+    stdout.finish()
 }

@@ -3,6 +3,7 @@
 mod args;
 mod digits;
 mod examples;
+mod out;
 mod sensor;
 mod train;
 
@@ -16,6 +17,9 @@ pub enum Failure {
     Usage(String),
     /// The command was understood but could not be carried out (exit status 1).
     Failed(String),
+    /// Standard output is a pipe whose reader has gone (`| head -1`): the command stops
+    /// quietly with status 0, as other Unix tools do.
+    ClosedPipe,
 }
 
 impl fmt::Display for Failure {
@@ -23,19 +27,30 @@ impl fmt::Display for Failure {
         match self {
             Failure::Usage(m) => write!(f, "{m} (see embedgrad-sim --help)"),
             Failure::Failed(m) => f.write_str(m),
+            Failure::ClosedPipe => f.write_str("standard output was closed"),
         }
     }
 }
 
-/// Prints a failure as one line on stderr and returns the matching exit status.
+/// Prints a failure as one line on stderr and returns the matching exit status (a closed
+/// pipe prints nothing and exits 0).
 pub fn report(e: &Failure) -> ExitCode {
-    // A message must stay on one line, whatever it quotes.
-    let line = e.to_string().replace(['\n', '\r'], " ");
-    eprintln!("embedgrad-sim: error: {line}");
-    match e {
+    let code = match e {
         Failure::Usage(_) => ExitCode::from(2),
         Failure::Failed(_) => ExitCode::from(1),
-    }
+        Failure::ClosedPipe => return ExitCode::SUCCESS,
+    };
+    // A message must stay on one line, whatever it quotes.
+    let line = e.to_string().replace(['\n', '\r'], " ");
+    out::err_line(format_args!("embedgrad-sim: error: {line}"));
+    code
+}
+
+/// Prints the usage text on standard output.
+fn help() -> Result<(), Failure> {
+    let mut out = out::Out::new();
+    out.text(USAGE);
+    out.finish()
 }
 
 /// The usage text of `--help`.
@@ -72,18 +87,17 @@ USAGE:
     embedgrad-sim --help
         Prints this text.
 
-Errors (unknown example, bad flag, missing value, unwritable path) print one line on stderr
-and exit with status 2 (command line) or 1 (failure while running).
+Errors (unknown example, bad flag, missing value, unwritable path, a failed write to
+standard output) print one line on stderr and exit with status 2 (command line) or 1 (failure
+while running). When standard output is a pipe that its reader closes early (| head), the
+command stops quietly with status 0.
 ";
 
 /// Runs the subcommand named by the first argument.
 pub fn dispatch(args: &[String]) -> Result<(), Failure> {
     match args.first().map(String::as_str) {
         None => examples::run(&[]),
-        Some("-h" | "--help" | "help") => {
-            print!("{USAGE}");
-            Ok(())
-        }
+        Some("-h" | "--help" | "help") => help(),
         Some("train") if digits::wanted(args.get(1..).unwrap_or(&[])) => {
             digits::run(args.get(1..).unwrap_or(&[]))
         }

@@ -1,10 +1,10 @@
 //! `embedgrad-sim sensor-demo [--samples N] [--seed S] [--error-rate P] [--json]`.
 
 use super::args::{no_value, Arg, Args};
+use super::out::Out;
 use super::Failure;
 use embedgrad_host_sim::json;
 use embedgrad_host_sim::sensor::{self, DemoConfig, DemoSummary, Progress};
-use std::io::Write;
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, Failure> {
     v.parse()
@@ -36,8 +36,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
                 as_json = true;
             }
             Arg::Flag(f, _) if f == "--help" || f == "-h" => {
-                print!("{}", super::USAGE);
-                return Ok(());
+                return super::help();
             }
             Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
             Arg::Positional(extra) => {
@@ -45,8 +44,9 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             }
         }
     }
+    let mut out = Out::new();
     if !as_json {
-        println!(
+        out.line(format_args!(
             "sensor-demo: a simulated MPU-6050 on a flaky I2C bus ({:.1}% of transactions fail), \
              read through embedded-hal; {} gestures (tilt or shake, {} readings 20 ms apart each) \
              learned online by a {}-{}-2 tanh network, Adam, batches of {}",
@@ -56,10 +56,10 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             sensor::FEATURES,
             sensor::HIDDEN,
             sensor::BATCH,
-        );
+        ));
     }
     let s = sensor::run_demo(&cfg, |p| {
-        if as_json {
+        if as_json || out.failed() {
             return;
         }
         match *p {
@@ -69,24 +69,22 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
                 window,
                 steps,
                 bus_errors,
-            } => println!(
+            } => out.line(format_args!(
                 "sample {sample:>5}: running accuracy {:5.1}% (last {window} predictions before \
                  learning), {steps} steps, {bus_errors} bus errors",
                 100.0 * running_accuracy
-            ),
-            Progress::BusError { sample, kind } => println!(
+            )),
+            Progress::BusError { sample, kind } => out.line(format_args!(
                 "sample {sample:>5}: bus error ({kind}): sample dropped; weights and Adam state \
                  verified unchanged"
-            ),
+            )),
         }
     })
     .map_err(|e| Failure::Failed(format!("sensor demo failed: {e}")))?;
-    let mut out = std::io::stdout().lock();
-    let _ = if as_json {
-        writeln!(out, "{}", summary_line(&s))
+    if as_json {
+        out.line(format_args!("{}", summary_line(&s)));
     } else {
-        writeln!(
-            out,
+        out.line(format_args!(
             "summary: learned from {} of {} gestures in {} steps ({:.1} s of readings); {} bus \
              errors, each dropping one sample with the model intact ({} checks); accuracy before \
              learning: first 64 {:.1}%, last 64 {:.1}%, overall {:.1}%; fresh unlabelled \
@@ -104,9 +102,9 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             s.test_total,
             100.0 * s.test_accuracy(),
             s.test_bus_errors,
-        )
-    };
-    Ok(())
+        ));
+    }
+    out.finish()
 }
 
 /// The `--json` summary: one object with every field of [`DemoSummary`].

@@ -1,6 +1,7 @@
 //! `embedgrad-sim train <example> [--precision f32|f64] [--json] [--plot PATH]`.
 
 use super::args::{no_value, Arg, Args};
+use super::out::{err_line, Out};
 use super::Failure;
 use embedgrad_core::Scalar;
 use embedgrad_host_sim::{json, plot, run, Precision};
@@ -64,8 +65,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, Failure> {
 /// Runs `train`.
 pub fn run(args: &[String]) -> Result<(), Failure> {
     let Some(opts) = parse(args)? else {
-        print!("{}", super::USAGE);
-        return Ok(());
+        return super::help();
     };
     // Open the picture's file first, so that a bad path fails before the training.
     let plot_file = match &opts.plot {
@@ -89,13 +89,20 @@ fn train<T: Scalar>(opts: &Options, plot_file: Option<(&PathBuf, File)>) -> Resu
     let every = (steps / 10).max(10);
     let start = Instant::now();
     let grid = plot_file.as_ref().map(|_| GRID);
-    // Write errors (a closed pipe) are ignored here: the output is best effort.
-    let r = run::train::<T>(ex, grid, move |step, loss| {
-        let mut out = std::io::stdout().lock();
+    let mut out = Out::new();
+    // The steps' lines; a failed write stops the output (not the training), and is reported
+    // once the training is done.
+    let r = run::train::<T>(ex, grid, |step, loss| {
         if as_json {
-            let _ = writeln!(out, "{}", json::step_line(ex.name(), p, step, loss));
+            out.line(format_args!(
+                "{}",
+                json::step_line(ex.name(), p, step, loss)
+            ));
         } else if step % every == 0 || step == steps {
-            let _ = writeln!(out, "{} {p} step {step:>5}/{steps}  loss {loss}", ex.name());
+            out.line(format_args!(
+                "{} {p} step {step:>5}/{steps}  loss {loss}",
+                ex.name()
+            ));
         }
     })
     .map_err(|e| Failure::Failed(format!("training {} in {p} failed: {e}", ex.name())))?;
@@ -104,16 +111,13 @@ fn train<T: Scalar>(opts: &Options, plot_file: Option<(&PathBuf, File)>) -> Resu
         Precision::F32 => ex.checksum_f32(),
         Precision::F64 => ex.checksum_f64(),
     };
-    let mut out = std::io::stdout().lock();
     if as_json {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{}",
             json::final_line(ex.name(), p, r.final_loss, r.accuracy(), checksum)
-        );
+        ));
     } else {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{} {p}: final loss {}, training accuracy {:.1}% ({}/{}), {steps} steps in {:.1} ms; \
              graph {} nodes, {} scalars ({} bytes); data checksum {checksum:016x}",
             ex.name(),
@@ -125,7 +129,7 @@ fn train<T: Scalar>(opts: &Options, plot_file: Option<(&PathBuf, File)>) -> Resu
             r.requirements.nodes,
             r.requirements.scalars,
             r.requirements.bytes,
-        );
+        ));
     }
     if let Some((path, mut file)) = plot_file {
         file.write_all(plot::figure(&r).as_bytes())
@@ -135,10 +139,10 @@ fn train<T: Scalar>(opts: &Options, plot_file: Option<(&PathBuf, File)>) -> Resu
             })?;
         let msg = format!("wrote the picture to {}", path.display());
         if as_json {
-            eprintln!("{msg}");
+            err_line(format_args!("{msg}"));
         } else {
-            let _ = writeln!(out, "{msg}");
+            out.line(format_args!("{msg}"));
         }
     }
-    Ok(())
+    out.finish()
 }
