@@ -7,8 +7,12 @@ use core::fmt;
 ///
 /// Every fallible call returns it and leaves the graph as it was before the call (a failed
 /// `run` may have computed some values, but never changes a variable, a feed or the structure).
+///
+/// Equality compares the numbers an error carries with `==`, so an error that carries a NaN
+/// (say [`Error::InvalidParameter`] for a NaN learning rate) is not equal to itself; match on
+/// the variant and its other fields instead.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The node table is full (`NODES` nodes).
@@ -68,6 +72,43 @@ pub enum Error {
     Corrupt,
     /// A data source (sensor, bus) failed to deliver a sample.
     Source,
+    /// A hyper-parameter (learning rate, momentum, Adam's betas or epsilon, …) is outside
+    /// its range.
+    InvalidParameter {
+        /// The parameter's name (`"learning_rate"`, `"beta1"`, …).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range it must lie in, in words (`"finite and > 0"`, `"in [0, 1)"`).
+        expected: &'static str,
+    },
+    /// A class label that is not an integer in `0..classes`.
+    InvalidLabel {
+        /// The row (of the data set or of the label buffer).
+        row: usize,
+        /// The label given.
+        label: f64,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A binary cross-entropy target outside `[0, 1]` (or NaN).
+    InvalidTarget {
+        /// The row of the target.
+        row: usize,
+        /// Its column.
+        col: usize,
+        /// The target given.
+        value: f64,
+    },
+    /// A NaN or infinite feature in a data set.
+    NonFiniteFeature {
+        /// The row.
+        row: usize,
+        /// The feature's index in the row.
+        col: usize,
+        /// The value (NaN or ±infinity).
+        value: f64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -103,8 +144,31 @@ impl fmt::Display for Error {
             Error::Storage => f.write_str("storage error"),
             Error::Corrupt => f.write_str("stored data is corrupt or of another format"),
             Error::Source => f.write_str("data source failed"),
+            Error::InvalidParameter {
+                name,
+                value,
+                expected,
+            } => write!(f, "invalid {name} {value}: must be {expected}"),
+            Error::InvalidLabel {
+                row,
+                label,
+                classes,
+            } => write!(
+                f,
+                "invalid label {label} in row {row}: must be a class index 0..{classes}"
+            ),
+            Error::InvalidTarget { row, col, value } => write!(
+                f,
+                "invalid target {value} in row {row}, column {col}: must be in [0, 1]"
+            ),
+            Error::NonFiniteFeature { row, col, value } => {
+                write!(f, "feature {col} of row {row} is {value}: must be finite")
+            }
         }
     }
 }
+
+// Equality of the carried numbers is `==` (see the type's docs); everything else is exact.
+impl Eq for Error {}
 
 impl core::error::Error for Error {}

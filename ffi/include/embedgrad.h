@@ -100,7 +100,8 @@ enum eg_status
   EG_STATUS_NOT_INITIALISED = 4,
   /**
    * An argument is out of range: an unknown op, axis or kind value, a parameter an op does
-   * not take, a learning rate that is not finite and positive, more nodes than a call takes.
+   * not take, a learning rate that is not finite and positive, a momentum or Adam decay
+   * outside [0, 1), more nodes than a call takes.
    */
   EG_STATUS_INVALID_ARGUMENT = 5,
   /**

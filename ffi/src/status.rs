@@ -24,7 +24,8 @@ pub enum EgStatus {
     /// The graph or optimizer was not initialised by its init function (or was overwritten).
     NotInitialised = 4,
     /// An argument is out of range: an unknown op, axis or kind value, a parameter an op does
-    /// not take, a learning rate that is not finite and positive, more nodes than a call takes.
+    /// not take, a learning rate that is not finite and positive, a momentum or Adam decay
+    /// outside [0, 1), more nodes than a call takes.
     InvalidArgument = 5,
     /// Two buffers of one call overlap, or a buffer overlaps the graph itself.
     Overlap = 6,
@@ -152,7 +153,11 @@ impl From<Error> for EgStatus {
             Error::NoGradient(_) => EgStatus::NoGradient,
             Error::NonFinite => EgStatus::NonFinite,
             Error::Arity { .. } => EgStatus::Arity,
-            Error::InvalidArgument => EgStatus::InvalidArgument,
+            Error::InvalidArgument
+            | Error::InvalidParameter { .. }
+            | Error::InvalidLabel { .. }
+            | Error::InvalidTarget { .. } => EgStatus::InvalidArgument,
+            Error::NonFiniteFeature { .. } => EgStatus::NonFinite,
             Error::Storage => EgStatus::Storage,
             Error::Corrupt => EgStatus::Corrupt,
             Error::Source => EgStatus::Source,

@@ -13,6 +13,21 @@
 //!
 //! For a mean over the entries, `scale` the result by `1/(R·C)`.
 //!
+//! **Targets outside `[0, 1]`.** The formula has no meaning there (the loss is unbounded
+//! below and training drives the logits to infinity), but an op's kernel cannot return an
+//! error, and targets usually arrive through a placeholder whose values the graph does not
+//! judge. Check them where they enter with [`check_targets`], which names the first bad entry
+//! and its value (`embedgrad-train`'s data sets write only 0 and 1 as binary targets):
+//!
+//! ```
+//! use embedgrad_core::Error;
+//! use embedgrad_ops::sigmoid_binary_cross_entropy::check_targets;
+//! assert_eq!(check_targets(&[0.0f32, 0.25, 1.0], 1), Ok(()));
+//! let err = check_targets(&[0.0f32, 1.0, 1.0, 2.0], 2).unwrap_err();
+//! assert!(matches!(err, Error::InvalidTarget { row: 1, col: 1, .. }));
+//! assert_eq!(err.to_string(), "invalid target 2 in row 1, column 1: must be in [0, 1]");
+//! ```
+//!
 //! ```
 //! use embedgrad_core::Matrix;
 //! use embedgrad_ops::prelude::*;
@@ -40,6 +55,28 @@ fn stable_sigmoid<T: Scalar>(x: T) -> T {
     } else {
         let e = x.exp();
         e / (T::ONE + e)
+    }
+}
+
+/// Checks binary cross-entropy targets before they are fed: each must be in `[0, 1]` (NaN is
+/// not). `targets` is row-major with `cols` entries per row (the row and column of the error
+/// are computed with it; `cols = 0` is taken as 1).
+///
+/// # Errors
+/// [`Error::InvalidTarget`] with the row, column and value of the first bad target.
+pub fn check_targets<T: Scalar>(targets: &[T], cols: usize) -> Result<(), Error> {
+    let cols = cols.max(1);
+    match targets
+        .iter()
+        .enumerate()
+        .find(|(_, &t)| !(t >= T::ZERO && t <= T::ONE))
+    {
+        None => Ok(()),
+        Some((i, &t)) => Err(Error::InvalidTarget {
+            row: i / cols,
+            col: i % cols,
+            value: t.to_f64(),
+        }),
     }
 }
 
@@ -84,7 +121,8 @@ impl<T: Scalar> Op<T> for SigmoidBinaryCrossEntropy {
 /// Builder for [`SigmoidBinaryCrossEntropy`].
 pub trait SigmoidBinaryCrossEntropyExt<T> {
     /// `Σ max(x, 0) − x·t + log(1 + e^(−|x|))`: binary cross-entropy of `σ(logits)` against
-    /// `targets`, summed over all entries.
+    /// `targets` (in `[0, 1]`: check fed targets with [`check_targets`]), summed over all
+    /// entries.
     ///
     /// # Errors
     /// Capacity errors and bad handles (see [`Graph::push_op`]).
@@ -114,6 +152,25 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize>
 mod tests {
     use super::*;
     use crate::testing::*;
+
+    #[test]
+    fn check_targets_names_the_first_bad_entry_and_value() {
+        assert_eq!(check_targets(&[0.0f64, 0.5, 1.0, 0.0], 2), Ok(()));
+        for (t, row, col, value) in [
+            (&[0.0f64, 1.0, -0.5, 2.0][..], 1, 0, -0.5),
+            (&[0.0, 1.5][..], 0, 1, 1.5),
+            (&[1.0, 1.0, 1.0, f64::INFINITY][..], 1, 1, f64::INFINITY),
+        ] {
+            assert_eq!(
+                check_targets(t, 2),
+                Err(Error::InvalidTarget { row, col, value })
+            );
+        }
+        assert!(matches!(
+            check_targets(&[f32::NAN], 0),
+            Err(Error::InvalidTarget { row: 0, col: 0, value }) if value.is_nan()
+        ));
+    }
 
     #[test]
     fn literal() {

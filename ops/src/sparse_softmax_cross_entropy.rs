@@ -9,7 +9,21 @@
 //!
 //! **Invalid labels.** A label that is not an integer in `0..K` (negative, too large,
 //! fractional, NaN) marks its row as ignored: the row contributes 0 to the loss and 0 to the
-//! gradient. Nothing panics. Use it on purpose to pad the last micro-batch of a data set.
+//! gradient. Nothing panics. This is how a short last batch is padded (the data sets of
+//! `embedgrad-train` write the label `K` into padding rows), so the op itself cannot refuse
+//! such a label — it cannot tell padding from a mistake, and an op's kernel cannot return an
+//! error. Labels are therefore checked where they *enter*: `embedgrad-train`'s `Dataset::new`
+//! refuses a label `≥ K` with the row (`Error::InvalidLabel`), and labels you feed yourself
+//! are checked by [`check_labels`], which names the first bad row and its value:
+//!
+//! ```
+//! use embedgrad_core::Error;
+//! use embedgrad_ops::sparse_softmax_cross_entropy::check_labels;
+//! assert_eq!(check_labels(&[0.0f32, 2.0, 1.0], 3), Ok(()));
+//! let err = check_labels(&[0.0f32, 3.0], 3).unwrap_err(); // 1-based labels, say
+//! assert!(matches!(err, Error::InvalidLabel { row: 1, classes: 3, .. }));
+//! assert_eq!(err.to_string(), "invalid label 3 in row 1: must be a class index 0..3");
+//! ```
 //!
 //! Gradients, with `p = softmax(x)` recomputed row by row:
 //! - logits: `∂J/∂x_ij = G · (p_ij − [j = l_i])` for valid rows, 0 for ignored rows;
@@ -57,6 +71,27 @@ pub fn class_index<T: Scalar>(label: T, classes: usize) -> Option<usize> {
     }
     let i = l as usize; // in range: 0 ≤ l < classes
     (i as f64 == l).then_some(i)
+}
+
+/// Checks a column of labels before it is fed: each must be an integer in `0..classes`
+/// (padding rows, which the op ignores on purpose, are not labels: leave them out of the
+/// slice, or check the real rows only).
+///
+/// # Errors
+/// [`Error::InvalidLabel`] with the first bad row, its label and `classes`.
+pub fn check_labels<T: Scalar>(labels: &[T], classes: usize) -> Result<(), Error> {
+    match labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| class_index(l, classes).is_none())
+    {
+        None => Ok(()),
+        Some((row, &l)) => Err(Error::InvalidLabel {
+            row,
+            label: l.to_f64(),
+            classes,
+        }),
+    }
 }
 
 impl<T: Scalar> Op<T> for SparseSoftmaxCrossEntropy {
@@ -120,7 +155,7 @@ impl<T: Scalar> Op<T> for SparseSoftmaxCrossEntropy {
 /// Builder for [`SparseSoftmaxCrossEntropy`].
 pub trait SparseSoftmaxCrossEntropyExt<T> {
     /// `Σ_i −log softmax(logits_i)[labels_i]`, with `labels` a column of class indices
-    /// (rows with an invalid label are ignored).
+    /// (rows with an invalid label are ignored: check fed labels with [`check_labels`]).
     ///
     /// # Errors
     /// Capacity errors and bad handles (see [`Graph::push_op`]).
@@ -148,6 +183,32 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_labels_names_the_first_bad_row_and_value() {
+        use super::check_labels;
+        use embedgrad_core::Error;
+        assert_eq!(check_labels(&[0.0f64, 1.0, 2.0], 3), Ok(()));
+        assert_eq!(check_labels::<f32>(&[], 3), Ok(()));
+        for (labels, row, label) in [
+            (&[0.0f64, 3.0, 9.0][..], 1, 3.0), // ≥ classes: the first one
+            (&[-1.0][..], 0, -1.0),
+            (&[1.0, 1.5][..], 1, 1.5),
+        ] {
+            assert_eq!(
+                check_labels(labels, 3),
+                Err(Error::InvalidLabel {
+                    row,
+                    label,
+                    classes: 3
+                })
+            );
+        }
+        assert!(matches!(
+            check_labels(&[0.0f32, f32::NAN], 3),
+            Err(Error::InvalidLabel { row: 1, classes: 3, label }) if label.is_nan()
+        ));
+    }
+
     use super::*;
     use crate::softmax_cross_entropy::SoftmaxCrossEntropy;
     use crate::testing::*;

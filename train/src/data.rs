@@ -190,11 +190,13 @@ impl<'a> Table<'a> {
     }
 
     /// Checks that the table is well-formed: `dim > 0`, a whole number of rows, a finite
-    /// scale and offset.
+    /// scale and offset, and every stored `f32` or `f64` value finite.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `dim = 0`, [`Error::LengthMismatch`] for a partial row,
-    /// [`Error::NonFinite`] for a NaN or infinite scale or offset.
+    /// [`Error::InvalidParameter`] (`"scale"` or `"offset"`, with the value) for a NaN or
+    /// infinite scale or offset, [`Error::NonFiniteFeature`] (row, column, value) for the
+    /// first NaN or infinite stored value.
     pub fn validate(&self) -> Result<(), Error> {
         if self.dim == 0 {
             return Err(Error::InvalidArgument);
@@ -206,16 +208,42 @@ impl<'a> Table<'a> {
                 found: len,
             });
         }
-        match self.storage {
-            Storage::U8 { scale, offset, .. } | Storage::I8 { scale, offset, .. }
-                if !(scale.is_finite() && offset.is_finite()) =>
-            {
-                Err(Error::NonFinite)
+        let finite = |name, v: f32| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::InvalidParameter {
+                    name,
+                    value: f64::from(v),
+                    expected: "finite",
+                })
             }
-            _ => Ok(()),
+        };
+        let dim = self.dim;
+        let non_finite = |(i, v): (usize, f64)| Error::NonFiniteFeature {
+            row: i / dim,
+            col: i % dim,
+            value: v,
+        };
+        match self.storage {
+            Storage::U8 { scale, offset, .. } | Storage::I8 { scale, offset, .. } => {
+                finite("scale", scale)?;
+                finite("offset", offset)
+            }
+            Storage::F32(data) => data
+                .iter()
+                .map(|&v| f64::from(v))
+                .enumerate()
+                .find(|(_, v)| !v.is_finite())
+                .map_or(Ok(()), |b| Err(non_finite(b))),
+            Storage::F64(data) => data
+                .iter()
+                .copied()
+                .enumerate()
+                .find(|(_, v)| !v.is_finite())
+                .map_or(Ok(()), |b| Err(non_finite(b))),
         }
     }
-
     /// Decodes row `i` into `out` (length `dim`).
     ///
     /// # Errors
@@ -334,11 +362,28 @@ pub struct Dataset<'a> {
 }
 
 impl<'a> Dataset<'a> {
-    /// A data set with `classes` classes (labels `0..classes`, at most 256).
+    /// A data set with `classes` classes (labels `0..classes`, at most 256). Every feature
+    /// and label is checked here, once, so that a bad row is reported with its number before
+    /// any training (`f32`/`f64` storage is read through once; byte storage only has its scale
+    /// and offset checked, since a byte decodes to a finite value).
+    ///
+    /// ```
+    /// use embedgrad_core::Error;
+    /// use embedgrad_train::data::{Dataset, Table};
+    /// let x = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0];
+    /// let err = Dataset::new(Table::f32(&x, 2), &[0, 2, 1], 2).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidLabel { row: 1, classes: 2, .. }));
+    /// assert_eq!(err.to_string(), "invalid label 2 in row 1: must be a class index 0..2");
+    /// let x = [0.0f32, 1.0, f32::NAN, 3.0];
+    /// let err = Dataset::new(Table::f32(&x, 2), &[0, 1], 2).unwrap_err();
+    /// assert!(matches!(err, Error::NonFiniteFeature { row: 1, col: 0, .. }));
+    /// ```
     ///
     /// # Errors
-    /// As [`Table::validate`]; [`Error::LengthMismatch`] unless there is one label per row;
-    /// [`Error::InvalidArgument`] for `classes` outside `1..=256` or a label `≥ classes`.
+    /// As [`Table::validate`] ([`Error::NonFiniteFeature`] with the row and column of a NaN
+    /// or infinite feature, …); [`Error::LengthMismatch`] unless there is one label per row;
+    /// [`Error::InvalidParameter`] (`"classes"`) for `classes` outside `1..=256`;
+    /// [`Error::InvalidLabel`] (row, label, classes) for the first label `≥ classes`.
     pub fn new(x: Table<'a>, labels: &'a [u8], classes: usize) -> Result<Self, Error> {
         x.validate()?;
         if labels.len() != x.rows() {
@@ -347,8 +392,23 @@ impl<'a> Dataset<'a> {
                 found: labels.len(),
             });
         }
-        if !(1..=256).contains(&classes) || labels.iter().any(|&l| usize::from(l) >= classes) {
-            return Err(Error::InvalidArgument);
+        if !(1..=256).contains(&classes) {
+            return Err(Error::InvalidParameter {
+                name: "classes",
+                value: classes as f64,
+                expected: "in 1..=256",
+            });
+        }
+        if let Some((row, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| usize::from(l) >= classes)
+        {
+            return Err(Error::InvalidLabel {
+                row,
+                label: f64::from(l),
+                classes,
+            });
         }
         Ok(Self { x, labels, classes })
     }
@@ -425,7 +485,9 @@ impl<'a> Dataset<'a> {
     /// # Errors
     /// [`Error::LengthMismatch`] when the buffers do not hold the same `B` rows or `indices`
     /// has more than `B`; [`Error::InvalidArgument`] for an index that is not a row (checked
-    /// before anything is written).
+    /// before anything is written); [`Error::NonFiniteFeature`] (row, column, value) for a
+    /// feature that decodes to infinity in `T` (an `f64` beyond `f32`'s range; the buffers
+    /// then hold the rows before it).
     pub fn fill_batch<T: Scalar, I: Copy + Into<usize>>(
         &self,
         indices: &[I],
@@ -494,6 +556,15 @@ impl<'a> Dataset<'a> {
             .zip(y.chunks_exact_mut(w.max(1)));
         for (i, (xr, yr)) in rows.zip(out.by_ref()) {
             self.x.row_into(i, xr)?;
+            // Finite as stored (checked by `new`), but an `f64` beyond `f32`'s range, or a
+            // byte with a huge scale, decodes to infinity in an `f32` graph.
+            if let Some((col, v)) = xr.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::NonFiniteFeature {
+                    row: i,
+                    col,
+                    value: v.to_f64(),
+                });
+            }
             let l = usize::from(self.label(i).ok_or(Error::InvalidArgument)?);
             match targets {
                 Targets::OneHot => {

@@ -7,11 +7,15 @@ pub trait Optimizer<T: Scalar> {
     /// Applies one update to every variable the last backprop reached.
     ///
     /// The optimizers of this crate refuse (with [`Error::NonFinite`], changing nothing) an
-    /// update that would make a variable or their state non-finite.
+    /// update that would make a variable or their state non-finite, and (with
+    /// [`Error::InvalidParameter`], changing nothing) settings out of range: a learning rate
+    /// that is negative, NaN or infinite, a momentum or Adam decay outside `[0, 1)`, an Adam
+    /// epsilon that is not finite and `≥ 0`.
     ///
     /// # Errors
-    /// Implementation-specific (for example [`Error::InvalidArgument`] when per-parameter
-    /// state is too small for the graph).
+    /// Implementation-specific; for this crate's optimizers [`Error::InvalidParameter`] (the
+    /// parameter's name, value and range), [`Error::InvalidArgument`] when per-parameter
+    /// state is too small for the graph, [`Error::NonFinite`] for an overflowing update.
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,
@@ -58,10 +62,69 @@ pub struct GradientDescent<T> {
     pub learning_rate: T,
 }
 
+/// Refuses a learning rate that is negative, NaN or infinite. Zero is allowed: it is where a
+/// schedule decaying to 0 ends (the step then changes nothing).
+pub(crate) fn check_learning_rate<T: Scalar>(lr: T) -> Result<(), Error> {
+    if lr.is_finite() && lr >= T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name: "learning_rate",
+            value: lr.to_f64(),
+            expected: "finite and >= 0",
+        })
+    }
+}
+
+/// Refuses a decay (momentum, Adam's betas) outside `[0, 1)`.
+pub(crate) fn check_decay<T: Scalar>(name: &'static str, b: T) -> Result<(), Error> {
+    if b >= T::ZERO && b < T::ONE {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name,
+            value: b.to_f64(),
+            expected: "in [0, 1)",
+        })
+    }
+}
+
 impl<T: Scalar> GradientDescent<T> {
-    /// An optimizer with step size `learning_rate`.
+    /// An optimizer with step size `learning_rate`, not checked here (so that it can be a
+    /// `const`): [`Optimizer::apply`] refuses a learning rate that is negative, NaN or infinite.
+    /// Use [`GradientDescent::try_new`] to be told at once.
     pub const fn new(learning_rate: T) -> Self {
         Self { learning_rate }
+    }
+
+    /// An optimizer with step size `learning_rate`, checked.
+    ///
+    /// ```
+    /// use embedgrad_core::Error;
+    /// use embedgrad_train::GradientDescent;
+    /// assert!(GradientDescent::try_new(0.1f32).is_ok());
+    /// assert!(matches!(
+    ///     GradientDescent::try_new(-0.1f32),
+    ///     Err(Error::InvalidParameter { name: "learning_rate", .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`"learning_rate"`, with the value) unless `learning_rate`
+    /// is finite and `≥ 0`.
+    pub fn try_new(learning_rate: T) -> Result<Self, Error> {
+        let opt = Self::new(learning_rate);
+        opt.validate()?;
+        Ok(opt)
+    }
+
+    /// Checks the settings, as [`Optimizer::apply`] does before each update.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`"learning_rate"`, with the value) unless the learning
+    /// rate is finite and `≥ 0`.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate)
     }
 
     /// One training step: forward, backprop, update (see [`minimize`]); returns the loss
@@ -83,6 +146,7 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         &mut self,
         g: &mut Graph<T, O, N, S>,
     ) -> Result<(), Error> {
+        self.validate()?;
         let lr = self.learning_rate;
         // First a dry run: an update that would overflow a variable (a huge step or gradient)
         // is refused before anything changes.
@@ -128,7 +192,9 @@ pub fn gradients_finite<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 ///
 /// # Errors
 /// Graph errors (missing feed, …); [`Error::NonFinite`] when the loss or a gradient is NaN or
-/// infinite — then no variable is changed.
+/// infinite; the optimizer's errors ([`Optimizer::apply`]: [`Error::InvalidParameter`] for a
+/// setting out of range, [`Error::InvalidArgument`] for too small a state,
+/// [`Error::NonFinite`] for an overflowing update). No variable is changed on an error.
 pub fn minimize<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     opt: &mut impl Optimizer<T>,
     g: &mut Graph<T, O, N, S>,

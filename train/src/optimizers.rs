@@ -25,6 +25,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use crate::optim::{check_decay, check_learning_rate};
 use crate::{GradientDescent, Optimizer};
 use embedgrad_core::{Error, Graph, Op, Scalar, Tensor};
 
@@ -54,6 +55,24 @@ fn check_capacity<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         Err(Error::InvalidArgument)
     } else {
         Ok(())
+    }
+}
+
+/// Refuses Adam settings out of range.
+fn check_adam<T: Scalar>(lr: T, beta1: T, beta2: T, epsilon: T) -> Result<(), Error> {
+    check_learning_rate(lr)?;
+    check_decay("beta1", beta1)?;
+    check_decay("beta2", beta2)?;
+    // ε = 0 is allowed (exact arithmetic in tests); a zero gradient then makes 0/0, which the
+    // update's own check refuses as non-finite.
+    if epsilon.is_finite() && epsilon >= T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            name: "epsilon",
+            value: epsilon.to_f64(),
+            expected: "finite and >= 0",
+        })
     }
 }
 
@@ -125,12 +144,25 @@ impl<T: Scalar, const P: usize> Momentum<T, P> {
     pub fn reset(&mut self) {
         self.velocity = [T::ZERO; P];
     }
+
+    /// Checks the settings, as [`Optimizer::apply`] does before each update (the
+    /// constructors are `const` and do not).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (name, value, range) for a learning rate that is negative,
+    /// NaN or infinite, or a momentum outside `[0, 1)`.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_learning_rate(self.learning_rate)?;
+        check_decay("momentum", self.momentum)
+    }
 }
 
 impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
     /// # Errors
-    /// [`Error::InvalidArgument`] when the graph has more than `P` trainable scalars (nothing
-    /// is changed then).
+    /// As [`momentum_step`]: [`Error::InvalidParameter`] for a setting out of range (see
+    /// [`Momentum::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`
+    /// trainable scalars, [`Error::NonFinite`] for an overflowing update (nothing is changed
+    /// then).
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,
@@ -246,6 +278,27 @@ impl<T: Scalar, const P: usize> Adam<T, P> {
         v
     }
 
+    /// Checks the settings, as [`Optimizer::apply`] does before each update (the
+    /// constructors do not).
+    ///
+    /// ```
+    /// use embedgrad_core::Error;
+    /// use embedgrad_train::Adam;
+    /// let adam: Adam<f32, 4> = Adam::with(0.01, 1.0, 0.999, 1e-8);
+    /// assert_eq!(
+    ///     adam.validate().unwrap_err().to_string(),
+    ///     "invalid beta1 1: must be in [0, 1)"
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (name, value, range) for a learning rate that is
+    /// negative, NaN or infinite, an `epsilon` that is not finite and `≥ 0`, or a `beta1` or
+    /// `beta2` outside `[0, 1)`.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_adam(self.learning_rate, self.beta1, self.beta2, self.epsilon)
+    }
+
     /// Forgets the moments and the update counter (back to the state of a new optimizer).
     pub fn reset(&mut self) {
         self.t = 0;
@@ -255,8 +308,10 @@ impl<T: Scalar, const P: usize> Adam<T, P> {
 
 impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
     /// # Errors
-    /// [`Error::InvalidArgument`] when the graph has more than `P` trainable scalars (nothing
-    /// is changed then, the update counter included).
+    /// As [`adam_step`]: [`Error::InvalidParameter`] for a setting out of range (see
+    /// [`Adam::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`
+    /// trainable scalars, [`Error::NonFinite`] for an overflowing update (nothing is changed
+    /// then, the update counter included).
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,
@@ -405,8 +460,10 @@ pub fn minimize_clipped<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// refused before anything changes.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when `velocity` is shorter than the graph's trainable scalars;
-/// [`Error::NonFinite`] for an overflowing update. Nothing changes on an error.
+/// [`Error::InvalidParameter`] for a learning rate that is negative, NaN or infinite, or a
+/// momentum outside `[0, 1)`; [`Error::InvalidArgument`] when `velocity` is shorter than the
+/// graph's trainable scalars; [`Error::NonFinite`] for an overflowing update. Nothing changes
+/// on an error.
 pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
     velocity: &mut [T],
@@ -414,6 +471,8 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     momentum: T,
     nesterov: bool,
 ) -> Result<(), Error> {
+    check_learning_rate(learning_rate)?;
+    check_decay("momentum", momentum)?;
     check_capacity(g, velocity.len())?;
     let (lr, mu) = (learning_rate, momentum);
     let update = |w: T, d: T, u: T| {
@@ -460,6 +519,9 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// refused before anything changes (the counter included).
 ///
 /// # Errors
+/// [`Error::InvalidParameter`] for a learning rate that is negative, NaN or infinite, an `ε`
+/// that is not finite and `≥ 0`, or a `β1` or `β2` outside `[0, 1)` (with `β1 = 1` the bias
+/// correction divides by zero);
 /// [`Error::InvalidArgument`] when a moment slice is shorter than the graph's trainable
 /// scalars; [`Error::NonFinite`] for an overflowing update. Nothing changes on an error.
 pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
@@ -469,8 +531,9 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     count_ref: &mut u32,
     hyper: [T; 4],
 ) -> Result<(), Error> {
-    check_capacity(g, first.len().min(second.len()))?;
     let [lr, b1, b2, eps] = hyper;
+    check_adam(lr, b1, b2, eps)?;
+    check_capacity(g, first.len().min(second.len()))?;
     let count = count_ref.saturating_add(1);
     let t = T::from_f64(f64::from(count));
     let c1 = T::ONE - b1.powf(t);
@@ -545,6 +608,75 @@ mod tests {
         check(&mut Momentum::<f32, 2>::nesterov(1.0e38, 0.9));
         // Adam's first step moves each weight by about η: η = 1e38 overflows −3e38.
         check(&mut Adam::<f32, 2>::new(1.0e38));
+    }
+
+    /// Settings out of range are refused by `apply` (so by `minimize`) with the parameter's
+    /// name and value, before anything changes: the variable, the state and the counter.
+    #[test]
+    fn bad_settings_are_refused_with_name_and_value() {
+        fn check(opt: &mut impl Optimizer<f64>, name: &str, value: f64) {
+            let (mut g, w, loss) = quadratic([1.0, -2.0]);
+            let count = opt.update_count();
+            match minimize(opt, &mut g, loss) {
+                Err(Error::InvalidParameter {
+                    name: n, value: v, ..
+                }) => {
+                    assert_eq!(n, name);
+                    assert!(v == value || (v.is_nan() && value.is_nan()), "{v}");
+                }
+                other => panic!("{name} = {value}: {other:?}"),
+            }
+            assert_eq!(g.value(w).unwrap(), Matrix::new([[1.0, -2.0]]));
+            assert!(opt.state().iter().all(|&s| s == 0.0));
+            assert_eq!(opt.update_count(), count);
+        }
+        for lr in [-0.1, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            check(&mut GradientDescent::new(lr), "learning_rate", lr);
+            check(&mut Momentum::<f64, 2>::new(lr, 0.9), "learning_rate", lr);
+            check(&mut Adam::<f64, 2>::new(lr), "learning_rate", lr);
+        }
+        for mu in [-0.5, 1.0, f64::NAN] {
+            check(&mut Momentum::<f64, 2>::new(0.1, mu), "momentum", mu);
+            check(&mut Momentum::<f64, 2>::nesterov(0.1, mu), "momentum", mu);
+        }
+        // β1 = 1 divides by 1 − β1^t = 0: it used to be reported as NonFinite.
+        check(
+            &mut Adam::<f64, 2>::with(0.1, 1.0, 0.999, 1e-8),
+            "beta1",
+            1.0,
+        );
+        check(&mut Adam::<f64, 2>::with(0.1, 0.9, 1.5, 1e-8), "beta2", 1.5);
+        check(
+            &mut Adam::<f64, 2>::with(0.1, 0.9, 0.999, -1e-8),
+            "epsilon",
+            -1e-8,
+        );
+        check(
+            &mut Adam::<f64, 2>::with(0.1, 0.9, 0.999, f64::NAN),
+            "epsilon",
+            f64::NAN,
+        );
+        // The checking constructor and the messages.
+        let e = GradientDescent::try_new(-0.1f64).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid learning_rate -0.1: must be finite and >= 0"
+        );
+        assert!(GradientDescent::try_new(f32::NAN).is_err());
+        assert_eq!(
+            GradientDescent::try_new(0.5f32).map(|o| o.learning_rate),
+            Ok(0.5)
+        );
+        let e = Adam::<f32, 1>::with(0.1, 1.0, 0.999, 1e-8)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "invalid beta1 1: must be in [0, 1)");
+        assert_eq!(Momentum::<f32, 1>::new(0.1, 0.9).validate(), Ok(()));
+        // 0 is where a schedule decaying to 0 ends: allowed, the step changes nothing.
+        let (mut g, w, loss) = quadratic([1.0, -2.0]);
+        minimize(&mut GradientDescent::new(0.0), &mut g, loss).unwrap();
+        assert_eq!(g.value(w).unwrap(), Matrix::new([[1.0, -2.0]]));
+        assert_eq!(Adam::<f32, 1>::new(0.1).validate(), Ok(()));
     }
 
     /// `J = Σ w²` over one variable with the given initial value.

@@ -50,10 +50,51 @@ fn tables_decode_every_storage() {
             found: 3
         })
     );
-    assert_eq!(
+    assert!(matches!(
         Table::u8(&u, 2, f32::NAN, 0.0).validate(),
-        Err(Error::NonFinite)
+        Err(Error::InvalidParameter { name: "scale", value, .. }) if value.is_nan()
+    ));
+    assert_eq!(
+        Table::i8(&[0i8; 4], 2, 1.0, f32::INFINITY).validate(),
+        Err(Error::InvalidParameter {
+            name: "offset",
+            value: f64::INFINITY,
+            expected: "finite"
+        })
     );
+}
+
+/// NaN and infinite features are refused by the constructor, with their row and column, not
+/// later at feed time without them.
+#[test]
+fn datasets_refuse_non_finite_features_with_their_place() {
+    let f = [0.0f32, 1.0, 2.0, 3.0, f32::NEG_INFINITY, 5.0];
+    assert_eq!(
+        Dataset::new(Table::f32(&f, 2), &[0, 1, 0], 2),
+        Err(Error::NonFiniteFeature {
+            row: 2,
+            col: 0,
+            value: f64::NEG_INFINITY
+        })
+    );
+    let d = [0.0f64, 1.0, 2.0, f64::NAN];
+    let err = Dataset::new(Table::f64(&d, 2), &[0, 1], 2).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteFeature { row: 1, col: 1, value } if value.is_nan()));
+    assert_eq!(err.to_string(), "feature 1 of row 1 is NaN: must be finite");
+    // Finite in f64, infinite in an f32 graph: refused when the batch is written, with the row.
+    let big = [0.0f64, 1.0, 1e300, 3.0];
+    let data = Dataset::new(Table::f64(&big, 2), &[0, 1], 2).unwrap();
+    let (mut xb, mut yb) = ([0.0f32; 4], [0.0f32; 2]);
+    assert_eq!(
+        data.fill_range(0, &mut xb, &mut yb, Targets::Labels),
+        Err(Error::NonFiniteFeature {
+            row: 1,
+            col: 0,
+            value: f64::INFINITY
+        })
+    );
+    let (mut xb, mut yb) = ([0.0f64; 4], [0.0f64; 2]);
+    assert_eq!(data.fill_range(0, &mut xb, &mut yb, Targets::Labels), Ok(2));
 }
 
 #[test]
@@ -68,12 +109,33 @@ fn datasets_check_their_labels() {
             found: 2
         })
     );
-    assert_eq!(Dataset::new(t, &[0, 1, 3], 3), Err(Error::InvalidArgument));
-    assert_eq!(Dataset::new(t, &[0, 0, 0], 0), Err(Error::InvalidArgument));
     assert_eq!(
-        Dataset::new(t, &[0, 0, 0], 257),
-        Err(Error::InvalidArgument)
+        Dataset::new(t, &[0, 1, 3], 3),
+        Err(Error::InvalidLabel {
+            row: 2,
+            label: 3.0,
+            classes: 3
+        })
     );
+    // The first bad row is reported.
+    assert_eq!(
+        Dataset::new(t, &[9, 3, 0], 3),
+        Err(Error::InvalidLabel {
+            row: 0,
+            label: 9.0,
+            classes: 3
+        })
+    );
+    for classes in [0, 257] {
+        assert_eq!(
+            Dataset::new(t, &[0, 0, 0], classes),
+            Err(Error::InvalidParameter {
+                name: "classes",
+                value: classes as f64,
+                expected: "in 1..=256"
+            })
+        );
+    }
     let d = Dataset::new(t, &[2, 1, 0], 3).unwrap();
     assert_eq!(
         (d.len(), d.dim(), d.classes(), d.label(0), d.label(3)),
