@@ -3,9 +3,10 @@
 //! simulated flash holding two slots, followed by a save that may lose power at any operation.
 //!
 //! Invariants: restore never panics; whenever it fails the graph and optimizer are unchanged;
-//! whatever it accepts is canonical (saving the restored model again gives the same bytes);
-//! from any flash contents a save works and is then restored; a cut save restores the old or
-//! the new model.
+//! a record refused as damaged or of another format is refused so by `inspect` too; whatever it
+//! accepts is canonical (saving the restored model again gives the same bytes); a store reports
+//! "empty" exactly when `latest` finds nothing and no slot is damaged; from any flash contents
+//! a save works and is then restored; a cut save restores the old or the new model.
 
 #![no_main]
 
@@ -13,7 +14,7 @@ use embedded_storage::nor_flash::NorFlash;
 use embedgrad_core::{Error, Graph, Matrix, Op, Scalar};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::checkpoint::sim::{CutMode, SimFlash};
-use embedgrad_train::checkpoint::{self, Store};
+use embedgrad_train::checkpoint::{self, RestoreError, Restored, Store};
 use embedgrad_train::Optimizer;
 use libfuzzer_sys::fuzz_target;
 
@@ -109,17 +110,23 @@ fn restore_bytes<T: Scalar>(bytes: &[u8]) -> bool {
             if let Ok(info) = inspected {
                 // Intact but not for this graph.
                 assert!(
-                    !info.finite
-                        || matches!(
-                            e,
-                            Error::Corrupt
-                                | Error::LengthMismatch { .. }
-                                | Error::ShapeMismatch { .. }
-                        ),
+                    matches!(
+                        e,
+                        RestoreError::OtherScalarType { .. }
+                            | RestoreError::OtherModel { .. }
+                            | RestoreError::OtherOptimizer { .. }
+                            | RestoreError::Mismatch(
+                                Error::LengthMismatch { .. } | Error::ShapeMismatch { .. }
+                            )
+                    ) || (!info.finite && e == RestoreError::Mismatch(Error::NonFinite)),
                     "{e}"
                 );
             } else {
-                assert_eq!(e, Error::Corrupt);
+                assert_eq!(Err(e), inspected);
+                assert!(matches!(
+                    e,
+                    RestoreError::Damaged | RestoreError::OtherFormat { .. }
+                ));
             }
             false
         }
@@ -150,15 +157,13 @@ fn flash_case(mode: u8, rest: &[u8]) {
     let n = data.len().min(2048);
     flash.bytes_mut()[..n].copy_from_slice(&data[..n]);
     if mode == 5 && n > 0 {
-        // Help the fuzzer: write a commit marker where a record of the claimed length ends.
+        // Help the fuzzer: write the commit marker into each slot's last unit and repair the
+        // CRC of a record of the claimed length.
         for slot in 0..2 {
             let s = slot * 1024;
+            flash.bytes_mut()[s + 1020..s + 1024].copy_from_slice(&checkpoint::COMMIT);
             if let Some(h) = flash.bytes().get(s + 28..s + 32) {
                 let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                let at = Store::<Flash>::slot_bytes_for(len) - 4;
-                if at + 4 <= 1024 {
-                    flash.bytes_mut()[s + at..s + at + 4].copy_from_slice(&checkpoint::COMMIT);
-                }
                 let end = len.min(1024);
                 if end >= 36 {
                     let crc = checkpoint::crc32(&flash.bytes()[s..s + end - 4]);
@@ -170,23 +175,30 @@ fn flash_case(mode: u8, rest: &[u8]) {
     let mut store = Store::new(flash, 0, 1024).unwrap();
     let (mut g, mut o) = model::<f32>(0.25);
     let before = fingerprint(&g, &o);
-    let latest = store.latest().unwrap();
+    let latest = store.latest();
+    let slots = store.slots().unwrap();
     let r = store.restore(&mut g, &mut o);
     if trace() {
-        eprintln!("flash: latest {latest:?}, restore {r:?}, cut {cut:?}");
+        eprintln!("flash: slots {slots:?}, latest {latest:?}, restore {r:?}, cut {cut:?}");
     }
     let old = match r {
-        Ok(Some(seq)) => {
-            assert_eq!(latest.map(|i| i.sequence), Some(seq));
-            Some((seq, fingerprint(&g, &o)))
+        Ok(Restored::Checkpoint {
+            info,
+            other_damaged,
+        }) => {
+            assert_eq!(latest, Ok(Some(info)));
+            assert_eq!(other_damaged, slots.iter().any(|s| s.is_damaged()));
+            Some((info.sequence, fingerprint(&g, &o)))
         }
-        Ok(None) => {
-            assert_eq!(latest, None);
+        Ok(Restored::Empty) => {
+            assert_eq!(latest, Ok(None));
+            assert!(slots.iter().all(|s| s.info().is_none() && !s.is_damaged()));
             assert_eq!(fingerprint(&g, &o), before);
             None
         }
         Err(e) => {
-            assert!(latest.is_some(), "{e}");
+            assert_ne!(latest, Ok(None), "{e}");
+            assert_ne!(e, RestoreError::CopyFailed);
             assert_eq!(fingerprint(&g, &o), before, "{e}");
             // The newest checkpoint does not fit this model: start afresh.
             store.erase_all().unwrap();
@@ -207,7 +219,7 @@ fn flash_case(mode: u8, rest: &[u8]) {
     let saved = store.save(&g2, &o2);
     store.flash_mut().power_on();
     let (mut g3, mut o3) = model::<f32>(-3.0);
-    let got = store.restore(&mut g3, &mut o3).unwrap();
+    let got = store.restore(&mut g3, &mut o3).unwrap().sequence();
     if trace() {
         eprintln!("flash: save {saved:?}, then restore {got:?}");
     }

@@ -1,10 +1,11 @@
 //! Checkpoints: every variable, the optimizer's state and its update count, saved to bytes or
-//! to NOR flash so that a power cut never loses the last good model.
+//! to NOR flash so that a power cut never loses the last good model — and restored only into
+//! the model and optimizer they were saved from.
 //!
 //! A device that learns in the field saves its model now and then with [`Store::save`] and
 //! picks it up after a reset with [`Store::restore`]. The store keeps **two slots** in flash and
 //! writes each new checkpoint into the slot that does *not* hold the newest one, finishing with
-//! a commit marker; a slot counts only when its marker is present and its CRC matches. So
+//! a commit marker; a slot counts only when its commit has begun and its CRC matches. So
 //! whenever the power goes — during the erase, in the middle of a word, just before the
 //! marker — the previous checkpoint is still there, and [`Store::restore`] loads exactly the old
 //! model or exactly the new one, never a mix of the two.
@@ -12,7 +13,7 @@
 //! ```
 //! use embedgrad_core::Matrix;
 //! use embedgrad_ops::prelude::*;
-//! use embedgrad_train::checkpoint::{sim::SimFlash, Store};
+//! use embedgrad_train::checkpoint::{sim::SimFlash, RestoreError, Restored, Store};
 //! use embedgrad_train::GradientDescent;
 //!
 //! // Any `embedded_storage::nor_flash::NorFlash` works; here a simulated 4 KiB flash with
@@ -30,19 +31,56 @@
 //! // After a reset: the same graph is built again, then its variables are restored.
 //! let mut fresh: StdGraph<f32, 4, 16> = StdGraph::new();
 //! let w2 = fresh.variable(&Matrix::new([[0.0f32, 0.0]]))?;
-//! assert_eq!(store.restore(&mut fresh, &mut opt)?, Some(1));
+//! let sq2 = fresh.multiply(w2, w2)?;
+//! fresh.reduce_sum(sq2)?;
+//! match store.restore(&mut fresh, &mut opt).map_err(RestoreError::into_error)? {
+//!     Restored::Checkpoint { info, .. } => assert_eq!(info.sequence, 1),
+//!     Restored::Empty => unreachable!("a checkpoint was saved"),
+//! }
 //! assert_eq!(fresh.value(w2)?, g.value(w)?);
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 //!
-//! # Format (version 1)
+//! # On a device
+//!
+//! [`Store::restore`] has three outcomes a firmware must keep apart:
+//!
+//! ```
+//! # use embedgrad_core::{Error, Matrix};
+//! # use embedgrad_ops::prelude::*;
+//! # use embedgrad_train::checkpoint::{sim::SimFlash, Restored, RestoreError, Store};
+//! # use embedgrad_train::GradientDescent;
+//! # fn boot() -> Result<(), Error> {
+//! # let mut store = Store::new(SimFlash::<4096, 4, 256>::new(), 0, 512)?;
+//! # let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+//! # g.variable(&Matrix::new([[3.0f32, -1.0]]))?;
+//! # let mut opt = GradientDescent::new(0.25f32);
+//! match store.restore(&mut g, &mut opt) {
+//!     // Resume training from the checkpoint.
+//!     Ok(Restored::Checkpoint { info, other_damaged }) => { /* … */ }
+//!     // Nothing was ever committed (a new device, or its first save was cut short):
+//!     // start from the initial weights; saving is safe.
+//!     Ok(Restored::Empty) => { /* … */ }
+//!     // The flash failed to read: nothing changed. Try again; do not save over it.
+//!     Err(RestoreError::Storage) => { /* … */ }
+//!     // The flash holds a checkpoint this firmware must not use — damaged, of another
+//!     // format version, or of another model or optimizer — and nothing changed. Do not start
+//!     // afresh and save (two saves would overwrite both slots): report it, and discard it
+//!     // only on purpose (for example after a deliberate model change) with `erase_all`.
+//!     Err(e) => { /* … */ }
+//! }
+//! # Ok(()) }
+//! # boot().unwrap();
+//! ```
+//!
+//! # Format (version 2)
 //!
 //! A *record* is little-endian throughout:
 //!
 //! | offset | bytes | field |
 //! | --- | --- | --- |
 //! | 0 | 4 | magic `"EGCK"` ([`MAGIC`]) |
-//! | 4 | 2 | format version, 1 ([`VERSION`]) |
+//! | 4 | 2 | format version, 2 ([`VERSION`]) |
 //! | 6 | 1 | bytes per scalar: 4 (`f32`) or 8 (`f64`) |
 //! | 7 | 1 | reserved, 0 |
 //! | 8 | 4 | sequence number |
@@ -50,61 +88,88 @@
 //! | 16 | 4 | `P`, scalars in all variables |
 //! | 20 | 4 | `Q`, scalars of optimizer state ([`Optimizer::state`]) |
 //! | 24 | 4 | the optimizer's update count ([`Optimizer::update_count`]) |
-//! | 28 | 4 | record length in bytes, `32 + 4V + B(P + Q) + 4` |
-//! | 32 | 4·V | shape table: `rows: u16`, `cols: u16` of each variable, in insertion order |
-//! | 32 + 4V | B·P | variable values, row-major, one variable after the other |
+//! | 28 | 4 | record length in bytes, `40 + 4V + B(P + Q) + 4` |
+//! | 32 | 4 | model fingerprint ([`model_fingerprint`]) |
+//! | 36 | 4 | optimizer fingerprint ([`Optimizer::fingerprint`]) |
+//! | 40 | 4·V | shape table: `rows: u16`, `cols: u16` of each variable, in insertion order |
+//! | 40 + 4V | B·P | variable values, row-major, one variable after the other |
 //! | … | B·Q | optimizer state |
 //! | length − 4 | 4 | CRC-32 (IEEE 802.3, the zlib one; see [`crc32`]) of every byte before it |
 //!
-//! where `B` is the number of bytes per scalar. In flash, a slot holds one record, then `0xFF`
-//! padding up to a multiple of `U = max(WRITE_SIZE, 4)`, then a `U`-byte *commit unit*: the four
-//! bytes `"DONE"` ([`COMMIT`]) followed by `0xFF`. The record is written first and the commit
-//! unit last, in a separate write, so that a slot whose marker reads back intact was completely
-//! written; the CRC then catches bits that changed afterwards.
+//! where `B` is the number of bytes per scalar. The magic, the version, the length at offset 28
+//! and the CRC in the last four bytes are where they are in every version, so a record of
+//! another version is recognised as such ([`RestoreError::OtherFormat`]); version 1 (no
+//! fingerprints, 32-byte header, the commit marker right after the record) is refused.
+//!
+//! In flash, a slot of `L` bytes holds one record at its start, `0xFF` padding, and in its last
+//! `U = max(WRITE_SIZE, 4)` bytes the *commit unit*: the four bytes `"DONE"` ([`COMMIT`])
+//! followed by `0xFF`. A save erases the sector holding the commit unit first, then the rest
+//! of the slot, writes the record, and writes the commit unit last, in a separate write. So
+//! the commit unit is where it is whatever the header says, and it tells the cases apart:
+//!
+//! | slot contents | [`Slot`] |
+//! | --- | --- |
+//! | an intact current record, commit unit not erased (the commit write had begun, so every word of the record was programmed) | [`Slot::Valid`] |
+//! | every byte `0xFF` | [`Slot::Erased`] |
+//! | magic and another version, CRC intact | [`Slot::OtherFormat`] |
+//! | no intact record, but the commit unit reads `"DONE"` (up to 4 bits off): a committed checkpoint that changed since | [`Slot::Damaged`] |
+//! | anything else: no intact record and no commit, or an intact record whose commit unit is still erased — a save or an erase that was cut short | [`Slot::Incomplete`] |
+//!
+//! One flipped bit cannot turn a committed slot into an erased or incomplete one: in the
+//! record it breaks the CRC and leaves the marker, in the marker it leaves an intact record.
 //!
 //! # What restore checks, and its errors
 //!
-//! Everything is checked before the first variable changes:
+//! Everything is checked before the first variable changes (see [`RestoreError`]): that the
+//! record is intact (magic, version, lengths, CRC), that it was saved from a graph of the same
+//! scalar type, the same number of variables and scalars, the same variable shapes and the
+//! same [`model_fingerprint`], by an optimizer with the same [`Optimizer::fingerprint`] and
+//! state length, and that every stored value is finite. [`Store::save`] and [`save_to_slice`]
+//! never write a non-finite value: they refuse a model with a non-finite variable or optimizer
+//! state with [`Error::NonFinite`], before anything is written or erased.
 //!
-//! - [`Error::Corrupt`]: bad magic, unknown version, a non-zero reserved byte, lengths that
-//!   disagree or do not fit, a CRC mismatch, or a checkpoint of the other scalar type (an `f32`
-//!   checkpoint restored into an `f64` graph, or the reverse).
-//! - [`Error::LengthMismatch`]: the graph has a different number of variables (`expected` is
-//!   the graph's, `found` the checkpoint's), a different number of variable scalars, or the
-//!   optimizer's state has a different length.
-//! - [`Error::ShapeMismatch`]: a variable has another shape (`expected` is the graph's,
-//!   `found` the checkpoint's).
-//! - [`Error::NonFinite`]: a stored value is NaN or infinite. [`Store::save`] and
-//!   [`save_to_slice`] never write one: they refuse a model with a non-finite variable or
-//!   optimizer state with the same error, before anything is written or erased.
+//! Gradients, placeholders and constants are not part of a checkpoint and are left as they are;
+//! neither is the learning rate (a [`Schedule`](crate::Schedule) changes it while training, so
+//! it is not part of the optimizer's fingerprint either: set it after restoring).
 //!
-//! Gradients, placeholders and constants are not part of a checkpoint and are left as they are.
-//!
-//! # Memory
+//! # Memory, and reading the flash twice
 //!
 //! Saving and restoring stream through one [`CHUNK`]-byte buffer on the stack and compute the
-//! CRC on the way; no buffer grows with the model. Restoring reads the slot twice (check, then
-//! apply), so the model is changed only after the whole checkpoint has been checked.
+//! CRC on the way; no buffer grows with the model. [`Store::restore`] therefore reads the
+//! record twice: a first pass checks all of it, then a second pass copies it into the graph and
+//! the optimizer and checks its CRC against the first pass's. The shape table is read (and
+//! checked) before the first value is written, so every refusal and every read failure up to
+//! then changes nothing. A flash that fails, or returns other bytes, *during the copy* is
+//! detected; the copy is then tried once more from the start, and if that fails too the result
+//! is [`RestoreError::CopyFailed`]: the variables and optimizer state are then partly restored
+//! (this code has no memory to keep the previous values in). [`Store::restore_buffered`] reads
+//! the record once into a buffer of the caller's, checks it there and copies it from there:
+//! with it, a restore either succeeds or changes nothing, whatever the flash does.
 
 pub mod sim;
 
 use crate::Optimizer;
+use core::fmt;
 use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
-use embedgrad_core::{Error, Graph, Op, Scalar, Shape};
+use embedgrad_core::{Error, Graph, NodeKind, Op, Scalar, Shape};
 
 /// The first four bytes of every record.
 pub const MAGIC: [u8; 4] = *b"EGCK";
 /// The format version this code writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Bytes in the fixed header, before the shape table.
-pub const HEADER_LEN: usize = 32;
-/// The commit marker written last into a flash slot.
+pub const HEADER_LEN: usize = 40;
+/// The commit marker written last, into the last unit of a flash slot.
 pub const COMMIT: [u8; 4] = *b"DONE";
 /// Bytes of the one buffer saving and restoring stream through. Flash write and read sizes must
 /// divide it.
 pub const CHUNK: usize = 64;
 
 const CRC_LEN: usize = 4;
+/// The header fields every version has: magic, version, …, the record length at offset 28.
+const COMMON_LEN: usize = 32;
+/// A commit unit this many bits away from `"DONE"` and `0xFF` padding still counts as written.
+const MARKER_TOLERANCE: u32 = 4;
 
 // ----- CRC-32 -----
 
@@ -184,6 +249,112 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     c.finish()
 }
 
+// ----- fingerprints -----
+
+/// Builds a 32-bit fingerprint (a CRC-32 over a tagged byte stream) of a model or an
+/// optimizer: what a record is matched against on restore.
+///
+/// An optimizer of your own implements [`Optimizer::fingerprint`] with it, from a name of its
+/// kind and its fixed settings:
+///
+/// ```
+/// use embedgrad_train::checkpoint::Fingerprint;
+/// let a = Fingerprint::new(b"my-rmsprop").scalar(0.9f32).scalar(1e-8f32).finish();
+/// let b = Fingerprint::new(b"my-rmsprop").scalar(0.99f32).scalar(1e-8f32).finish();
+/// assert_ne!(a, b);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Fingerprint(Crc32);
+
+impl Fingerprint {
+    /// A fingerprint of the kind `kind` (for example `b"adam"`), with nothing else in it yet.
+    #[must_use]
+    pub fn new(kind: &[u8]) -> Self {
+        Self(Crc32::new()).bytes(kind)
+    }
+
+    /// Adds bytes (with their length, so that `"ab" + "c"` and `"a" + "bc"` differ).
+    #[must_use]
+    pub fn bytes(mut self, b: &[u8]) -> Self {
+        self.0.update(&(b.len() as u32).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+
+    /// Adds a number.
+    #[must_use]
+    pub fn u32(mut self, v: u32) -> Self {
+        self.0.update(&v.to_le_bytes());
+        self
+    }
+
+    /// Adds a flag.
+    #[must_use]
+    pub fn flag(mut self, v: bool) -> Self {
+        self.0.update(&[u8::from(v)]);
+        self
+    }
+
+    /// Adds a scalar setting, by its exact value (as the bits of an `f64`).
+    #[must_use]
+    pub fn scalar<T: Scalar>(mut self, v: T) -> Self {
+        self.0.update(&v.to_f64().to_bits().to_le_bytes());
+        self
+    }
+
+    /// The fingerprint.
+    pub const fn finish(&self) -> u32 {
+        self.0.finish()
+    }
+}
+
+/// The fingerprint of a model a record stores and restore compares: the scalar type (`f32`
+/// or `f64`), and for every node in insertion order its kind (placeholder, variable, constant
+/// or the op's [`name`](Op::name)) and shape — all of it for variables and constants, the
+/// columns only for placeholders and ops, whose rows are the batch size (so a model trained
+/// in batches of 16 restores into the same network built for single samples).
+///
+/// Nodes have no names. What the public graph does not show — which inputs an op takes, and
+/// op parameters such as a `scale` factor or a `leaky_relu` slope — is not part of it: two
+/// models that differ only there have the same fingerprint.
+///
+/// ```
+/// use embedgrad_core::Matrix;
+/// use embedgrad_ops::prelude::*;
+/// use embedgrad_train::checkpoint::model_fingerprint;
+/// let mut a: StdGraph<f32, 4, 32> = StdGraph::new();
+/// let w = a.variable(&Matrix::new([[1.0f32, 2.0]]))?;
+/// a.tanh(w)?;
+/// let mut b: StdGraph<f32, 4, 32> = StdGraph::new();
+/// let w = b.variable(&Matrix::new([[1.0f32, 2.0]]))?;
+/// b.sigmoid(w)?; // same shapes, another model
+/// assert_ne!(model_fingerprint(&a)?, model_fingerprint(&b)?);
+/// # Ok::<(), embedgrad_core::Error>(())
+/// ```
+///
+/// # Errors
+/// Only if the graph fails to describe one of its own nodes (never for a well-formed graph).
+pub fn model_fingerprint<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &Graph<T, O, N, S>,
+) -> Result<u32, Error> {
+    let mut f = Fingerprint::new(b"embedgrad-model")
+        .u32(T::BYTES as u32)
+        .bytes(T::NAME.as_bytes())
+        .u32(g.len() as u32);
+    for i in 0..g.len() {
+        let id = g.node_at(i).ok_or(Error::InvalidArgument)?;
+        let s = g.shape(id)?;
+        let (rows, cols) = (s.rows as u32, s.cols as u32);
+        f = match g.kind(id)? {
+            NodeKind::Placeholder => f.u32(1).u32(cols),
+            NodeKind::Variable => f.u32(2).u32(rows).u32(cols),
+            NodeKind::Constant => f.u32(3).u32(rows).u32(cols),
+            NodeKind::Op(op) => f.u32(4).bytes(op.name().as_bytes()).u32(cols),
+        };
+    }
+    Ok(f.finish())
+}
+
 // ----- what a checkpoint holds -----
 
 /// What a record's header says (after its CRC has been checked).
@@ -202,6 +373,10 @@ pub struct Info {
     pub state_scalars: u32,
     /// The optimizer's update count.
     pub update_count: u32,
+    /// The [`model_fingerprint`] of the graph it was saved from.
+    pub model: u32,
+    /// The [`Optimizer::fingerprint`] of the optimizer it was saved from.
+    pub optimizer: u32,
     /// Record length in bytes.
     pub len: u32,
     /// The record's CRC-32.
@@ -210,12 +385,143 @@ pub struct Info {
     pub finite: bool,
 }
 
+/// Why a checkpoint was not restored (or not found). Whatever the variant, nothing changed —
+/// except after [`RestoreError::CopyFailed`].
+///
+/// [`RestoreError::into_error`] gives the nearest [`Error`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RestoreError {
+    /// The flash failed to read (see [`Store::last_flash_error`]).
+    Storage,
+    /// The record checked out, but the flash failed or returned other bytes during both
+    /// attempts to copy it: the variables and the optimizer state are **partly restored**.
+    /// Restore again, or rebuild the model; [`Store::restore_buffered`] cannot end this way.
+    CopyFailed,
+    /// Not an intact record: in flash, a committed checkpoint that changed since (bit errors,
+    /// a failing part); for bytes, anything that is not a complete record with a matching CRC.
+    /// An empty store is not damaged: that is [`Restored::Empty`].
+    Damaged,
+    /// An intact record of another format version (written by other firmware).
+    OtherFormat {
+        /// The record's version ([`VERSION`] is this code's).
+        version: u16,
+    },
+    /// Saved from a graph of the other scalar type.
+    OtherScalarType {
+        /// This graph's bytes per scalar.
+        expected: u8,
+        /// The record's.
+        found: u8,
+    },
+    /// Saved from another model: same variable shapes, other structure (see
+    /// [`model_fingerprint`]).
+    OtherModel {
+        /// This graph's fingerprint.
+        expected: u32,
+        /// The record's.
+        found: u32,
+    },
+    /// Saved by another kind of optimizer or one with other settings (see
+    /// [`Optimizer::fingerprint`]).
+    OtherOptimizer {
+        /// This optimizer's fingerprint.
+        expected: u32,
+        /// The record's.
+        found: u32,
+    },
+    /// The record does not fit this graph and optimizer: [`Error::LengthMismatch`] for
+    /// another number of variables (`expected` is the graph's, `found` the record's), of
+    /// variable scalars or of optimizer state scalars, [`Error::ShapeMismatch`] for a
+    /// variable of another shape; or it holds a non-finite value ([`Error::NonFinite`]; a
+    /// save never writes one).
+    Mismatch(Error),
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::Storage => f.write_str("checkpoint: the flash failed to read"),
+            RestoreError::CopyFailed => f.write_str(
+                "checkpoint: the flash failed while the checked record was copied: \
+                 variables and optimizer state are partly restored",
+            ),
+            RestoreError::Damaged => f.write_str("checkpoint: damaged record"),
+            RestoreError::OtherFormat { version } => write!(
+                f,
+                "checkpoint: a record of format version {version}, this code reads version {VERSION}"
+            ),
+            RestoreError::OtherScalarType { expected, found } => write!(
+                f,
+                "checkpoint: saved with {found}-byte scalars, the graph has {expected}-byte scalars"
+            ),
+            RestoreError::OtherModel { expected, found } => write!(
+                f,
+                "checkpoint: saved from another model (fingerprint {found:#010x}, this graph's {expected:#010x})"
+            ),
+            RestoreError::OtherOptimizer { expected, found } => write!(
+                f,
+                "checkpoint: saved by another optimizer or other settings (fingerprint {found:#010x}, this optimizer's {expected:#010x})"
+            ),
+            RestoreError::Mismatch(e) => write!(f, "checkpoint: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for RestoreError {}
+
+impl RestoreError {
+    /// The nearest [`Error`], for code that propagates one (`map_err(RestoreError::into_error)?`):
+    /// [`RestoreError::Storage`] and [`RestoreError::CopyFailed`] become [`Error::Storage`],
+    /// [`RestoreError::Mismatch`] its error, everything else [`Error::Corrupt`] ("corrupt or
+    /// of another format"). Tell the variants apart first where they call for different
+    /// actions. (Not a `From` impl: a second way into [`Error`] would make `?` ambiguous in
+    /// closures such as those of [`Graph::for_each_variable`].)
+    pub const fn into_error(self) -> Error {
+        match self {
+            RestoreError::Storage | RestoreError::CopyFailed => Error::Storage,
+            RestoreError::Mismatch(e) => e,
+            _ => Error::Corrupt,
+        }
+    }
+}
+
+/// What [`Store::restore`] did.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Restored {
+    /// The newest valid checkpoint was restored.
+    Checkpoint {
+        /// Its header.
+        info: Info,
+        /// Whether the other slot holds a damaged checkpoint or one of another format (which
+        /// may have been newer): the flash is failing, or another firmware wrote it.
+        other_damaged: bool,
+    },
+    /// No checkpoint was ever committed: both slots are erased, or hold only a save or erase
+    /// that was cut short. Nothing changed; starting afresh and saving loses nothing.
+    Empty,
+}
+
+impl Restored {
+    /// The sequence number of the restored checkpoint, `None` for [`Restored::Empty`].
+    pub fn sequence(&self) -> Option<u32> {
+        match self {
+            Restored::Checkpoint { info, .. } => Some(info.sequence),
+            Restored::Empty => None,
+        }
+    }
+}
+
 /// The counts of a model about to be saved.
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     variables: u32,
     value_scalars: u32,
     state_scalars: u32,
+    model: u32,
     len: usize,
 }
 
@@ -262,6 +568,7 @@ fn plan<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         variables,
         value_scalars,
         state_scalars,
+        model: model_fingerprint(g)?,
         len: usize::try_from(len).map_err(too_big)?,
     })
 }
@@ -354,8 +661,7 @@ impl<'a, K: Sink> Writer<'a, K> {
 /// Writes the record of `g` and `state` (already checked by [`plan`]); returns its CRC.
 fn encode<T: Scalar, O: Op<T>, const N: usize, const S: usize, K: Sink>(
     g: &Graph<T, O, N, S>,
-    state: &[T],
-    update_count: u32,
+    opt: &impl Optimizer<T>,
     sequence: u32,
     plan: &Plan,
     w: &mut Writer<'_, K>,
@@ -369,8 +675,10 @@ fn encode<T: Scalar, O: Op<T>, const N: usize, const S: usize, K: Sink>(
     put_bytes(&mut h, 12, &plan.variables.to_le_bytes());
     put_bytes(&mut h, 16, &plan.value_scalars.to_le_bytes());
     put_bytes(&mut h, 20, &plan.state_scalars.to_le_bytes());
-    put_bytes(&mut h, 24, &update_count.to_le_bytes());
+    put_bytes(&mut h, 24, &opt.update_count().to_le_bytes());
     put_bytes(&mut h, 28, &len.to_le_bytes());
+    put_bytes(&mut h, 32, &plan.model.to_le_bytes());
+    put_bytes(&mut h, 36, &opt.fingerprint().to_le_bytes());
     w.push(&h)?;
     for id in g.variables() {
         let s = g.shape(id)?;
@@ -384,7 +692,7 @@ fn encode<T: Scalar, O: Op<T>, const N: usize, const S: usize, K: Sink>(
             w.push_scalar(v)?;
         }
     }
-    for &v in state {
+    for &v in opt.state() {
         w.push_scalar(v)?;
     }
     let crc = w.crc.finish();
@@ -396,6 +704,14 @@ fn put_bytes(dst: &mut [u8], at: usize, src: &[u8]) {
     if let Some(d) = dst.get_mut(at..at + src.len()) {
         d.copy_from_slice(src);
     }
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut v = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        v.copy_from_slice(s);
+    }
+    u32::from_le_bytes(v)
 }
 
 // ----- streaming input -----
@@ -488,12 +804,6 @@ impl<'a, R: Source> Reader<'a, R> {
         Ok(u16::from_le_bytes(b))
     }
 
-    fn u32(&mut self) -> Result<u32, Error> {
-        let mut b = [0; 4];
-        self.take(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
     fn skip(&mut self, mut n: usize) -> Result<(), Error> {
         let mut b = [0; 16];
         while n > 0 {
@@ -521,88 +831,139 @@ fn finite_le(b: &[u8]) -> bool {
     }
 }
 
+/// Why [`verify`] did not accept a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reject {
+    /// The source failed to read.
+    Storage,
+    /// An intact record of another version.
+    Format(u16),
+    /// Not an intact record.
+    Bad,
+}
+
+/// A reading error as a rejection. (A function, not a `From`: a second `From<Error>` impl
+/// would make `?` on [`Error`] ambiguous in closures of every user of this crate.)
+fn reject(e: Error) -> Reject {
+    if e == Error::Storage {
+        Reject::Storage
+    } else {
+        Reject::Bad
+    }
+}
+
+impl From<Reject> for RestoreError {
+    fn from(r: Reject) -> Self {
+        match r {
+            Reject::Storage => RestoreError::Storage,
+            Reject::Format(version) => RestoreError::OtherFormat { version },
+            Reject::Bad => RestoreError::Damaged,
+        }
+    }
+}
+
 /// Reads the whole record: header, lengths, CRC. Changes nothing.
-fn verify<R: Source>(src: &mut R) -> Result<Info, Error> {
+fn verify<R: Source>(src: &mut R) -> Result<Info, Reject> {
     let mut r = Reader::new(src);
-    let mut magic = [0; 4];
-    r.take(&mut magic)?;
-    if magic != MAGIC {
-        return Err(Error::Corrupt);
+    let mut h = [0u8; HEADER_LEN];
+    let (common, ours) = h.split_at_mut(COMMON_LEN);
+    r.take(common).map_err(reject)?;
+    if common.get(..4) != Some(&MAGIC[..]) {
+        return Err(Reject::Bad);
     }
-    let version = r.u16()?;
-    let mut kind = [0; 2];
-    r.take(&mut kind)?;
-    let [scalar_bytes, reserved] = kind;
-    if version != VERSION || reserved != 0 || !(scalar_bytes == 4 || scalar_bytes == 8) {
-        return Err(Error::Corrupt);
+    let version = u16::from(common.get(4).copied().unwrap_or(0))
+        | u16::from(common.get(5).copied().unwrap_or(0)) << 8;
+    let len = le_u32(common, 28);
+    if version != VERSION {
+        // Another version: recognised by its CRC over the length its header gives.
+        let len = len as usize;
+        if len < COMMON_LEN + CRC_LEN || len > r.src.limit() {
+            return Err(Reject::Bad);
+        }
+        r.skip(len - COMMON_LEN - CRC_LEN).map_err(reject)?;
+        let crc = r.crc.finish();
+        let mut stored = [0; 4];
+        r.take_raw(&mut stored).map_err(reject)?;
+        return Err(if u32::from_le_bytes(stored) == crc {
+            Reject::Format(version)
+        } else {
+            Reject::Bad
+        });
     }
-    let sequence = r.u32()?;
-    let variables = r.u32()?;
-    let value_scalars = r.u32()?;
-    let state_scalars = r.u32()?;
-    let update_count = r.u32()?;
-    let len = r.u32()?;
+    r.take(ours).map_err(reject)?;
+    let (scalar_bytes, reserved) = (h.get(6).copied(), h.get(7).copied());
+    let Some(scalar_bytes) = scalar_bytes.filter(|&b| (b == 4 || b == 8) && reserved == Some(0))
+    else {
+        return Err(Reject::Bad);
+    };
+    let variables = le_u32(&h, 12);
+    let value_scalars = le_u32(&h, 16);
+    let state_scalars = le_u32(&h, 20);
     let expected = record_len(
         u64::from(scalar_bytes),
         u64::from(variables),
         u64::from(value_scalars) + u64::from(state_scalars),
     );
     if expected != Some(u64::from(len)) || len as usize > r.src.limit() {
-        return Err(Error::Corrupt);
+        return Err(Reject::Bad);
     }
     let mut shape_scalars = 0u64;
     for _ in 0..variables {
-        let rows = r.u16()?;
-        let cols = r.u16()?;
+        let rows = r.u16().map_err(reject)?;
+        let cols = r.u16().map_err(reject)?;
         if rows == 0 || cols == 0 {
-            return Err(Error::Corrupt);
+            return Err(Reject::Bad);
         }
         shape_scalars += u64::from(rows) * u64::from(cols);
     }
     if shape_scalars != u64::from(value_scalars) {
-        return Err(Error::Corrupt);
+        return Err(Reject::Bad);
     }
     let mut finite = true;
     let mut b = [0u8; 8];
-    let b = b
-        .get_mut(..usize::from(scalar_bytes))
-        .ok_or(Error::Corrupt)?;
+    let b = b.get_mut(..usize::from(scalar_bytes)).ok_or(Reject::Bad)?;
     for _ in 0..u64::from(value_scalars) + u64::from(state_scalars) {
-        r.take(b)?;
+        r.take(b).map_err(reject)?;
         finite &= finite_le(b);
     }
     let crc = r.crc.finish();
     let mut stored = [0; 4];
-    r.take_raw(&mut stored)?;
+    r.take_raw(&mut stored).map_err(reject)?;
     if u32::from_le_bytes(stored) != crc {
-        return Err(Error::Corrupt);
+        return Err(Reject::Bad);
     }
     Ok(Info {
-        sequence,
+        sequence: le_u32(&h, 8),
         scalar_bytes,
         variables,
         value_scalars,
         state_scalars,
-        update_count,
+        update_count: le_u32(&h, 24),
+        model: le_u32(&h, 32),
+        optimizer: le_u32(&h, 36),
         len,
         crc,
         finite,
     })
 }
 
-/// Checks a verified record against the graph and optimizer, then copies it in.
-fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
-    src: &mut R,
+/// Checks a verified record's header against the graph and the optimizer. Reads nothing.
+fn check_fit<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     info: &Info,
-    g: &mut Graph<T, O, N, S>,
-    opt: &mut impl Optimizer<T>,
-) -> Result<(), Error> {
+    g: &Graph<T, O, N, S>,
+    opt: &impl Optimizer<T>,
+) -> Result<(), RestoreError> {
     if usize::from(info.scalar_bytes) != T::BYTES {
-        return Err(Error::Corrupt);
+        return Err(RestoreError::OtherScalarType {
+            expected: T::BYTES as u8,
+            found: info.scalar_bytes,
+        });
     }
-    let count_mismatch = |expected: usize, found: u32| Error::LengthMismatch {
-        expected,
-        found: found as usize,
+    let count_mismatch = |expected: usize, found: u32| {
+        RestoreError::Mismatch(Error::LengthMismatch {
+            expected,
+            found: found as usize,
+        })
     };
     let vars = g.variables().count();
     if vars != info.variables as usize {
@@ -612,22 +973,60 @@ fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     if scalars != info.value_scalars as usize {
         return Err(count_mismatch(scalars, info.value_scalars));
     }
-    let state = opt.state_mut().len();
+    let state = opt.state().len();
     if state != info.state_scalars as usize {
         return Err(count_mismatch(state, info.state_scalars));
     }
-    // The shape table, against the graph's variables.
-    let mut r = Reader::new(src);
-    r.skip(HEADER_LEN)?;
-    for id in g.variables() {
-        let found = Shape::new(usize::from(r.u16()?), usize::from(r.u16()?));
-        let expected = g.shape(id)?;
-        if found != expected {
-            return Err(Error::ShapeMismatch { expected, found });
-        }
+    let optimizer = opt.fingerprint();
+    if optimizer != info.optimizer {
+        return Err(RestoreError::OtherOptimizer {
+            expected: optimizer,
+            found: info.optimizer,
+        });
     }
     if !info.finite {
-        return Err(Error::NonFinite);
+        return Err(RestoreError::Mismatch(Error::NonFinite));
+    }
+    Ok(())
+}
+
+/// Why the copy pass stopped.
+enum CopyError {
+    /// Before the first value was written: nothing changed.
+    Before(RestoreError),
+    /// After: the graph or the optimizer holds part of the record.
+    After,
+}
+
+/// The copy pass over a record that [`verify`] accepted and [`check_fit`] matched: checks the
+/// shape table and the model fingerprint, then copies the values and the state, and checks the
+/// CRC against the first pass's.
+fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    src: &mut R,
+    info: &Info,
+    g: &mut Graph<T, O, N, S>,
+    opt: &mut impl Optimizer<T>,
+) -> Result<(), CopyError> {
+    let before = |e: Error| CopyError::Before(reject(e).into());
+    let mut r = Reader::new(src);
+    r.skip(HEADER_LEN).map_err(before)?;
+    for id in g.variables() {
+        let rows = r.u16().map_err(before)?;
+        let cols = r.u16().map_err(before)?;
+        let found = Shape::new(usize::from(rows), usize::from(cols));
+        let expected = g.shape(id).map_err(before)?;
+        if found != expected {
+            return Err(CopyError::Before(RestoreError::Mismatch(
+                Error::ShapeMismatch { expected, found },
+            )));
+        }
+    }
+    let model = model_fingerprint(g).map_err(before)?;
+    if model != info.model {
+        return Err(CopyError::Before(RestoreError::OtherModel {
+            expected: model,
+            found: info.model,
+        }));
     }
     // Checked: now copy. `r` stands at the first value.
     g.for_each_variable(|v| {
@@ -635,15 +1034,16 @@ fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             *x = r.scalar()?;
         }
         Ok(())
-    })?;
+    })
+    .map_err(|_: Error| CopyError::After)?;
     for x in opt.state_mut() {
-        *x = r.scalar()?;
+        *x = r.scalar().map_err(|_| CopyError::After)?;
     }
-    opt.set_update_count(info.update_count);
     if r.crc.finish() != info.crc || r.offset() + CRC_LEN != info.len as usize {
         // The bytes changed between the two reads: only a failing storage does that.
-        return Err(Error::Storage);
+        return Err(CopyError::After);
     }
+    opt.set_update_count(info.update_count);
     Ok(())
 }
 
@@ -670,14 +1070,14 @@ pub fn encoded_len<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// let mut g: StdGraph<f64, 2, 8> = StdGraph::new();
 /// let w = g.variable(&Matrix::new([[1.5, 2.5]]))?;
 /// let opt = GradientDescent::new(0.1);
-/// let mut buf = [0u8; 64];
+/// let mut buf = [0u8; 72];
 /// let n = checkpoint::save_to_slice(&g, &opt, 7, &mut buf)?;
-/// assert_eq!(n, 32 + 4 + 2 * 8 + 4);
-/// assert_eq!(checkpoint::inspect(&buf[..n])?.sequence, 7);
+/// assert_eq!(n, 40 + 4 + 2 * 8 + 4);
+/// assert_eq!(checkpoint::inspect(&buf[..n]).map(|i| i.sequence), Ok(7));
 ///
 /// g.assign(w, &Matrix::new([[0.0, 0.0]]))?;
 /// let mut opt2 = GradientDescent::new(0.1);
-/// checkpoint::restore_from_slice(&mut g, &mut opt2, &buf[..n])?;
+/// checkpoint::restore_from_slice(&mut g, &mut opt2, &buf[..n]).map_err(|e| e.into_error())?;
 /// assert_eq!(g.value(w)?, Matrix::new([[1.5, 2.5]]));
 /// # Ok::<(), embedgrad_core::Error>(())
 /// ```
@@ -701,7 +1101,7 @@ pub fn save_to_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     }
     let mut sink = SliceSink(out);
     let mut w = Writer::new(&mut sink);
-    encode(g, opt.state(), opt.update_count(), sequence, &plan, &mut w)?;
+    encode(g, opt, sequence, &plan, &mut w)?;
     w.finish(1)
 }
 
@@ -709,37 +1109,53 @@ pub fn save_to_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// ignored.
 ///
 /// # Errors
-/// [`Error::Corrupt`] for anything but a complete, intact record.
-pub fn inspect(bytes: &[u8]) -> Result<Info, Error> {
-    verify(&mut SliceSource(bytes))
+/// [`RestoreError::OtherFormat`] for an intact record of another version,
+/// [`RestoreError::Damaged`] for anything else but a complete, intact record.
+pub fn inspect(bytes: &[u8]) -> Result<Info, RestoreError> {
+    Ok(verify(&mut SliceSource(bytes))?)
 }
 
 /// Restores the variables, the optimizer state and its update count from a record. Nothing
 /// changes unless it succeeds.
 ///
 /// # Errors
-/// See [What restore checks](self#what-restore-checks-and-its-errors).
+/// As [`inspect`], and the refusals of [`RestoreError`] when the record is not for this graph
+/// and optimizer (see [What restore checks](self#what-restore-checks-and-its-errors)).
 pub fn restore_from_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
     opt: &mut impl Optimizer<T>,
     bytes: &[u8],
-) -> Result<Info, Error> {
+) -> Result<Info, RestoreError> {
     let mut src = SliceSource(bytes);
     let info = verify(&mut src)?;
-    apply(&mut src, &info, g, opt)?;
-    Ok(info)
+    check_fit(&info, g, opt)?;
+    match apply(&mut src, &info, g, opt) {
+        Ok(()) => Ok(info),
+        Err(CopyError::Before(e)) => Err(e),
+        // Bytes in memory do not change between two reads.
+        Err(CopyError::After) => Err(RestoreError::CopyFailed),
+    }
 }
 
 // ----- flash -----
 
-/// What a flash slot holds.
+/// What a flash slot holds (see the table in the [module docs](self#format-version-2)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Slot {
-    /// A complete checkpoint: commit marker present, CRC correct.
+    /// A complete, committed checkpoint of this format version.
     Valid(Info),
-    /// Anything else: erased, half written, or damaged.
-    Invalid,
+    /// Every byte is `0xFF`.
+    Erased,
+    /// A save or an erase that was cut short: never committed. Harmless.
+    Incomplete,
+    /// A committed checkpoint that no longer checks out.
+    Damaged,
+    /// An intact record of another format version.
+    OtherFormat {
+        /// Its version.
+        version: u16,
+    },
 }
 
 impl Slot {
@@ -747,7 +1163,21 @@ impl Slot {
     pub fn info(&self) -> Option<Info> {
         match self {
             Slot::Valid(i) => Some(*i),
-            Slot::Invalid => None,
+            _ => None,
+        }
+    }
+
+    /// Whether the slot holds something that must not be taken for "no checkpoint": a
+    /// damaged checkpoint or one of another format.
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, Slot::Damaged | Slot::OtherFormat { .. })
+    }
+
+    fn refusal(&self) -> Option<RestoreError> {
+        match *self {
+            Slot::Damaged => Some(RestoreError::Damaged),
+            Slot::OtherFormat { version } => Some(RestoreError::OtherFormat { version }),
+            _ => None,
         }
     }
 }
@@ -812,6 +1242,22 @@ impl<F: NorFlash> Sink for FlashSink<'_, F> {
     }
 }
 
+/// The newest valid slot of two, and what the pair says when there is none.
+fn pick(slots: &[Slot; 2]) -> Result<Option<(usize, Info)>, RestoreError> {
+    let [a, b] = slots;
+    Ok(match (a.info(), b.info()) {
+        (Some(a), Some(b)) if newer(b.sequence, a.sequence) => Some((1, b)),
+        (Some(a), _) => Some((0, a)),
+        (None, Some(b)) => Some((1, b)),
+        (None, None) => {
+            if let Some(e) = a.refusal().or(b.refusal()) {
+                return Err(e);
+            }
+            None
+        }
+    })
+}
+
 impl<F: NorFlash> Store<F> {
     /// The commit unit: `max(WRITE_SIZE, 4)` bytes.
     const UNIT: usize = if F::WRITE_SIZE > 4 { F::WRITE_SIZE } else { 4 };
@@ -837,6 +1283,7 @@ impl<F: NorFlash> Store<F> {
             || !aligned(base)
             || !aligned(slot_len)
             || slot_len == 0
+            || !(slot_len as usize).is_multiple_of(Self::UNIT)
             || end.is_none()
             || (base as u64 + 2 * slot_len as u64) > u64::from(u32::MAX)
         {
@@ -891,7 +1338,55 @@ impl<F: NorFlash> Store<F> {
         self.base + if slot == 0 { 0 } else { self.slot_len }
     }
 
-    /// Reads and checks one slot (0 or 1).
+    fn source(&mut self, slot: usize) -> FlashSource<'_, F> {
+        FlashSource {
+            start: self.slot_start(slot),
+            flash: &mut self.flash,
+            len: self.slot_len as usize,
+            last_error: &mut self.last_error,
+        }
+    }
+
+    /// Reads the commit unit of a slot: how many bits it is away from a written one, and
+    /// whether it is still erased.
+    fn marker(&mut self, slot: usize) -> Result<(u32, bool), Error> {
+        let len = self.slot_len as usize;
+        let at = len - Self::UNIT;
+        let block = at / CHUNK * CHUNK;
+        let mut buf = [0u8; CHUNK];
+        let b = buf
+            .get_mut(..(len - block).min(CHUNK))
+            .ok_or(Error::InvalidArgument)?;
+        self.source(slot).read(block, b)?;
+        let unit = b.get(at - block..).unwrap_or(&[]);
+        let mut distance = 0;
+        for (i, &byte) in unit.iter().enumerate() {
+            let want = COMMIT.get(i).copied().unwrap_or(0xFF);
+            distance += (byte ^ want).count_ones();
+        }
+        Ok((distance, unit.iter().all(|&b| b == 0xFF)))
+    }
+
+    /// Whether every byte of a slot reads `0xFF`.
+    fn erased(&mut self, slot: usize) -> Result<bool, Error> {
+        let len = self.slot_len as usize;
+        let mut src = self.source(slot);
+        let mut buf = [0u8; CHUNK];
+        let mut at = 0;
+        while at < len {
+            let b = buf
+                .get_mut(..(len - at).min(CHUNK))
+                .ok_or(Error::InvalidArgument)?;
+            src.read(at, b)?;
+            if b.iter().any(|&x| x != 0xFF) {
+                return Ok(false);
+            }
+            at += b.len();
+        }
+        Ok(true)
+    }
+
+    /// Reads and classifies one slot (0 or 1); see [`Slot`].
     ///
     /// # Errors
     /// [`Error::Storage`] when the flash fails to read; [`Error::InvalidArgument`] for a slot
@@ -900,63 +1395,64 @@ impl<F: NorFlash> Store<F> {
         if slot > 1 {
             return Err(Error::InvalidArgument);
         }
-        let start = self.slot_start(slot);
-        let mut src = FlashSource {
-            flash: &mut self.flash,
-            start,
-            len: self.slot_len as usize,
-            last_error: &mut self.last_error,
-        };
-        let info = match verify(&mut src) {
-            Ok(info) => info,
-            Err(Error::Corrupt) => return Ok(Slot::Invalid),
-            Err(e) => return Err(e),
-        };
-        let commit_at = Self::slot_bytes_for(info.len as usize) - Self::UNIT;
-        if commit_at + Self::UNIT > self.slot_len as usize {
-            return Ok(Slot::Invalid);
-        }
-        // Read the commit unit through an aligned chunk.
-        let block = commit_at / CHUNK * CHUNK;
-        let n = CHUNK.min(self.slot_len as usize - block);
-        let mut buf = [0u8; CHUNK];
-        let b = buf.get_mut(..n).ok_or(Error::InvalidArgument)?;
-        src.read(block, b)?;
-        let marker = b.get(commit_at - block..commit_at - block + COMMIT.len());
-        Ok(if marker == Some(&COMMIT[..]) {
-            Slot::Valid(info)
-        } else {
-            Slot::Invalid
+        let record = verify(&mut self.source(slot));
+        let (distance, unwritten) = self.marker(slot)?;
+        Ok(match record {
+            Err(Reject::Storage) => return Err(Error::Storage),
+            Ok(info) if Self::slot_bytes_for(info.len as usize) > self.slot_len as usize => {
+                // A record running into the commit unit: no save writes that.
+                Slot::Damaged
+            }
+            Ok(info) if !unwritten => Slot::Valid(info),
+            Ok(_) => Slot::Incomplete,
+            Err(Reject::Format(version)) => Slot::OtherFormat { version },
+            Err(Reject::Bad) if distance <= MARKER_TOLERANCE => Slot::Damaged,
+            Err(Reject::Bad) if self.erased(slot)? => Slot::Erased,
+            Err(Reject::Bad) => Slot::Incomplete,
         })
     }
 
-    /// The newest valid slot: its number and header.
-    fn newest(&mut self) -> Result<Option<(usize, Info)>, Error> {
-        let a = self.slot(0)?.info();
-        let b = self.slot(1)?.info();
-        Ok(match (a, b) {
-            (Some(a), Some(b)) if newer(b.sequence, a.sequence) => Some((1, b)),
-            (Some(a), _) => Some((0, a)),
-            (None, Some(b)) => Some((1, b)),
-            (None, None) => None,
-        })
-    }
-
-    /// The header of the checkpoint [`Store::restore`] would load, if any.
+    /// Both slots, as [`Store::restore`] sees them.
+    ///
+    /// A slot that reads as damaged is read a second time: when the two reads disagree, the
+    /// flash is returning other bytes each time (a failing part or bus, not a damaged
+    /// checkpoint) and the result is [`Error::Storage`].
     ///
     /// # Errors
-    /// [`Error::Storage`] when the flash fails to read.
-    pub fn latest(&mut self) -> Result<Option<Info>, Error> {
-        Ok(self.newest()?.map(|(_, i)| i))
+    /// [`Error::Storage`] when the flash fails to read, or reads a damaged slot differently
+    /// twice.
+    pub fn slots(&mut self) -> Result<[Slot; 2], Error> {
+        let mut slots = [Slot::Erased; 2];
+        for (i, s) in slots.iter_mut().enumerate() {
+            let first = self.slot(i)?;
+            if first.is_damaged() && self.slot(i)? != first {
+                return Err(Error::Storage);
+            }
+            *s = first;
+        }
+        Ok(slots)
+    }
+
+    /// The header of the checkpoint [`Store::restore`] would load; `Ok(None)` when no
+    /// checkpoint was ever committed ([`Restored::Empty`]).
+    ///
+    /// # Errors
+    /// [`RestoreError::Storage`] when the flash fails to read; [`RestoreError::Damaged`] or
+    /// [`RestoreError::OtherFormat`] when no slot is valid and one holds such a record.
+    pub fn latest(&mut self) -> Result<Option<Info>, RestoreError> {
+        let slots = self.slots().map_err(|_| RestoreError::Storage)?;
+        Ok(pick(&slots)?.map(|(_, i)| i))
     }
 
     /// Saves a checkpoint of every variable and the optimizer's state into the slot that does
-    /// not hold the newest checkpoint, and returns its sequence number (one more than the
-    /// newest, or 1 on an empty store).
+    /// not hold the newest valid checkpoint, and returns its sequence number (one more than
+    /// the newest, or 1 when there is no valid checkpoint).
     ///
-    /// Order of work: check the model; read both slots; erase the target slot; write the
-    /// record chunk by chunk; write the commit unit; read the slot back and check it. A power
-    /// cut at any point leaves the newest earlier checkpoint untouched.
+    /// Order of work: check the model; read both slots; erase the sector holding the target
+    /// slot's commit unit, then the rest of the slot; write the record chunk by chunk; write the
+    /// commit unit; read the slot back and check it. A power cut at any point leaves the newest
+    /// earlier checkpoint untouched. With no valid slot, the target is the first slot that
+    /// is not damaged (a damaged one is overwritten only when both are).
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a NaN or infinite variable or optimizer state, and
@@ -972,26 +1468,39 @@ impl<F: NorFlash> Store<F> {
         if Self::slot_bytes_for(plan.len) > self.slot_len as usize {
             return Err(Error::InvalidArgument);
         }
-        let (target, sequence) = match self.newest()? {
+        let slots = self.slots()?;
+        let newest = pick(&slots).unwrap_or(None);
+        let (target, sequence) = match newest {
             Some((slot, info)) => (1 - slot, info.sequence.wrapping_add(1)),
-            None => (0, 1),
+            None => {
+                let [a, b] = &slots;
+                (usize::from(a.is_damaged() && !b.is_damaged()), 1)
+            }
         };
         let start = self.slot_start(target);
-        self.flash
-            .erase(start, start + self.slot_len)
-            .map_err(|e| {
+        let end = start + self.slot_len;
+        let last_sector = end - F::ERASE_SIZE as u32;
+        let mut erase = |from: u32, to: u32| {
+            if from >= to {
+                return Ok(());
+            }
+            self.flash.erase(from, to).map_err(|e| {
                 self.last_error = Some(e.kind());
                 Error::Storage
-            })?;
+            })
+        };
+        // The commit unit first: from then on the slot does not count.
+        erase(last_sector, end)?;
+        erase(start, last_sector)?;
         let mut sink = FlashSink {
             flash: &mut self.flash,
             start,
             last_error: &mut self.last_error,
         };
         let mut w = Writer::new(&mut sink);
-        let crc = encode(g, opt.state(), opt.update_count(), sequence, &plan, &mut w)?;
+        let crc = encode(g, opt, sequence, &plan, &mut w)?;
         let written = w.finish(F::WRITE_SIZE)?;
-        let commit_at = Self::slot_bytes_for(plan.len) - Self::UNIT;
+        let commit_at = self.slot_len as usize - Self::UNIT;
         if written > commit_at {
             return Err(Error::InvalidArgument);
         }
@@ -1007,36 +1516,105 @@ impl<F: NorFlash> Store<F> {
         }
     }
 
-    /// Restores the newest valid checkpoint into the graph's variables and the optimizer;
-    /// returns its sequence number, or `Ok(None)` when neither slot holds a valid checkpoint
-    /// (a new device, or one whose first save was interrupted) — then nothing changes.
+    /// Restores the newest valid checkpoint into the graph's variables and the optimizer.
     ///
-    /// The newest checkpoint is the one restored; when it does not fit the graph the error is
-    /// returned (an older one is not tried). The slot is read twice, once to check it and once
-    /// to copy it: only a flash that fails or returns other bytes on the second read can leave
-    /// the variables partly restored, and that returns [`Error::Storage`].
+    /// Returns [`Restored::Checkpoint`] with its header, or [`Restored::Empty`] when no
+    /// checkpoint was ever committed (both slots erased, or holding only saves cut short) —
+    /// then nothing changes. A slot that holds a damaged record or one of another format is
+    /// *not* empty: with no valid slot beside it, restore fails with
+    /// [`RestoreError::Damaged`] or [`RestoreError::OtherFormat`]; beside a valid one, the
+    /// valid one is restored and `other_damaged` says so.
+    ///
+    /// The newest valid checkpoint is the one restored; when it does not fit the graph or the
+    /// optimizer the refusal is returned (an older one is not tried). The record is read
+    /// twice, to check it and to copy it (see [Memory](self#memory-and-reading-the-flash-twice)).
     ///
     /// # Errors
-    /// [`Error::Storage`] when the flash fails; otherwise as [`restore_from_slice`].
+    /// [`RestoreError::Storage`] when the flash fails to read before anything changed;
+    /// [`RestoreError::CopyFailed`] when it failed twice while copying (the model is then
+    /// partly restored); the refusals of [`restore_from_slice`]. Every error but `CopyFailed`
+    /// changes nothing.
     pub fn restore<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,
         opt: &mut impl Optimizer<T>,
-    ) -> Result<Option<u32>, Error> {
-        let Some((slot, info)) = self.newest()? else {
-            return Ok(None);
+    ) -> Result<Restored, RestoreError> {
+        let slots = self.slots().map_err(|_| RestoreError::Storage)?;
+        let Some((slot, info)) = pick(&slots)? else {
+            return Ok(Restored::Empty);
         };
-        let mut src = FlashSource {
-            start: self.slot_start(slot),
-            flash: &mut self.flash,
-            len: self.slot_len as usize,
-            last_error: &mut self.last_error,
-        };
-        apply(&mut src, &info, g, opt)?;
-        Ok(Some(info.sequence))
+        check_fit(&info, g, opt)?;
+        let mut changed = false;
+        for _attempt in 0..2 {
+            match apply(&mut self.source(slot), &info, g, opt) {
+                Ok(()) => {
+                    return Ok(Restored::Checkpoint {
+                        info,
+                        other_damaged: slots.get(1 - slot).is_some_and(Slot::is_damaged),
+                    })
+                }
+                Err(CopyError::Before(RestoreError::Storage)) => {}
+                Err(CopyError::Before(e)) => return Err(e),
+                Err(CopyError::After) => changed = true,
+            }
+        }
+        Err(if changed {
+            RestoreError::CopyFailed
+        } else {
+            RestoreError::Storage
+        })
     }
 
-    /// Erases both slots: the store is empty afterwards.
+    /// As [`Store::restore`], but the record is read once, into `buf`, checked there against
+    /// the CRC the slot was classified with, and copied from there: a restore either succeeds
+    /// or changes nothing, whatever the flash does. `buf` needs the record's length rounded up
+    /// to the flash's read size ([`Info::len`] of [`Store::latest`]; [`encoded_len`] of the
+    /// model).
+    ///
+    /// # Errors
+    /// As [`Store::restore`], without [`RestoreError::CopyFailed`]: the flash failing or
+    /// returning other bytes on the second read is [`RestoreError::Storage`];
+    /// [`RestoreError::Mismatch`] with [`Error::LengthMismatch`] (`expected` the bytes needed)
+    /// when `buf` is too short.
+    pub fn restore_buffered<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+        opt: &mut impl Optimizer<T>,
+        buf: &mut [u8],
+    ) -> Result<Restored, RestoreError> {
+        let slots = self.slots().map_err(|_| RestoreError::Storage)?;
+        let Some((slot, info)) = pick(&slots)? else {
+            return Ok(Restored::Empty);
+        };
+        check_fit(&info, g, opt)?;
+        let need = (info.len as usize).div_ceil(F::READ_SIZE.max(1)) * F::READ_SIZE.max(1);
+        let found = buf.len();
+        let b = buf
+            .get_mut(..need)
+            .ok_or(RestoreError::Mismatch(Error::LengthMismatch {
+                expected: need,
+                found,
+            }))?;
+        self.source(slot)
+            .read(0, b)
+            .map_err(|_| RestoreError::Storage)?;
+        let again = b.get(..info.len as usize).unwrap_or(&[]);
+        match verify(&mut SliceSource(again)) {
+            Ok(i) if i == info => {}
+            _ => return Err(RestoreError::Storage),
+        }
+        match apply(&mut SliceSource(again), &info, g, opt) {
+            Ok(()) => Ok(Restored::Checkpoint {
+                info,
+                other_damaged: slots.get(1 - slot).is_some_and(Slot::is_damaged),
+            }),
+            Err(CopyError::Before(e)) => Err(e),
+            Err(CopyError::After) => Err(RestoreError::CopyFailed),
+        }
+    }
+
+    /// Erases both slots: the store is empty afterwards. This is how a checkpoint that is
+    /// damaged or not for this firmware is discarded — on purpose.
     ///
     /// # Errors
     /// [`Error::Storage`] when the flash fails.

@@ -39,6 +39,16 @@ pub trait Optimizer<T: Scalar> {
 
     /// Restores the update counter.
     fn set_update_count(&mut self, _count: u32) {}
+
+    /// The optimizer's kind and fixed settings as a fingerprint, for checkpoints: a record
+    /// restores only into an optimizer with the same one (see
+    /// [`checkpoint::Fingerprint`](crate::checkpoint::Fingerprint)). The learning rate is not
+    /// part of it: a schedule changes it while training. 0 by default ("not declared"):
+    /// implement it for your own optimizer so that its checkpoints cannot be restored into
+    /// another one whose state happens to have the same length.
+    fn fingerprint(&self) -> u32 {
+        0
+    }
 }
 
 /// The tutorial's `GradientDescentOptimizer`: `W ← W − η ∂J/∂W`.
@@ -142,6 +152,10 @@ impl<T: Scalar> GradientDescent<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
+    fn fingerprint(&self) -> u32 {
+        crate::checkpoint::Fingerprint::new(b"gradient-descent").finish()
+    }
+
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,

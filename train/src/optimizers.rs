@@ -180,6 +180,14 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
         &self.velocity
     }
 
+    /// Kind, momentum and Nesterov's flag.
+    fn fingerprint(&self) -> u32 {
+        crate::checkpoint::Fingerprint::new(b"momentum")
+            .scalar(self.momentum)
+            .flag(self.nesterov)
+            .finish()
+    }
+
     fn state_mut(&mut self) -> &mut [T] {
         &mut self.velocity
     }
@@ -340,6 +348,15 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
 
     fn set_update_count(&mut self, count: u32) {
         self.t = count;
+    }
+
+    /// Kind, `β1`, `β2` and `ε`.
+    fn fingerprint(&self) -> u32 {
+        crate::checkpoint::Fingerprint::new(b"adam")
+            .scalar(self.beta1)
+            .scalar(self.beta2)
+            .scalar(self.epsilon)
+            .finish()
     }
 }
 

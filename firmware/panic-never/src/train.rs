@@ -7,7 +7,7 @@ use core::hint::black_box;
 use embedgrad_core::{Error, Matrix};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::checkpoint::sim::{CutMode, SimFlash};
-use embedgrad_train::checkpoint::{self, Crc32, Slot, Store};
+use embedgrad_train::checkpoint::{self, Crc32, RestoreError, Slot, Store};
 use embedgrad_train::data::{iota, shuffle, Dataset, Table, Targets};
 use embedgrad_train::init::Init;
 use embedgrad_train::seed::{self, Example};
@@ -389,11 +389,12 @@ fn checkpoints(g: &mut TrainGraph) -> Result<bool, Error> {
     let n = checkpoint::save_to_slice(g, &opt, black_box(7), &mut buf)?;
     let too_small = checkpoint::save_to_slice(g, &opt, 7, black_box(&mut buf[..8])).is_err();
     let rec = buf.get(..n).unwrap_or(&[]);
-    let info = checkpoint::inspect(rec)?;
+    let info = checkpoint::inspect(rec).map_err(RestoreError::into_error)?;
     let corrupt = checkpoint::inspect(buf.get(..black_box(n / 2)).unwrap_or(&[])).is_err();
     g.assign(w, &Matrix::new([[0.0, 0.0]]))?;
     let mut opt2: Momentum<f32, 2> = Momentum::new(0.25, 0.5);
-    let restored = checkpoint::restore_from_slice(g, &mut opt2, rec)?;
+    let restored =
+        checkpoint::restore_from_slice(g, &mut opt2, rec).map_err(RestoreError::into_error)?;
     let slice_ok = n == len
         && info.sequence == 7
         && restored.sequence == 7
@@ -416,13 +417,24 @@ fn checkpoints(g: &mut TrainGraph) -> Result<bool, Error> {
     store.flash_mut().power_on();
     store.flash_mut().disarm();
     let powered = store.flash_mut().is_powered() && store.flash_mut().operations() > 0;
-    let latest = store.latest()?.map(|i| i.sequence);
+    let latest = store
+        .latest()
+        .map_err(RestoreError::into_error)?
+        .map(|i| i.sequence);
     let slots = [store.slot(0)?, store.slot(1)?];
     let valid = slots.iter().filter(|s| s.info().is_some()).count();
     let bad_slot = store.slot(black_box(2)).is_err();
-    let back = store.restore(g, &mut opt2)?;
+    let back = store
+        .restore(g, &mut opt2)
+        .map_err(RestoreError::into_error)?
+        .sequence();
+    let mut buf = [0u8; 128];
+    let buffered = store
+        .restore_buffered(g, &mut opt2, black_box(&mut buf))
+        .map_err(RestoreError::into_error)?
+        .sequence();
     store.erase_all()?;
-    let erased = store.latest()?.is_none() && matches!(store.slot(0)?, Slot::Invalid);
+    let erased = store.latest() == Ok(None) && matches!(store.slot(0)?, Slot::Erased);
     let flash = store.into_inner();
     let blank = flash.bytes().iter().all(|&b| b == 0xFF);
     Ok(crc_ok
@@ -436,6 +448,7 @@ fn checkpoints(g: &mut TrainGraph) -> Result<bool, Error> {
         && valid == 1
         && bad_slot
         && back == Some(1)
+        && buffered == Some(1)
         && erased
         && blank
         && checkpoint::newer(black_box(1), black_box(u32::MAX)))

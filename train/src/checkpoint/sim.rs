@@ -11,6 +11,10 @@
 //! one is interrupted — its word or sector is left as a [`CutMode`] says — and every later call
 //! fails with [`SimError::PowerCut`] until [`SimFlash::power_on`].
 //!
+//! Reads can fail too: [`SimFlash::fail_reads`] makes some later reads fail
+//! ([`ReadFault::Fail`], [`SimError::ReadFault`]) or return one bit flipped
+//! ([`ReadFault::FlipBit`]), as a failing part or a disturbed bus does.
+//!
 //! ```
 //! use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 //! use embedgrad_train::checkpoint::sim::{CutMode, SimError, SimFlash};
@@ -48,6 +52,16 @@ pub enum CutMode {
     Garbage,
 }
 
+/// What a faulty read does (see [`SimFlash::fail_reads`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReadFault {
+    /// The read returns [`SimError::ReadFault`].
+    Fail,
+    /// The read succeeds, with the lowest bit of its first byte flipped.
+    FlipBit,
+}
+
 /// Errors of [`SimFlash`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -60,6 +74,8 @@ pub enum SimError {
     NotErased,
     /// The power is off (a cut happened and [`SimFlash::power_on`] was not called yet).
     PowerCut,
+    /// A read failed (armed by [`SimFlash::fail_reads`]).
+    ReadFault,
 }
 
 impl NorFlashError for SimError {
@@ -67,7 +83,9 @@ impl NorFlashError for SimError {
         match self {
             SimError::NotAligned => NorFlashErrorKind::NotAligned,
             SimError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
-            SimError::NotErased | SimError::PowerCut => NorFlashErrorKind::Other,
+            SimError::NotErased | SimError::PowerCut | SimError::ReadFault => {
+                NorFlashErrorKind::Other
+            }
         }
     }
 }
@@ -93,6 +111,8 @@ pub struct SimFlash<const SIZE: usize, const WRITE: usize = 4, const ERASE: usiz
     cut_at: Option<(u32, CutMode)>,
     powered: bool,
     rng: SplitMix64,
+    reads: u32,
+    read_fault: Option<(u32, u32, ReadFault)>,
 }
 
 impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> Default
@@ -122,6 +142,8 @@ impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> SimFlash<SIZE, W
             cut_at: None,
             powered: true,
             rng: SplitMix64::new(0),
+            reads: 0,
+            read_fault: None,
         }
     }
 
@@ -138,6 +160,18 @@ impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> SimFlash<SIZE, W
     /// Words programmed and sectors erased so far (completed operations only).
     pub fn operations(&self) -> u32 {
         self.ops
+    }
+
+    /// Read calls so far (each counts once, whatever its length; faulty ones included).
+    pub fn reads(&self) -> u32 {
+        self.reads
+    }
+
+    /// Makes read calls misbehave: after `after` more reads, the next `count` ones do as
+    /// `fault` says (`u32::MAX` for "from then on"). Replaces an armed read fault; `count = 0`
+    /// disarms it. Power cuts do not change it.
+    pub fn fail_reads(&mut self, after: u32, count: u32, fault: ReadFault) {
+        self.read_fault = Some((self.reads.saturating_add(after), count, fault));
     }
 
     /// Arms a power cut: after `ops` more completed operations the next one is interrupted as
@@ -222,12 +256,24 @@ impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> ReadNorFlash
             return Err(SimError::PowerCut);
         }
         check_read(self, offset, bytes.len())?;
+        let n = self.reads;
+        self.reads = self.reads.wrapping_add(1);
+        let fault = match self.read_fault {
+            Some((from, count, fault)) if n >= from && n - from < count => Some(fault),
+            _ => None,
+        };
+        if fault == Some(ReadFault::Fail) {
+            return Err(SimError::ReadFault);
+        }
         let o = offset as usize;
         bytes.copy_from_slice(
             self.mem
                 .get(o..o + bytes.len())
                 .ok_or(SimError::OutOfBounds)?,
         );
+        if let (Some(ReadFault::FlipBit), Some(b)) = (fault, bytes.first_mut()) {
+            *b ^= 1;
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Unit tests of the checkpoint format and store (the exhaustive power-cut sweep is in
 //! `tests/power_cut.rs`).
 
-use super::sim::{CutMode, SimFlash};
+use super::sim::{CutMode, ReadFault, SimFlash};
 use super::*;
 use crate::GradientDescent;
 use embedgrad_core::{Matrix, NodeId};
@@ -103,11 +103,11 @@ fn layout_is_as_documented() {
     };
     let mut buf = [0u8; 256];
     let n = save_to_slice(&g, &opt, 0x0102_0304, &mut buf).unwrap();
-    assert_eq!(n, 32 + 2 * 4 + 4 * (9 + 2) + 4);
+    assert_eq!(n, 40 + 2 * 4 + 4 * (9 + 2) + 4);
     assert_eq!(encoded_len(&g, &opt).unwrap(), n);
     let rec = &buf[..n];
     assert_eq!(&rec[0..4], b"EGCK");
-    assert_eq!(&rec[4..6], &[1, 0]);
+    assert_eq!(&rec[4..6], &[2, 0]);
     assert_eq!(&rec[6..8], &[4, 0]);
     assert_eq!(&rec[8..12], &[4, 3, 2, 1]);
     assert_eq!(u32::from_le_bytes(rec[12..16].try_into().unwrap()), 2);
@@ -118,10 +118,13 @@ fn layout_is_as_documented() {
         u32::from_le_bytes(rec[28..32].try_into().unwrap()),
         n as u32
     );
-    assert_eq!(&rec[32..40], &[2, 0, 3, 0, 1, 0, 3, 0]); // 2×3, 1×3
-    assert_eq!(&rec[40..44], &1.0f32.to_le_bytes());
-    assert_eq!(&rec[60..64], &(-6.5f32).to_le_bytes());
-    assert_eq!(&rec[76..80], &7.0f32.to_le_bytes()); // optimizer state after 9 values
+    let model = model_fingerprint(&g).unwrap();
+    assert_eq!(u32::from_le_bytes(rec[32..36].try_into().unwrap()), model);
+    assert_eq!(u32::from_le_bytes(rec[36..40].try_into().unwrap()), 0); // not declared
+    assert_eq!(&rec[40..48], &[2, 0, 3, 0, 1, 0, 3, 0]); // 2×3, 1×3
+    assert_eq!(&rec[48..52], &1.0f32.to_le_bytes());
+    assert_eq!(&rec[68..72], &(-6.5f32).to_le_bytes());
+    assert_eq!(&rec[84..88], &7.0f32.to_le_bytes()); // optimizer state after 9 values
     let crc = u32::from_le_bytes(rec[n - 4..].try_into().unwrap());
     assert_eq!(crc, crc_ref(&rec[..n - 4]));
     assert!(
@@ -138,6 +141,8 @@ fn layout_is_as_documented() {
             value_scalars: 9,
             state_scalars: 2,
             update_count: 42,
+            model,
+            optimizer: 0,
             len: n as u32,
             crc,
             finite: true,
@@ -172,7 +177,7 @@ fn round_trip_f32_and_f64_with_optimizer_state() {
         .unwrap();
     let mut buf = [0u8; 128];
     let n = save_to_slice(&g64, &GradientDescent::new(0.1), 1, &mut buf).unwrap();
-    assert_eq!(n, 32 + 4 + 16 + 4);
+    assert_eq!(n, 40 + 4 + 16 + 4);
     g64.assign(w, &Matrix::new([[0.0, 0.0]])).unwrap();
     restore_from_slice(&mut g64, &mut GradientDescent::new(0.1), &buf[..n]).unwrap();
     assert_eq!(
@@ -182,7 +187,12 @@ fn round_trip_f32_and_f64_with_optimizer_state() {
 }
 
 /// Restoring `bytes` into `g` fails with `want`, and changes nothing.
-fn refused<const P: usize>(g: &mut G32, opt: &mut Stateful<f32, P>, bytes: &[u8], want: Error) {
+fn refused<const P: usize>(
+    g: &mut G32,
+    opt: &mut Stateful<f32, P>,
+    bytes: &[u8],
+    want: RestoreError,
+) {
     let before = values(g);
     let (state, count) = (opt.state, opt.count);
     assert_eq!(restore_from_slice(g, opt, bytes).map(|_| ()), Err(want));
@@ -222,10 +232,10 @@ fn restore_refuses_other_shapes_counts_types_and_leaves_everything() {
         &mut other,
         &mut opt,
         &rec,
-        Error::ShapeMismatch {
+        RestoreError::Mismatch(Error::ShapeMismatch {
             expected: Shape::new(3, 2),
             found: Shape::new(2, 3),
-        },
+        }),
     );
     // One variable fewer.
     let mut fewer = G32::new();
@@ -234,10 +244,10 @@ fn restore_refuses_other_shapes_counts_types_and_leaves_everything() {
         &mut fewer,
         &mut opt,
         &rec,
-        Error::LengthMismatch {
+        RestoreError::Mismatch(Error::LengthMismatch {
             expected: 1,
             found: 2,
-        },
+        }),
     );
     // Same count, more scalars.
     let mut bigger = G32::new();
@@ -247,10 +257,10 @@ fn restore_refuses_other_shapes_counts_types_and_leaves_everything() {
         &mut bigger,
         &mut opt,
         &rec,
-        Error::LengthMismatch {
+        RestoreError::Mismatch(Error::LengthMismatch {
             expected: 10,
             found: 9,
-        },
+        }),
     );
     // Optimizer state of another length.
     let (mut same, _, _) = model32(0.0);
@@ -261,10 +271,10 @@ fn restore_refuses_other_shapes_counts_types_and_leaves_everything() {
     let before = values(&same);
     assert_eq!(
         restore_from_slice(&mut same, &mut opt3, &rec).map(|_| ()),
-        Err(Error::LengthMismatch {
+        Err(RestoreError::Mismatch(Error::LengthMismatch {
             expected: 3,
             found: 2
-        })
+        }))
     );
     assert_eq!(values(&same), before);
     assert_eq!((opt3.state, opt3.count), ([0.0; 3], 0));
@@ -278,7 +288,10 @@ fn restore_refuses_other_shapes_counts_types_and_leaves_everything() {
     };
     assert_eq!(
         restore_from_slice(&mut g64, &mut opt64, &rec).map(|_| ()),
-        Err(Error::Corrupt)
+        Err(RestoreError::OtherScalarType {
+            expected: 8,
+            found: 4
+        })
     );
     assert!(values(&g64).iter().all(|&v| v == 0.0));
 }
@@ -293,28 +306,27 @@ fn restore_refuses_bad_headers_truncation_and_non_finite_values() {
         count: 0,
     };
     // Each header field changed, CRC recomputed: still refused.
-    for (at, byte) in [
-        (0, b'X'),
-        (4, 2),
-        (6, 8),
-        (7, 1),
-        (12, 3),
-        (16, 10),
-        (28, 0),
-    ] {
+    for (at, byte) in [(0, b'X'), (6, 8), (7, 1), (12, 3), (16, 10), (28, 0)] {
         let mut r = rec.clone();
         r[at] = byte;
         reseal(&mut r);
-        refused(&mut h, &mut opt, &r, Error::Corrupt);
+        refused(&mut h, &mut opt, &r, RestoreError::Damaged);
+    }
+    // Another version with an intact CRC is recognised as such.
+    for version in [0u16, 1, 3, 0xFFFF] {
+        let mut r = rec.clone();
+        r[4..6].copy_from_slice(&version.to_le_bytes());
+        reseal(&mut r);
+        refused(&mut h, &mut opt, &r, RestoreError::OtherFormat { version });
     }
     // A zero dimension in the shape table.
     let mut r = rec.clone();
-    r[32] = 0;
+    r[40] = 0;
     reseal(&mut r);
-    refused(&mut h, &mut opt, &r, Error::Corrupt);
+    refused(&mut h, &mut opt, &r, RestoreError::Damaged);
     // Every truncation.
     for n in 0..rec.len() {
-        refused(&mut h, &mut opt, &rec[..n], Error::Corrupt);
+        refused(&mut h, &mut opt, &rec[..n], RestoreError::Damaged);
     }
     // Trailing bytes are ignored.
     let mut long = rec.clone();
@@ -322,12 +334,17 @@ fn restore_refuses_bad_headers_truncation_and_non_finite_values() {
     assert!(inspect(&long).is_ok());
     // NaN and infinity, stored with a correct CRC: refused as non-finite.
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-        for at in [40, 40 + 8 * 4, 40 + 9 * 4] {
+        for at in [48, 48 + 8 * 4, 48 + 9 * 4] {
             let mut r = rec.clone();
             r[at..at + 4].copy_from_slice(&bad.to_le_bytes());
             reseal(&mut r);
             assert!(!inspect(&r).unwrap().finite);
-            refused(&mut h, &mut opt, &r, Error::NonFinite);
+            refused(
+                &mut h,
+                &mut opt,
+                &r,
+                RestoreError::Mismatch(Error::NonFinite),
+            );
         }
     }
 }
@@ -343,7 +360,7 @@ fn bit_errors_in_a_record_are_detected() {
     for i in (0..bits).step_by(stride) {
         let mut r = rec.clone();
         r[i / 8] ^= 1 << (i % 8);
-        assert_eq!(inspect(&r), Err(Error::Corrupt), "bit {i}");
+        assert_eq!(inspect(&r), Err(RestoreError::Damaged), "bit {i}");
         tried += 1;
     }
     let mut rng = crate::SplitMix64::new(11);
@@ -357,7 +374,7 @@ fn bit_errors_in_a_record_are_detected() {
             for &i in &flipped {
                 r[i / 8] ^= 1 << (i % 8);
             }
-            assert_eq!(inspect(&r), Err(Error::Corrupt), "bits {flipped:?}");
+            assert_eq!(inspect(&r), Err(RestoreError::Damaged), "bits {flipped:?}");
             tried += 1;
         }
     }
@@ -391,7 +408,7 @@ fn an_empty_model_round_trips() {
     let g: G32 = G32::new();
     let mut buf = [0u8; 64];
     let n = save_to_slice(&g, &GradientDescent::new(1.0f32), 1, &mut buf).unwrap();
-    assert_eq!(n, 36);
+    assert_eq!(n, 44);
     let mut h: G32 = G32::new();
     assert!(restore_from_slice(&mut h, &mut GradientDescent::new(1.0), &buf[..n]).is_ok());
 }
@@ -431,8 +448,9 @@ fn store_alternates_slots_and_restores_the_newest() {
         count: 1,
     };
     let mut fresh = model32(0.0).0;
-    assert_eq!(store.restore(&mut fresh, &mut opt), Ok(None));
+    assert_eq!(store.restore(&mut fresh, &mut opt), Ok(Restored::Empty));
     assert_eq!(store.latest(), Ok(None));
+    assert_eq!(store.slots(), Ok([Slot::Erased; 2]));
     assert_eq!(
         values(&fresh),
         values(&model32(0.0).0),
@@ -458,7 +476,10 @@ fn store_alternates_slots_and_restores_the_newest() {
             state: [0.0f32; 2],
             count: 0,
         };
-        assert_eq!(store.restore(&mut fresh, &mut opt2), Ok(Some(k)));
+        assert_eq!(
+            store.restore(&mut fresh, &mut opt2).map(|r| r.sequence()),
+            Ok(Some(k))
+        );
         assert_eq!(values(&fresh), values(&g));
         assert_eq!(opt2.count, k * 10);
     }
@@ -481,7 +502,7 @@ fn store_refuses_before_touching_the_flash() {
     big.variable(&Matrix::<f32, 10, 20>::splat(1.0)).unwrap();
     assert_eq!(
         Store::<Flash>::bytes_needed(&big, &opt),
-        Ok(Store::<Flash>::slot_bytes_for(32 + 4 + 800 + 4))
+        Ok(Store::<Flash>::slot_bytes_for(40 + 4 + 800 + 4))
     );
     assert_eq!(store.save(&big, &opt), Err(Error::InvalidArgument));
     // Non-finite optimizer state.
@@ -510,11 +531,13 @@ fn store_reports_flash_errors() {
     let (mut h, _, _) = model32(0.0);
     assert_eq!(
         store.restore(&mut h, &mut GradientDescent::new(0.5)),
-        Err(Error::Storage)
+        Err(RestoreError::Storage)
     );
     store.flash_mut().power_on();
     assert_eq!(
-        store.restore(&mut h, &mut GradientDescent::new(0.5)),
+        store
+            .restore(&mut h, &mut GradientDescent::new(0.5))
+            .map(|r| r.sequence()),
         Ok(Some(1))
     );
     assert_eq!(values(&h), values(&g));
@@ -523,16 +546,56 @@ fn store_reports_flash_errors() {
 }
 
 #[test]
-fn a_missing_or_damaged_commit_marker_invalidates_a_slot() {
+fn the_commit_unit_tells_incomplete_from_damaged() {
     let mut store = Store::new(Flash::new(), 0, 512).unwrap();
     let (g, _, _) = model32(1.0);
     let opt = GradientDescent::new(0.5f32);
     store.save(&g, &opt).unwrap();
-    let len = encoded_len(&g, &opt).unwrap();
-    let at = Store::<Flash>::slot_bytes_for(len) - 4;
+    let at = 512 - 4; // the last unit of the slot, whatever the record's length
     assert_eq!(&store.flash_mut().bytes()[at..at + 4], b"DONE");
+    let good = store.flash_mut().clone();
+    assert!(matches!(store.slot(0), Ok(Slot::Valid(_))));
+    assert_eq!(store.slot(1), Ok(Slot::Erased));
+    // A damaged marker in front of an intact record: the commit had begun, the record counts.
     store.flash_mut().bytes_mut()[at + 1] = b'0';
-    assert_eq!(store.slot(0), Ok(Slot::Invalid));
+    assert!(matches!(store.slot(0), Ok(Slot::Valid(_))));
+    // An erased marker: the save never got to commit.
+    store.flash_mut().bytes_mut()[at..at + 4].fill(0xFF);
+    assert_eq!(store.slot(0), Ok(Slot::Incomplete));
+    assert_eq!(store.latest(), Ok(None));
+    let (mut h, _, _) = model32(0.0);
+    let before = values(&h);
+    assert_eq!(
+        store.restore(&mut h, &mut GradientDescent::new(0.5)),
+        Ok(Restored::Empty)
+    );
+    // A damaged record behind a written marker: damaged, not empty, and nothing changes.
+    *store.flash_mut() = good.clone();
+    store.flash_mut().bytes_mut()[50] ^= 0x10;
+    assert_eq!(store.slot(0), Ok(Slot::Damaged));
+    assert_eq!(store.latest(), Err(RestoreError::Damaged));
+    assert_eq!(
+        store.restore(&mut h, &mut GradientDescent::new(0.5)),
+        Err(RestoreError::Damaged)
+    );
+    assert_eq!(values(&h), before);
+    // ... and a save does not go over it while the other slot is free.
+    assert_eq!(store.save(&g, &opt), Ok(1));
+    assert_eq!(store.slot(0), Ok(Slot::Damaged));
+    let r = store
+        .restore(&mut h, &mut GradientDescent::new(0.5))
+        .unwrap();
+    assert!(matches!(
+        r,
+        Restored::Checkpoint {
+            other_damaged: true,
+            ..
+        }
+    ));
+    // Garbage that never held a record is an incomplete slot, not a damaged one.
+    *store.flash_mut() = Flash::new();
+    store.flash_mut().bytes_mut()[..100].fill(0x00);
+    assert_eq!(store.slot(0), Ok(Slot::Incomplete));
     assert_eq!(store.latest(), Ok(None));
     assert_eq!(store.slot(2), Err(Error::InvalidArgument));
 }
@@ -544,9 +607,8 @@ fn sequence_numbers_wrap() {
     let opt = GradientDescent::new(0.5f32);
     // Put a record with sequence u32::MAX into slot 0 by hand.
     let mut rec = [0xFFu8; 512];
-    let n = save_to_slice(&g, &opt, u32::MAX, &mut rec).unwrap();
-    let at = Store::<Flash>::slot_bytes_for(n) - 4;
-    rec[at..at + 4].copy_from_slice(b"DONE");
+    save_to_slice(&g, &opt, u32::MAX, &mut rec).unwrap();
+    rec[512 - 4..].copy_from_slice(b"DONE");
     store.flash_mut().write(0, &rec).unwrap();
     assert_eq!(store.latest().unwrap().map(|i| i.sequence), Some(u32::MAX));
     assert_eq!(store.save(&g, &opt), Ok(0));
@@ -572,7 +634,10 @@ fn store_works_with_other_word_and_sector_sizes() {
             state: [0.0f32; 2],
             count: 0,
         };
-        assert_eq!(store.restore(&mut h, &mut o), Ok(Some(3)));
+        assert_eq!(
+            store.restore(&mut h, &mut o).map(|r| r.sequence()),
+            Ok(Some(3))
+        );
         assert_eq!(values(&h), values(&g));
     }
     check::<1, 256>();
@@ -581,4 +646,204 @@ fn store_works_with_other_word_and_sector_sizes() {
     check::<16, 4096>();
     check::<32, 2048>();
     check::<64, 4096>();
+}
+
+#[test]
+fn optimizer_fingerprints_tell_kinds_and_settings_apart() {
+    use crate::{Adam, Momentum};
+    let prints = [
+        GradientDescent::new(0.1f32).fingerprint(),
+        Momentum::<f32, 4>::new(0.1, 0.9).fingerprint(),
+        Momentum::<f32, 4>::new(0.1, 0.8).fingerprint(),
+        Momentum::<f32, 4>::nesterov(0.1, 0.9).fingerprint(),
+        Adam::<f32, 2>::new(0.1).fingerprint(),
+        Adam::<f32, 2>::with(0.1, 0.8, 0.999, 1e-8).fingerprint(),
+        Adam::<f32, 2>::with(0.1, 0.9, 0.99, 1e-8).fingerprint(),
+        Adam::<f32, 2>::with(0.1, 0.9, 0.999, 1e-7).fingerprint(),
+        Stateful::<f32, 1> {
+            state: [0.0],
+            count: 0,
+        }
+        .fingerprint(),
+    ];
+    for (i, a) in prints.iter().enumerate() {
+        for b in &prints[i + 1..] {
+            assert_ne!(a, b, "{prints:x?}");
+        }
+    }
+    // The learning rate is not a setting a checkpoint is matched on (schedules change it).
+    assert_eq!(
+        Adam::<f32, 2>::new(0.1).fingerprint(),
+        Adam::<f32, 2>::new(0.01).fingerprint()
+    );
+    assert_eq!(
+        GradientDescent::new(0.1f32).fingerprint(),
+        GradientDescent::new(0.5f32).fingerprint()
+    );
+}
+
+#[test]
+fn model_fingerprints_see_structure_not_batch_size() {
+    fn net<const B: usize>(relu: bool) -> StdGraph<f32, 8, 128> {
+        let mut g = StdGraph::new();
+        let x = g.placeholder::<B, 3>().unwrap();
+        let w = g.variable(&Matrix::<f32, 3, 2>::splat(0.5)).unwrap();
+        let h = g.matmul(x, w).unwrap();
+        let a = if relu { g.relu(h) } else { g.tanh(h) }.unwrap();
+        g.reduce_sum(a).unwrap();
+        g
+    }
+    assert_eq!(
+        model_fingerprint(&net::<4>(true)),
+        model_fingerprint(&net::<1>(true))
+    );
+    assert_ne!(
+        model_fingerprint(&net::<4>(true)),
+        model_fingerprint(&net::<4>(false))
+    );
+    let mut g64: StdGraph<f64, 8, 128> = StdGraph::new();
+    let x = g64.placeholder::<4, 3>().unwrap();
+    let w = g64.variable(&Matrix::<f64, 3, 2>::splat(0.5)).unwrap();
+    let h = g64.matmul(x, w).unwrap();
+    let a = g64.relu(h).unwrap();
+    g64.reduce_sum(a).unwrap();
+    assert_ne!(model_fingerprint(&g64), model_fingerprint(&net::<4>(true)));
+
+    // Same variable shapes, another activation: refused, nothing changes.
+    let g = net::<4>(true);
+    let mut buf = [0u8; 128];
+    let n = save_to_slice(&g, &GradientDescent::new(0.1), 1, &mut buf).unwrap();
+    let mut other = net::<4>(false);
+    other
+        .assign_slice(other.node_at(1).unwrap(), &[1.0; 6])
+        .unwrap();
+    assert_eq!(
+        restore_from_slice(&mut other, &mut GradientDescent::new(0.1), &buf[..n]),
+        Err(RestoreError::OtherModel {
+            expected: model_fingerprint(&other).unwrap(),
+            found: model_fingerprint(&g).unwrap(),
+        })
+    );
+    assert_eq!(values(&other), [1.0; 6]);
+    // The same network built for single samples restores.
+    let mut one = net::<1>(true);
+    assert!(restore_from_slice(&mut one, &mut GradientDescent::new(0.1), &buf[..n]).is_ok());
+    assert_eq!(values(&one), [0.5; 6]);
+}
+
+/// A version-1 record (the previous format: 32-byte header, no fingerprints) of `model32`.
+fn v1_record(g: &G32) -> Vec<u8> {
+    let vals = values(g);
+    let len = 32 + 2 * 4 + 4 * vals.len() + 4;
+    let mut r = Vec::new();
+    r.extend_from_slice(b"EGCK");
+    r.extend_from_slice(&1u16.to_le_bytes());
+    r.extend_from_slice(&[4, 0]);
+    for v in [1u32, 2, vals.len() as u32, 0, 0, len as u32] {
+        r.extend_from_slice(&v.to_le_bytes());
+    }
+    r.extend_from_slice(&[2, 0, 3, 0, 1, 0, 3, 0]);
+    for v in vals {
+        r.extend_from_slice(&v.to_le_bytes());
+    }
+    let crc = crc_ref(&r);
+    r.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(r.len(), len);
+    r
+}
+
+#[test]
+fn version_1_records_are_refused_as_another_format() {
+    let (g, _, _) = model32(1.0);
+    let rec = v1_record(&g);
+    let (mut h, _, _) = model32(0.0);
+    let mut opt = Stateful {
+        state: [0.0f32; 2],
+        count: 0,
+    };
+    assert_eq!(inspect(&rec), Err(RestoreError::OtherFormat { version: 1 }));
+    refused(
+        &mut h,
+        &mut opt,
+        &rec,
+        RestoreError::OtherFormat { version: 1 },
+    );
+    // In flash, where version 1 put its commit marker right after the record.
+    let mut store = Store::new(Flash::new(), 0, 512).unwrap();
+    let at = rec.len().div_ceil(4) * 4;
+    store.flash_mut().bytes_mut()[..rec.len()].copy_from_slice(&rec);
+    store.flash_mut().bytes_mut()[at..at + 4].copy_from_slice(b"DONE");
+    assert_eq!(store.slot(0), Ok(Slot::OtherFormat { version: 1 }));
+    assert_eq!(
+        store.latest(),
+        Err(RestoreError::OtherFormat { version: 1 })
+    );
+    let before = values(&h);
+    let mut gd = GradientDescent::new(0.5f32);
+    assert_eq!(
+        store.restore(&mut h, &mut gd),
+        Err(RestoreError::OtherFormat { version: 1 })
+    );
+    assert_eq!(values(&h), before);
+    assert_eq!(
+        RestoreError::OtherFormat { version: 1 }.to_string(),
+        "checkpoint: a record of format version 1, this code reads version 2"
+    );
+    assert_eq!(
+        RestoreError::OtherFormat { version: 1 }.into_error(),
+        Error::Corrupt
+    );
+}
+
+#[test]
+fn restore_buffered_reads_once_and_checks_the_second_read() {
+    let mut store = Store::new(Flash::new(), 0, 512).unwrap();
+    let (g, _, _) = model32(1.5);
+    let opt = Stateful {
+        state: [4.0f32, 5.0],
+        count: 8,
+    };
+    store.save(&g, &opt).unwrap();
+    let len = encoded_len(&g, &opt).unwrap();
+    let (mut h, _, _) = model32(0.0);
+    let mut o = Stateful {
+        state: [0.0f32; 2],
+        count: 0,
+    };
+    let before = values(&h);
+    let mut small = [0u8; 64];
+    assert_eq!(
+        store.restore_buffered(&mut h, &mut o, &mut small),
+        Err(RestoreError::Mismatch(Error::LengthMismatch {
+            expected: len,
+            found: 64
+        }))
+    );
+    // A bit flipped in the copy read: refused as a storage fault, nothing changed.
+    let mut buf = [0u8; 256];
+    let reads = store.flash_mut().reads();
+    store.slots().unwrap();
+    let classify = store.flash_mut().reads() - reads;
+    store
+        .flash_mut()
+        .fail_reads(classify, 1, ReadFault::FlipBit);
+    assert_eq!(
+        store.restore_buffered(&mut h, &mut o, &mut buf),
+        Err(RestoreError::Storage)
+    );
+    assert_eq!((values(&h), o.state, o.count), (before, [0.0; 2], 0));
+    let r = store.restore_buffered(&mut h, &mut o, &mut buf).unwrap();
+    assert_eq!(r.sequence(), Some(1));
+    assert_eq!((values(&h), o.state, o.count), (values(&g), [4.0, 5.0], 8));
+}
+
+#[test]
+fn a_damaged_slot_read_differently_twice_is_a_storage_fault() {
+    let mut store = Store::new(Flash::new(), 0, 512).unwrap();
+    let (g, _, _) = model32(1.0);
+    store.save(&g, &GradientDescent::new(0.5f32)).unwrap();
+    // The first read of slot 0 returns one bit flipped: it looks damaged, then intact.
+    store.flash_mut().fail_reads(0, 1, ReadFault::FlipBit);
+    assert_eq!(store.slots(), Err(Error::Storage));
+    assert!(matches!(store.slots(), Ok([Slot::Valid(_), Slot::Erased])));
 }
