@@ -72,6 +72,13 @@ pub enum Error {
     Corrupt,
     /// A data source (sensor, bus) failed to deliver a sample.
     Source,
+    /// The node's value is not held: it was never computed since the graph changed, or the
+    /// step plan fused it into a layer or reused its memory (plan with it in
+    /// `PlanOptions::keep` to keep it).
+    NotKept(NodeId),
+    /// A planned step was asked for a loss that no installed plan is for (call
+    /// [`Graph::plan`](crate::Graph::plan) first).
+    NotPlanned(NodeId),
     /// A hyper-parameter (learning rate, momentum, Adam's betas or epsilon, …) is outside
     /// its range.
     InvalidParameter {
@@ -144,6 +151,11 @@ impl fmt::Display for Error {
             Error::Storage => f.write_str("storage error"),
             Error::Corrupt => f.write_str("stored data is corrupt or of another format"),
             Error::Source => f.write_str("data source failed"),
+            Error::NotKept(id) => write!(
+                f,
+                "the value of node {id} is not held (not computed yet, or fused or reused by the step plan)"
+            ),
+            Error::NotPlanned(id) => write!(f, "no step plan is installed for loss {id}"),
             Error::InvalidParameter {
                 name,
                 value,

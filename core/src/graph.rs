@@ -1,10 +1,23 @@
 //! The fixed-capacity computational graph: building, feeding, evaluation and backprop.
 
 use crate::op::MAX_INPUTS;
+use crate::plan::PlanTable;
 use crate::{Error, MatMut, MatRef, Matrix, NodeId, Op, Scalar, Shape, Tensor};
 use core::sync::atomic::{AtomicU16, Ordering};
 
-const NO_GRAD: u32 = u32::MAX;
+/// An arena offset that is not placed (no buffer in the current layout).
+pub(crate) const UNPLACED: u32 = u32::MAX;
+
+/// How the op buffers (values and gradients) are laid out in the arena right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Not laid out since the graph last changed.
+    Unplaced,
+    /// The interpreter's layout: every op has its own value and gradient buffer.
+    Interp,
+    /// The step plan's layout (see [`Graph::plan`]).
+    Planned,
+}
 
 /// What a node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,33 +34,44 @@ pub enum NodeKind<O> {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Node<O> {
-    kind: NodeKind<O>,
+pub(crate) struct Node<O> {
+    pub(crate) kind: NodeKind<O>,
     rows: u16,
     cols: u16,
-    /// Offset of the value in the arena.
-    value: u32,
-    /// Offset of the gradient in the arena, or `NO_GRAD`.
-    grad: u32,
-    inputs: [u16; MAX_INPUTS],
-    n_inputs: u8,
-    fed: bool,
-    mark: bool,
-    reached: bool,
+    /// Offset of the value in the arena: fixed for placeholders, variables and constants;
+    /// for ops set by the current layout (`UNPLACED` when it has none).
+    pub(crate) value: u32,
+    /// Offset of the gradient in the current layout, or `UNPLACED`.
+    pub(crate) grad: u32,
+    pub(crate) inputs: [u16; MAX_INPUTS],
+    pub(crate) n_inputs: u8,
+    pub(crate) fed: bool,
+    pub(crate) mark: bool,
+    /// On a path from a trainable variable to the last backprop's loss.
+    pub(crate) reached: bool,
+    /// Depends on a trainable (not frozen) variable, or is one: has a gradient.
+    pub(crate) needs_grad: bool,
+    /// A variable that is not trained (see [`Graph::set_trainable`]).
+    frozen: bool,
+    /// The value buffer holds the node's value from the last run.
+    pub(crate) kept: bool,
 }
 
 impl<O> Node<O> {
-    fn shape(&self) -> Shape {
+    pub(crate) fn shape(&self) -> Shape {
         Shape::new(self.rows as usize, self.cols as usize)
     }
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows as usize * self.cols as usize
     }
-    fn has_grad(&self) -> bool {
-        self.grad != NO_GRAD
+    pub(crate) fn has_grad(&self) -> bool {
+        self.needs_grad
     }
-    fn input_ids(&self) -> &[u16] {
+    pub(crate) fn input_ids(&self) -> &[u16] {
         self.inputs.get(..self.n_inputs as usize).unwrap_or(&[])
+    }
+    pub(crate) fn is_persistent(&self) -> bool {
+        !matches!(self.kind, NodeKind::Op(_))
     }
 }
 
@@ -62,14 +86,22 @@ pub struct Stats {
 }
 
 /// What a built graph occupies: use it to choose `NODES` and `SCALARS` exactly.
+///
+/// Once a step plan is installed ([`Graph::plan`]) `scalars` is the planned need, which is what
+/// a device that only trains with the plan (and evaluates its kept outputs) must declare;
+/// `unplanned_scalars` is what the interpreter (`run` of any node, `backward`) needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Requirements {
     /// Nodes in use: the least `NODES` that holds this graph.
     pub nodes: usize,
-    /// Scalars in use (values and gradients): the least `SCALARS` that holds this graph.
+    /// The least `SCALARS` that holds this graph as it runs: the plan's need when a plan is
+    /// installed, else [`Requirements::unplanned_scalars`].
     pub scalars: usize,
-    /// Bytes of a `Graph` with exactly these capacities.
+    /// Scalars the interpreter needs: every placeholder, constant and variable value, and a
+    /// value (and a gradient, where one is needed) for every op and trainable variable.
+    pub unplanned_scalars: usize,
+    /// Bytes of a `Graph` with capacities `nodes` and `scalars`.
     pub bytes: usize,
 }
 
@@ -95,14 +127,14 @@ fn next_tag() -> u16 {
 }
 
 /// Read-only access to every arena range except one that is borrowed mutably.
-struct Reader<'a, T> {
-    lo: &'a [T],
-    hi: &'a [T],
-    hi_start: usize,
+pub(crate) struct Reader<'a, T> {
+    pub(crate) lo: &'a [T],
+    pub(crate) hi: &'a [T],
+    pub(crate) hi_start: usize,
 }
 
 impl<'a, T> Reader<'a, T> {
-    fn view(&self, start: usize, shape: Shape) -> Result<MatRef<'a, T>, Error> {
+    pub(crate) fn view(&self, start: usize, shape: Shape) -> Result<MatRef<'a, T>, Error> {
         let len = shape.rows * shape.cols;
         let end = start + len;
         let data = if end <= self.lo.len() {
@@ -141,11 +173,16 @@ impl<'a, T> Reader<'a, T> {
 /// # Ok::<(), embedgrad_core::Error>(())
 /// ```
 pub struct Graph<T, O, const NODES: usize, const SCALARS: usize> {
-    nodes: heapless::Vec<Node<O>, NODES>,
-    arena: [T; SCALARS],
-    used: usize,
+    pub(crate) nodes: heapless::Vec<Node<O>, NODES>,
+    pub(crate) arena: [T; SCALARS],
+    /// Scalars of placeholders, constants and variable values (the bottom of the arena).
+    pub(crate) fixed: usize,
+    /// End of the current layout (`fixed` when unplaced).
+    pub(crate) used: usize,
+    pub(crate) layout: Layout,
+    pub(crate) plan: PlanTable<NODES>,
     tag: u16,
-    stats: Stats,
+    pub(crate) stats: Stats,
 }
 
 impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Default
@@ -173,7 +210,10 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         Self {
             nodes: heapless::Vec::new(),
             arena: [T::ZERO; SCALARS],
+            fixed: 0,
             used: 0,
+            layout: Layout::Unplaced,
+            plan: PlanTable::new(),
             tag: if tag == 0 { 1 } else { tag },
             stats: Stats {
                 forward_ops: 0,
@@ -185,7 +225,10 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// Removes every node; old handles become foreign (the graph takes a fresh tag).
     pub fn clear(&mut self) {
         self.nodes.clear();
+        self.fixed = 0;
         self.used = 0;
+        self.layout = Layout::Unplaced;
+        self.plan.clear();
         self.tag = next_tag();
         self.arena = [T::ZERO; SCALARS];
     }
@@ -205,9 +248,17 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         self.nodes.is_empty()
     }
 
-    /// Scalars in use (values and gradients).
+    /// Scalars in use now: the fixed values of placeholders, constants and variables, plus the
+    /// current layout of op values and gradients (none before the first run, the plan's after
+    /// [`Graph::plan`], the interpreter's after a `run` or `backward` without a plan).
     pub fn scalars_used(&self) -> usize {
         self.used
+    }
+
+    /// Scalars of placeholders, constants and variable values: what building checks against
+    /// `SCALARS` (op buffers are laid out at the first run, or by the plan).
+    pub fn fixed_scalars(&self) -> usize {
+        self.fixed
     }
 
     /// Kernel invocation counters.
@@ -217,10 +268,100 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
 
     /// The exact capacities this graph needs, and the bytes a graph with them occupies.
     pub fn requirements(&self) -> Requirements {
+        let unplanned = self.interp_need();
+        let scalars = if self.plan.is_active() {
+            self.plan.scalars
+        } else {
+            unplanned
+        };
         Requirements {
             nodes: self.nodes.len(),
-            scalars: self.used,
-            bytes: Self::bytes_for(self.nodes.len(), self.used),
+            scalars,
+            unplanned_scalars: unplanned,
+            bytes: Self::bytes_for(self.nodes.len(), scalars),
+        }
+    }
+
+    /// Scalars the interpreter's layout needs (saturating).
+    fn interp_need(&self) -> usize {
+        let mut need = self.fixed;
+        for n in self.nodes.iter() {
+            let own = match n.kind {
+                NodeKind::Op(_) => n.len() * if n.needs_grad { 2 } else { 1 },
+                NodeKind::Variable if n.needs_grad => n.len(),
+                _ => 0,
+            };
+            need = need.saturating_add(own);
+        }
+        need
+    }
+
+    /// Lays out the interpreter's buffers (every op value, every gradient) after the fixed
+    /// values, unless they are laid out already.
+    pub(crate) fn ensure_interp(&mut self) -> Result<(), Error> {
+        if self.layout == Layout::Interp {
+            return Ok(());
+        }
+        let need = self.interp_need();
+        if need > SCALARS || need >= UNPLACED as usize {
+            return Err(Error::ScalarCapacity {
+                needed: need,
+                capacity: SCALARS,
+            });
+        }
+        let mut cursor = self.fixed;
+        for n in self.nodes.iter_mut() {
+            let len = n.len();
+            if let NodeKind::Op(_) = n.kind {
+                n.value = cursor as u32;
+                cursor += len;
+                n.kept = true;
+            }
+            n.grad = if n.needs_grad {
+                cursor += len;
+                (cursor - len) as u32
+            } else {
+                UNPLACED
+            };
+            n.reached = false;
+        }
+        if let Some(region) = self.arena.get_mut(self.fixed..cursor) {
+            region.fill(T::ZERO);
+        }
+        self.used = cursor;
+        self.layout = Layout::Interp;
+        Ok(())
+    }
+
+    /// Lays out the buffers the next run needs, now: the plan's if one is installed, else the
+    /// interpreter's. A run does this itself; call it to learn early whether the graph fits.
+    ///
+    /// # Errors
+    /// [`Error::ScalarCapacity`] with the whole graph's need when the interpreter's layout
+    /// does not fit.
+    pub fn ensure_layout(&mut self) -> Result<(), Error> {
+        if self.plan.is_active() {
+            if self.layout != Layout::Planned {
+                self.install_plan();
+            }
+            Ok(())
+        } else {
+            self.ensure_interp()
+        }
+    }
+
+    /// Forgets the layout and the plan: the graph's structure changed.
+    fn invalidate(&mut self) {
+        self.layout = Layout::Unplaced;
+        self.plan.clear();
+        self.used = self.fixed;
+        for n in self.nodes.iter_mut() {
+            if !n.is_persistent() {
+                n.value = UNPLACED;
+                n.kept = false;
+            }
+            n.grad = UNPLACED;
+            n.reached = false;
         }
     }
 
@@ -228,15 +369,15 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// and one `T` per scalar, rounded up to the struct's alignment.
     pub const fn bytes_for(nodes: usize, scalars: usize) -> usize {
         let fixed = core::mem::size_of::<Graph<T, O, 0, 0>>();
-        let raw =
-            fixed + nodes * core::mem::size_of::<Node<O>>() + scalars * core::mem::size_of::<T>();
+        let per_node = core::mem::size_of::<Node<O>>() + crate::plan::PER_NODE_BYTES;
+        let raw = fixed + nodes * per_node + scalars * core::mem::size_of::<T>();
         let align = core::mem::align_of::<Graph<T, O, 0, 0>>();
         raw.div_ceil(align) * align
     }
 
     // ----- handles -----
 
-    fn index(&self, id: NodeId) -> Result<usize, Error> {
+    pub(crate) fn index(&self, id: NodeId) -> Result<usize, Error> {
         if id.tag() != self.tag {
             return Err(Error::ForeignNode(id));
         }
@@ -253,7 +394,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         self.nodes.get(i).ok_or(Error::UnknownNode(id))
     }
 
-    fn id_of(&self, index: usize) -> NodeId {
+    pub(crate) fn id_of(&self, index: usize) -> NodeId {
         NodeId::new(self.tag, index as u16)
     }
 
@@ -330,7 +471,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         kind: NodeKind<O>,
         shape: Shape,
         inputs: &[NodeId],
-        with_grad: bool,
+        needs_grad: bool,
         init: Option<&[T]>,
     ) -> Result<NodeId, Error> {
         let len = shape.checked_len()?;
@@ -354,19 +495,18 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
                 found: inputs.len(),
             });
         }
-        // Checked: on 32-bit targets `2 * len` of a huge shape could otherwise wrap and slip
-        // past the capacity check.
-        let total = if with_grad {
-            len.checked_mul(2)
+        let persistent = !matches!(kind, NodeKind::Op(_));
+        // Only the fixed values (placeholders, constants, variables) take arena memory now; op
+        // buffers are laid out at the first run or by the plan. Checked arithmetic: on 32-bit
+        // targets a huge shape must not wrap past the check.
+        let fixed = if persistent {
+            self.fixed.saturating_add(len)
         } else {
-            Some(len)
+            self.fixed
         };
-        let needed = total
-            .and_then(|t| self.used.checked_add(t))
-            .unwrap_or(usize::MAX);
-        if needed > SCALARS || needed > u32::MAX as usize - 1 {
+        if fixed > SCALARS || fixed >= UNPLACED as usize {
             return Err(Error::ScalarCapacity {
-                needed,
+                needed: fixed,
                 capacity: SCALARS,
             });
         }
@@ -374,40 +514,91 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         for (slot, id) in ins.iter_mut().zip(inputs) {
             *slot = self.index(*id)? as u16;
         }
-        let value = self.used;
+        let value = self.fixed;
         let node = Node {
             kind,
             rows: shape.rows as u16,
             cols: shape.cols as u16,
-            value: value as u32,
-            grad: if with_grad {
-                (value + len) as u32
-            } else {
-                NO_GRAD
-            },
+            value: if persistent { value as u32 } else { UNPLACED },
+            grad: UNPLACED,
             inputs: ins,
             n_inputs: inputs.len() as u8,
             fed: false,
             mark: false,
             reached: false,
+            needs_grad,
+            frozen: false,
+            kept: persistent,
         };
         let index = self.nodes.len();
         self.nodes
             .push(node)
             .map_err(|_| Error::NodeCapacity { capacity: NODES })?;
-        self.used = needed;
-        // Zero the new region (it may hold data of a cleared graph), then copy the initial value.
-        if let Some(region) = self.arena.get_mut(value..needed) {
-            region.fill(T::ZERO);
-            // `..init.len()` (not `..len`): the equal lengths are then evident to the optimizer,
-            // so no length-mismatch panic path is linked.
-            if let Some(init) = init {
-                if let Some(dst) = region.get_mut(..init.len()) {
-                    dst.copy_from_slice(init);
+        self.invalidate();
+        self.fixed = fixed;
+        self.used = fixed;
+        if persistent {
+            // Zero the new region (it may hold data of a cleared graph), then copy the initial
+            // value.
+            if let Some(region) = self.arena.get_mut(value..fixed) {
+                region.fill(T::ZERO);
+                // `..init.len()` (not `..len`): the equal lengths are then evident to the
+                // optimizer, so no length-mismatch panic path is linked.
+                if let Some(init) = init {
+                    if let Some(dst) = region.get_mut(..init.len()) {
+                        dst.copy_from_slice(init);
+                    }
                 }
             }
         }
         Ok(self.id_of(index))
+    }
+
+    /// Marks a variable trainable (the default) or frozen. A frozen variable keeps its value,
+    /// gets no gradient buffer, is skipped by optimizers and nothing upstream of it computes
+    /// a gradient for it; checkpoints still store its value. Changing it discards the
+    /// current layout and plan (plan again).
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::WrongNodeKind`] unless a variable.
+    pub fn set_trainable(&mut self, id: NodeId, trainable: bool) -> Result<(), Error> {
+        let i = self.index(id)?;
+        let n = self.nodes.get_mut(i).ok_or(Error::UnknownNode(id))?;
+        if !matches!(n.kind, NodeKind::Variable) {
+            return Err(Error::WrongNodeKind(id));
+        }
+        if n.frozen != trainable {
+            return Ok(());
+        }
+        n.frozen = !trainable;
+        // Recompute which nodes depend on a trainable variable (inputs come first).
+        for k in 0..self.nodes.len() {
+            let Some(n) = self.nodes.get(k).copied() else {
+                continue;
+            };
+            let needs = match n.kind {
+                NodeKind::Variable => !n.frozen,
+                NodeKind::Op(_) => n
+                    .input_ids()
+                    .iter()
+                    .any(|&j| self.nodes.get(j as usize).is_some_and(|m| m.needs_grad)),
+                _ => false,
+            };
+            if let Some(m) = self.nodes.get_mut(k) {
+                m.needs_grad = needs;
+            }
+        }
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Whether a node is a trainable variable (not frozen).
+    ///
+    /// # Errors
+    /// Bad handle.
+    pub fn is_trainable(&self, id: NodeId) -> Result<bool, Error> {
+        let n = self.node(id)?;
+        Ok(matches!(n.kind, NodeKind::Variable) && !n.frozen)
     }
 
     /// Adds a placeholder of the given shape (untyped; see [`Graph::placeholder`]).
@@ -572,12 +763,21 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     }
 
     /// The current value of a node, row-major. For an op it is the result of the last run that
-    /// computed it (zero before).
+    /// computed it (zero when laid out but not yet computed).
+    ///
+    /// With a step plan installed, op values share memory: after a planned step only the loss
+    /// and the nodes the plan was told to keep hold their values (after a forward-only run,
+    /// every node whose value the plan keeps to the end of the forward pass).
     ///
     /// # Errors
-    /// Bad handle.
+    /// Bad handle; [`Error::NotKept`] for an op that has not been laid out yet (nothing ran
+    /// since the graph changed) or whose value the planned run did not keep (fused into a
+    /// layer, or its memory reused).
     pub fn value_slice(&self, id: NodeId) -> Result<&[T], Error> {
         let n = self.node(id)?;
+        if n.value == UNPLACED || !n.kept {
+            return Err(Error::NotKept(id));
+        }
         let v = n.value as usize;
         self.arena.get(v..v + n.len()).ok_or(Error::UnknownNode(id))
     }
@@ -593,13 +793,21 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         Matrix::from_slice(self.value_slice(t.id())?)
     }
 
-    /// The gradient of the last backprop's loss with respect to a node.
+    /// The gradient of the last backprop's loss with respect to a node: zero for a variable
+    /// that does not lead to that loss.
     ///
     /// # Errors
-    /// Bad handle, [`Error::NoGradient`] when the node depends on no variable.
+    /// Bad handle, [`Error::NoGradient`] when the node depends on no trainable variable, for
+    /// an op that is not on a path from a variable to the last backprop's loss (its gradient
+    /// of an earlier loss is not reported), and when no gradient is held now (before the
+    /// first backprop, or after a planned step, which applies each gradient as soon as it is
+    /// final and keeps none).
     pub fn grad_slice(&self, id: NodeId) -> Result<&[T], Error> {
         let n = self.node(id)?;
-        if !n.has_grad() {
+        // An op off the last loss's path has no gradient of that loss (its buffer may still
+        // hold an older loss's); a variable off the path has gradient zero.
+        let off_path = !n.reached && !matches!(n.kind, NodeKind::Variable);
+        if !n.has_grad() || n.grad == UNPLACED || off_path {
             return Err(Error::NoGradient(id));
         }
         let g = n.grad as usize;
@@ -620,7 +828,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     // ----- evaluation -----
 
     /// Marks `targets` and all their ancestors (clearing other marks).
-    fn mark_ancestors(&mut self, targets: &[NodeId]) -> Result<usize, Error> {
+    pub(crate) fn mark_ancestors(&mut self, targets: &[NodeId]) -> Result<usize, Error> {
         let mut top = 0;
         for t in targets {
             top = top.max(self.index(*t)?);
@@ -650,19 +858,41 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         Ok(top)
     }
 
-    /// Evaluates the given nodes: every ancestor they need is computed exactly once, in
-    /// insertion order; nothing else is computed (the tutorial's `Session.run`).
-    ///
-    /// # Errors
-    /// Bad handles; [`Error::MissingFeed`] (before anything is computed) when a needed
-    /// placeholder was never fed.
-    pub fn run_many(&mut self, targets: &[NodeId]) -> Result<(), Error> {
-        let top = self.mark_ancestors(targets)?;
+    /// [`Error::MissingFeed`] for the first marked placeholder up to `top` that was never fed.
+    pub(crate) fn check_feeds(&self, top: usize) -> Result<(), Error> {
         for (k, n) in self.nodes.iter().enumerate().take(top + 1) {
             if n.mark && matches!(n.kind, NodeKind::Placeholder) && !n.fed {
                 return Err(Error::MissingFeed(self.id_of(k)));
             }
         }
+        Ok(())
+    }
+
+    /// Evaluates the given nodes: every ancestor they need is computed exactly once, in
+    /// insertion order; nothing else is computed (the tutorial's `Session.run`).
+    ///
+    /// With a step plan installed, targets whose values the plan keeps (its loss, its kept
+    /// outputs) are computed by the plan's forward pass, in the plan's memory; any other
+    /// target switches the graph back to the interpreter's layout, which needs
+    /// [`Requirements::unplanned_scalars`] (the plan is kept and used again by the next
+    /// planned step).
+    ///
+    /// # Errors
+    /// Bad handles; [`Error::MissingFeed`] (before anything is computed) when a needed
+    /// placeholder was never fed; [`Error::ScalarCapacity`] when the interpreter's layout does
+    /// not fit (with the whole graph's need).
+    pub fn run_many(&mut self, targets: &[NodeId]) -> Result<(), Error> {
+        if self.plan.is_active() && self.plan_covers(targets)? {
+            return self.planned_forward().map(|_| ());
+        }
+        self.run_interp(targets)
+    }
+
+    /// The interpreter's forward pass (see [`Graph::run_many`]).
+    fn run_interp(&mut self, targets: &[NodeId]) -> Result<(), Error> {
+        self.ensure_interp()?;
+        let top = self.mark_ancestors(targets)?;
+        self.check_feeds(top)?;
         for k in 0..=top {
             let Some(n) = self.nodes.get(k).copied() else {
                 continue;
@@ -724,10 +954,13 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// The loss's ancestors are swept in reverse insertion order (a reverse topological
     /// order), each op adding its inputs' gradients, so a node's gradient is complete before it
     /// is propagated, however unequal the paths. Consumers that do not lead to the loss are
-    /// ignored.
+    /// ignored. This is the interpreter: with a plan installed it switches back to the
+    /// interpreter's layout and recomputes the loss first; a planned step is
+    /// [`Graph::step`].
     ///
     /// # Errors
-    /// Bad handle, [`Error::NotScalar`] unless the loss is 1×1.
+    /// Bad handle, [`Error::NotScalar`] unless the loss is 1×1, [`Error::ScalarCapacity`] as
+    /// in [`Graph::run_many`].
     pub fn backward(&mut self, loss: Tensor<1, 1>) -> Result<(), Error> {
         self.backward_dyn(loss.id(), false)
     }
@@ -742,10 +975,15 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         self.backward_dyn(loss.id(), true)
     }
 
-    /// Sets every gradient to zero.
+    /// Sets every gradient held now to zero: all of them in the interpreter's layout, the
+    /// variables' accumulators of an accumulating plan; nothing after a plain planned step
+    /// (it holds none).
     pub fn zero_grads(&mut self) {
+        if self.layout == Layout::Planned && !self.plan.accumulate {
+            return;
+        }
         for n in self.nodes.iter() {
-            if n.has_grad() {
+            if n.has_grad() && n.grad != UNPLACED {
                 let g = n.grad as usize;
                 if let Some(s) = self.arena.get_mut(g..g + n.len()) {
                     s.fill(T::ZERO);
@@ -759,7 +997,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// mean.
     pub fn scale_grads(&mut self, factor: T) {
         for n in self.nodes.iter() {
-            if matches!(n.kind, NodeKind::Variable) && n.has_grad() {
+            if matches!(n.kind, NodeKind::Variable) && n.has_grad() && n.grad != UNPLACED {
                 let g = n.grad as usize;
                 if let Some(s) = self.arena.get_mut(g..g + n.len()) {
                     for v in s {
@@ -771,11 +1009,12 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     }
 
     /// Evaluates the loss, backpropagates (overwriting gradients) and returns the loss value.
+    /// This is the interpreter (see [`Graph::backward`]).
     ///
     /// # Errors
     /// As [`Graph::run_many`] and [`Graph::backward`].
     pub fn forward_backward(&mut self, loss: Tensor<1, 1>) -> Result<T, Error> {
-        self.run(loss.id())?;
+        self.run_interp(&[loss.id()])?;
         self.backward(loss)?;
         Ok(self
             .value_slice(loss.id())?
@@ -794,12 +1033,17 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         if ln.shape() != Shape::new(1, 1) {
             return Err(Error::NotScalar(ln.shape()));
         }
+        if self.layout != Layout::Interp {
+            // The values of the interpreter's layout are not current: compute them.
+            self.run_interp(&[loss])?;
+        }
         self.mark_ancestors(&[loss])?;
+        let ln = *self.nodes.get(li).ok_or(Error::UnknownNode(loss))?;
         for n in self.nodes.iter_mut() {
-            n.reached = n.mark && matches!(n.kind, NodeKind::Variable) && n.has_grad();
+            n.reached = n.mark && n.has_grad();
             let keep = accumulate && matches!(n.kind, NodeKind::Variable);
             let clear = n.has_grad() && !keep && (n.mark || matches!(n.kind, NodeKind::Variable));
-            if clear {
+            if clear && n.grad != UNPLACED {
                 let g = n.grad as usize;
                 if let Some(s) = self.arena.get_mut(g..g + n.len()) {
                     s.fill(T::ZERO);
@@ -825,41 +1069,55 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
                 if !m.has_grad() {
                     continue;
                 }
-                let gs = m.grad as usize;
-                let (lo, rest) = self
-                    .arena
-                    .split_at_mut_checked(gs)
-                    .ok_or(Error::InvalidArgument)?;
-                let (mid, hi) = rest
-                    .split_at_mut_checked(m.len())
-                    .ok_or(Error::InvalidArgument)?;
-                let reader = Reader {
-                    lo,
-                    hi,
-                    hi_start: gs + m.len(),
-                };
-                let mut views = [MatRef::empty(); MAX_INPUTS];
-                for (v, &q) in views.iter_mut().zip(n.input_ids()) {
-                    let p = self.nodes.get(q as usize).ok_or(Error::InvalidArgument)?;
-                    *v = reader.view(p.value as usize, p.shape())?;
-                }
-                let out = reader.view(n.value as usize, n.shape())?;
-                let out_grad = reader.view(n.grad as usize, n.shape())?;
-                let in_grad = MatMut::new(mid, m.shape()).ok_or(Error::InvalidArgument)?;
-                op.backward(
-                    i,
-                    views.get(..n.input_ids().len()).unwrap_or(&[]),
-                    out,
-                    out_grad,
-                    in_grad,
-                );
+                self.op_backward(&op, &n, i, &m)?;
                 self.stats.backward_ops = self.stats.backward_ops.wrapping_add(1);
             }
         }
         Ok(())
     }
 
-    /// Whether the variable was reached by the last backprop (it lies on a path to the loss).
+    /// Runs `op`'s backward kernel for its input number `i` (node `m`), adding into `m`'s
+    /// gradient buffer; every other buffer is read through a [`Reader`].
+    pub(crate) fn op_backward(
+        &mut self,
+        op: &O,
+        n: &Node<O>,
+        i: usize,
+        m: &Node<O>,
+    ) -> Result<(), Error> {
+        let gs = m.grad as usize;
+        let (lo, rest) = self
+            .arena
+            .split_at_mut_checked(gs)
+            .ok_or(Error::InvalidArgument)?;
+        let (mid, hi) = rest
+            .split_at_mut_checked(m.len())
+            .ok_or(Error::InvalidArgument)?;
+        let reader = Reader {
+            lo,
+            hi,
+            hi_start: gs + m.len(),
+        };
+        let mut views = [MatRef::empty(); MAX_INPUTS];
+        for (v, &q) in views.iter_mut().zip(n.input_ids()) {
+            let p = self.nodes.get(q as usize).ok_or(Error::InvalidArgument)?;
+            *v = reader.view(p.value as usize, p.shape())?;
+        }
+        let out = reader.view(n.value as usize, n.shape())?;
+        let out_grad = reader.view(n.grad as usize, n.shape())?;
+        let in_grad = MatMut::new(mid, m.shape()).ok_or(Error::InvalidArgument)?;
+        op.backward(
+            i,
+            views.get(..n.input_ids().len()).unwrap_or(&[]),
+            out,
+            out_grad,
+            in_grad,
+        );
+        Ok(())
+    }
+
+    /// Whether the node was reached by the last backprop (it lies on a path from a trainable
+    /// variable to the loss).
     ///
     /// # Errors
     /// Bad handle.
@@ -870,6 +1128,8 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// Calls `f(index, id, value, grad, reached)` for every variable in insertion order, with
     /// its value mutable: the hook optimizers use. `index` counts scalars over all variables
     /// before this one (an offset into per-parameter optimizer state). Stops at the first error.
+    /// A frozen variable, or one without a gradient held now, comes with an empty `grad` and
+    /// `reached == false`.
     ///
     /// # Errors
     /// Whatever `f` returns.
@@ -882,23 +1142,39 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             if !matches!(n.kind, NodeKind::Variable) {
                 continue;
             }
-            let v = n.value as usize;
             let len = n.len();
-            let Some(region) = self.arena.get_mut(v..v + 2 * len) else {
-                continue;
-            };
-            let (value, grad) = region.split_at_mut(len.min(region.len()));
+            let (value, grad) = variable_views(&mut self.arena, n.value, n.grad, len);
+            let reached = n.reached && !grad.is_empty();
             f(VariableMut {
                 id: NodeId::new(self.tag, k as u16),
                 offset,
                 value,
                 grad,
-                reached: n.reached,
+                reached,
             })?;
             offset += len;
         }
         Ok(())
     }
+}
+
+/// A variable's value (mutable) and gradient (read-only; empty when `grad` is unplaced) in
+/// the arena. Values are fixed at the bottom of the arena, gradients above them.
+pub(crate) fn variable_views<T>(
+    arena: &mut [T],
+    value: u32,
+    grad: u32,
+    len: usize,
+) -> (&mut [T], &[T]) {
+    let (v, g) = (value as usize, grad as usize);
+    if grad == UNPLACED || g < v + len {
+        let value = arena.get_mut(v..v + len).unwrap_or(&mut []);
+        return (value, &[]);
+    }
+    let (lo, hi) = arena.split_at_mut(g.min(arena.len()));
+    let value = lo.get_mut(v..v + len).unwrap_or(&mut []);
+    let grad = hi.get(..len).unwrap_or(&[]);
+    (value, grad)
 }
 
 /// One variable as seen by an optimizer (see [`Graph::for_each_variable`]).

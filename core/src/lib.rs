@@ -60,12 +60,14 @@ mod error;
 mod graph;
 mod matrix;
 mod op;
+pub mod plan;
 mod scalar;
 
 pub use error::Error;
 pub use graph::{Graph, NodeKind, Requirements, Stats, VariableMut};
 pub use matrix::{MatMut, MatRef, Matrix};
-pub use op::{expect_arity, NoOp, Op, MAX_INPUTS};
+pub use op::{expect_arity, Activation, NoOp, Op, OpClass, ReduceAxis, MAX_INPUTS};
+pub use plan::{kernels, BufferKind, PlanBuffer, PlanOptions, PlanSummary, StepInfo};
 pub use scalar::{math, Scalar};
 
 use core::fmt;

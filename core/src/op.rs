@@ -41,6 +41,69 @@ pub trait Op<T: Scalar>: Copy {
         out_grad: MatRef<'_, T>,
         in_grad: MatMut<'_, T>,
     );
+
+    /// What the op computes, for the step planner's fusion patterns (see
+    /// [`Graph::plan`](crate::Graph::plan)). The default, [`OpClass::Other`], opts out of fusion:
+    /// the op then runs with its own kernels. An op that claims a class must compute exactly
+    /// that function, or planned and unplanned steps will differ.
+    fn class(&self) -> OpClass {
+        OpClass::Other
+    }
+}
+
+/// An activation the planner fuses into a dense layer (its derivative is computed from the
+/// layer's output, so the pre-activation is never stored).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    /// `y = z`.
+    Identity,
+    /// `y = 1 / (1 + e^−z)`, `dy/dz = y (1 − y)`.
+    Sigmoid,
+    /// `y = tanh z`, `dy/dz = 1 − y²`.
+    Tanh,
+    /// `y = max(z, 0)`, `dy/dz = [y > 0]`.
+    Relu,
+    /// `y = z` for `z > 0`, else `slope · z` (fused only for `slope ≥ 0`, where `y > 0 ⇔ z > 0`).
+    LeakyRelu(f64),
+}
+
+/// Which sum an [`OpClass::ReduceSum`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReduceAxis {
+    /// All entries: `R×C → 1×1`.
+    All,
+    /// Down each column: `R×C → 1×C`.
+    Rows,
+    /// Along each row: `R×C → R×1`.
+    Cols,
+}
+
+/// The mathematical function of an op, as far as the step planner's fusion patterns care.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpClass {
+    /// Anything else: never fused.
+    Other,
+    /// `a · b` (two inputs).
+    MatMul,
+    /// `a + b`, `b` broadcast when smaller (two inputs).
+    Add,
+    /// An element-wise activation of one input.
+    Activation(Activation),
+    /// Row-wise softmax with the max shift.
+    Softmax,
+    /// Element-wise natural logarithm.
+    Log,
+    /// Element-wise product of two same-shaped inputs.
+    Multiply,
+    /// A sum over an axis.
+    ReduceSum(ReduceAxis),
+    /// Element-wise negation.
+    Negative,
+    /// The summed cross-entropy of `softmax(logits)` against targets: inputs `(logits, targets)`.
+    SoftmaxCrossEntropy,
 }
 
 /// Checks the number of inputs; a helper for [`Op::out_shape`] implementations.

@@ -168,9 +168,9 @@ pub const EG_DEFAULT_NODES: usize = 64;
 /// Scalar capacity (values plus gradients) of a library built without `EMBEDGRAD_FFI_SCALARS`.
 pub const EG_DEFAULT_SCALARS: usize = 16384;
 /// Upper bound of the graph's bytes besides its nodes and scalars, on any target.
-pub const EG_GRAPH_FIXED_BYTES: usize = 128;
+pub const EG_GRAPH_FIXED_BYTES: usize = 192;
 /// Upper bound of the bytes of one node record, on any target.
-pub const EG_NODE_BYTES: usize = 48;
+pub const EG_NODE_BYTES: usize = 120;
 /// Bytes of one scalar (f32).
 pub const EG_SCALAR_BYTES: usize = 4;
 /// Upper bound of the alignment a graph needs, on any target.

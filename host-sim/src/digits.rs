@@ -140,6 +140,7 @@ mod tests {
             requirements: Requirements {
                 nodes: 1,
                 scalars: 1,
+                unplanned_scalars: 1,
                 bytes: 8,
             },
         };

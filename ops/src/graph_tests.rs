@@ -269,8 +269,9 @@ fn bad_input_returns_errors_and_leaves_the_graph_usable() {
     // Missing feed: reported before anything runs.
     assert_eq!(g.run(y.id()), Err(Error::MissingFeed(x.id())));
 
-    // Scalar capacity: a 4×4 variable needs 32 more scalars.
-    let big = g.variable(&Matrix::<f64, 4, 4>::zeros());
+    // Scalar capacity: building checks the fixed values (x and w take 4 of 24 scalars), so a
+    // 5×5 variable's 25 values do not fit.
+    let big = g.variable(&Matrix::<f64, 5, 5>::zeros());
     assert!(
         matches!(big, Err(Error::ScalarCapacity { capacity: 24, .. })),
         "{big:?}"
@@ -338,14 +339,32 @@ fn exact_capacity_is_enough_and_one_less_is_not() {
     // By hand: x and c 200 each; W1, W2 4 + 4 (gradient); b1, b2 2 + 2; eight 100×2 ops with
     // gradients 8·400; the row sums 100 + 100; the total and the loss 1 + 1 each.
     assert_eq!(req.scalars, 400 + 24 + 3200 + 200 + 4);
+    assert_eq!(req.unplanned_scalars, req.scalars);
     let mut exact: StdGraph<f64, 17, 3828> = StdGraph::new();
-    mlp::<100, 17, 3828>(&mut exact).unwrap();
+    let (x, c, _, _, loss) = mlp::<100, 17, 3828>(&mut exact).unwrap();
+    exact.feed(x, &Matrix::zeros()).unwrap();
+    exact.feed(c, &Matrix::zeros()).unwrap();
+    exact.forward_backward(loss).unwrap();
+    // Building checks only the fixed values (412 scalars); the first run lays out the op
+    // buffers and reports the whole graph's need.
     let mut short: StdGraph<f64, 17, 3827> = StdGraph::new();
-    assert!(matches!(
-        mlp::<100, 17, 3827>(&mut short),
+    let (x, c, _, _, loss) = mlp::<100, 17, 3827>(&mut short).unwrap();
+    assert_eq!(short.fixed_scalars(), 412);
+    short.feed(x, &Matrix::zeros()).unwrap();
+    short.feed(c, &Matrix::zeros()).unwrap();
+    assert_eq!(
+        short.forward_backward(loss),
         Err(Error::ScalarCapacity {
             needed: 3828,
             capacity: 3827
+        })
+    );
+    let mut tiny: StdGraph<f64, 17, 411> = StdGraph::new();
+    assert!(matches!(
+        mlp::<100, 17, 411>(&mut tiny),
+        Err(Error::ScalarCapacity {
+            needed: 412,
+            capacity: 411
         })
     ));
     let mut few_nodes: StdGraph<f64, 16, 3828> = StdGraph::new();

@@ -35,6 +35,41 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 //!
+//! ## The step plan
+//!
+//! [`Graph::plan`] turns a graph built op by op into a planned, fused training step
+//! (see `embedgrad_core::plan`): here the tutorial's perceptron runs as one dense layer and
+//! one fused softmax-cross-entropy, in a fraction of the memory.
+//!
+//! ```
+//! use embedgrad_core::{Matrix, PlanOptions};
+//! use embedgrad_ops::prelude::*;
+//! let mut g: StdGraph<f64, 16, 256> = StdGraph::new();
+//! let x = g.placeholder::<4, 2>()?;
+//! let c = g.placeholder::<4, 2>()?;
+//! let w = g.variable(&Matrix::new([[0.5, -0.5], [0.25, 1.0]]))?;
+//! let b = g.variable(&Matrix::new([[0.0, 0.1]]))?;
+//! let xw = g.matmul(x, w)?;
+//! let z = g.add(xw, b)?;
+//! let p = g.softmax(z)?;
+//! let lp = g.log(p)?;
+//! let m = g.multiply(c, lp)?;
+//! let rows = g.reduce_sum_axis1(m)?;
+//! let total = g.reduce_sum(rows)?;
+//! let loss = g.negative(total)?;
+//! g.feed(x, &Matrix::new([[1.0, 2.0], [-1.0, 0.5], [0.0, 1.0], [2.0, -1.0]]))?;
+//! g.feed(c, &Matrix::new([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))?;
+//! let summary = g.plan(loss, PlanOptions::default())?;
+//! assert_eq!(summary.steps, 2); // one dense layer, one fused loss
+//! assert!(summary.scalars < g.requirements().unplanned_scalars);
+//! let l = g.step(loss, |v| {
+//!     for (w, d) in v.value.iter_mut().zip(v.grad) { *w -= 0.1 * d; }
+//!     Ok(())
+//! })?;
+//! assert!(l > 0.0);
+//! # Ok::<(), embedgrad_core::Error>(())
+//! ```
+//!
 //! ## Your own ops
 //!
 //! The graph is generic over its op type, so you add an op (the tutorial's
@@ -71,6 +106,10 @@
 //!             },
 //!         }
 //!     }
+//!     // Delegating `class` keeps the standard ops fusable by the step planner.
+//!     fn class(&self) -> embedgrad_core::OpClass {
+//!         match self { MyOp::Std(o) => Op::<T>::class(o), MyOp::Cube(_) => embedgrad_core::OpClass::Other }
+//!     }
 //!     fn backward(&self, i: usize, x: &[MatRef<'_, T>], y: MatRef<'_, T>,
 //!                 g: MatRef<'_, T>, mut dx: MatMut<'_, T>) {
 //!         match self {
@@ -105,7 +144,9 @@
     )
 )]
 
-use embedgrad_core::{Error, Graph, MatMut, MatRef, Op, Scalar, Shape};
+use embedgrad_core::{
+    Activation, Error, Graph, MatMut, MatRef, Op, OpClass, ReduceAxis, Scalar, Shape,
+};
 
 #[cfg(test)]
 mod testing;
@@ -243,6 +284,9 @@ macro_rules! std_ops {
             ) {
                 match self { $( StdOp::$ty(o) => o.backward(index, x, y, g, dx), )* }
             }
+            fn class(&self) -> OpClass {
+                std_class(self)
+            }
         }
 
         /// `use embedgrad_ops::prelude::*;` brings every builder method into scope.
@@ -276,8 +320,35 @@ std_ops! {
     mse::Mse => MseExt,
 }
 
+/// The fusion class of each standard op (see [`Op::class`]): what lets the step planner run
+/// the tutorial's `matmul → add → sigmoid` as one dense layer and its five-op loss as one
+/// softmax-cross-entropy.
+fn std_class(op: &StdOp) -> OpClass {
+    match op {
+        StdOp::MatMul(_) => OpClass::MatMul,
+        StdOp::Add(_) => OpClass::Add,
+        StdOp::Sigmoid(_) => OpClass::Activation(Activation::Sigmoid),
+        StdOp::Tanh(_) => OpClass::Activation(Activation::Tanh),
+        StdOp::Relu(_) => OpClass::Activation(Activation::Relu),
+        StdOp::LeakyRelu(o) => OpClass::Activation(Activation::LeakyRelu(o.slope())),
+        StdOp::Softmax(_) => OpClass::Softmax,
+        StdOp::Log(_) => OpClass::Log,
+        StdOp::Multiply(_) => OpClass::Multiply,
+        StdOp::Negative(_) => OpClass::Negative,
+        StdOp::ReduceSum(r) => OpClass::ReduceSum(match r.axis {
+            reduce_sum::Axis::All => ReduceAxis::All,
+            reduce_sum::Axis::Rows => ReduceAxis::Rows,
+            reduce_sum::Axis::Cols => ReduceAxis::Cols,
+        }),
+        StdOp::SoftmaxCrossEntropy(_) => OpClass::SoftmaxCrossEntropy,
+        _ => OpClass::Other,
+    }
+}
+
 /// A [`Graph`] over the standard ops.
 pub type StdGraph<T, const NODES: usize, const SCALARS: usize> = Graph<T, StdOp, NODES, SCALARS>;
 
 #[cfg(test)]
 mod graph_tests;
+#[cfg(test)]
+mod plan_tests;

@@ -31,114 +31,25 @@
 //! ```
 
 use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
+use embedgrad_core::{kernels, expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
 /// Matrix product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatMul;
 
-/// Output columns that the kernels accumulate together in registers. Each entry is still
-/// summed in the textbook order (`k = 0, 1, …` or row by row), so the results are exactly those
-/// of the plain triple loop; blocking only keeps the partial sums out of memory (a
-/// read-modify-write of the same memory word in every iteration waits for the previous store).
-const BLOCK: usize = 4;
-
-/// The `BLOCK` entries of `row` from column `j`, if there are that many.
-#[inline(always)]
-fn block<T: Copy>(row: &[T], j: usize) -> Option<&[T; BLOCK]> {
-    row.get(j..j + BLOCK).and_then(|s| s.try_into().ok())
+/// `out = A · B`, overwriting `out` (the shared kernel of `embedgrad_core::kernels`).
+pub fn matmul_kernel<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: MatMut<'_, T>) {
+    kernels::matmul(a, b, out);
 }
 
-/// `out = A · B`, overwriting `out` (row by row: `out[i] = Σ_k A[i][k] · B[k]`).
-pub fn matmul_kernel<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut out: MatMut<'_, T>) {
-    for (arow, orow) in a.row_iter().zip(out.row_iter_mut()) {
-        let mut blocks = orow.chunks_exact_mut(BLOCK);
-        let mut j = 0;
-        for oblock in &mut blocks {
-            let mut acc = [T::ZERO; BLOCK];
-            for (&aik, brow) in arow.iter().zip(b.row_iter()) {
-                if let Some(bblock) = block(brow, j) {
-                    for (s, &bkj) in acc.iter_mut().zip(bblock) {
-                        *s += aik * bkj;
-                    }
-                }
-            }
-            oblock.copy_from_slice(&acc);
-            j += BLOCK;
-        }
-        for (o, j) in blocks.into_remainder().iter_mut().zip(j..) {
-            let mut s = T::ZERO;
-            for (&aik, brow) in arow.iter().zip(b.row_iter()) {
-                if let Some(&bkj) = brow.get(j) {
-                    s += aik * bkj;
-                }
-            }
-            *o = s;
-        }
-    }
+/// `dA += G · Bᵀ`.
+pub fn matmul_grad_a<T: Scalar>(g: MatRef<'_, T>, b: MatRef<'_, T>, da: MatMut<'_, T>) {
+    kernels::matmul_grad_a(g, b, da, false);
 }
 
-/// `dA += G · Bᵀ` (each entry `dA[i][k] += Σ_j G[i][j] · B[k][j]`, summed over `j` in order).
-pub fn matmul_grad_a<T: Scalar>(g: MatRef<'_, T>, b: MatRef<'_, T>, mut da: MatMut<'_, T>) {
-    for (darow, grow) in da.row_iter_mut().zip(g.row_iter()) {
-        let mut blocks = darow.chunks_exact_mut(BLOCK);
-        let mut brows = b.row_iter();
-        // `BLOCK` dot products side by side, so that their additions overlap.
-        for dblock in &mut blocks {
-            let mut rows: [&[T]; BLOCK] = [&[]; BLOCK];
-            for r in rows.iter_mut() {
-                *r = brows.next().unwrap_or(&[]);
-            }
-            let mut acc = [T::ZERO; BLOCK];
-            for (j, &gij) in grow.iter().enumerate() {
-                for (s, brow) in acc.iter_mut().zip(rows) {
-                    if let Some(&bkj) = brow.get(j) {
-                        *s += gij * bkj;
-                    }
-                }
-            }
-            for (d, s) in dblock.iter_mut().zip(acc) {
-                *d += s;
-            }
-        }
-        for (d, brow) in blocks.into_remainder().iter_mut().zip(brows) {
-            let mut s = T::ZERO;
-            for (&gij, &bkj) in grow.iter().zip(brow) {
-                s += gij * bkj;
-            }
-            *d += s;
-        }
-    }
-}
-
-/// `dB += Aᵀ · G` (each entry `dB[k][j] += A[i][k] · G[i][j]` for `i = 0, 1, …` in order).
-pub fn matmul_grad_b<T: Scalar>(a: MatRef<'_, T>, g: MatRef<'_, T>, mut db: MatMut<'_, T>) {
-    for (k, dbrow) in db.row_iter_mut().enumerate() {
-        let mut blocks = dbrow.chunks_exact_mut(BLOCK);
-        let mut j = 0;
-        for dblock in &mut blocks {
-            let mut acc = [T::ZERO; BLOCK];
-            acc.copy_from_slice(dblock);
-            for (arow, grow) in a.row_iter().zip(g.row_iter()) {
-                if let (Some(&aik), Some(gblock)) = (arow.get(k), block(grow, j)) {
-                    for (s, &gij) in acc.iter_mut().zip(gblock) {
-                        *s += aik * gij;
-                    }
-                }
-            }
-            dblock.copy_from_slice(&acc);
-            j += BLOCK;
-        }
-        for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {
-            let mut s = *d;
-            for (arow, grow) in a.row_iter().zip(g.row_iter()) {
-                if let (Some(&aik), Some(&gij)) = (arow.get(k), grow.get(j)) {
-                    s += aik * gij;
-                }
-            }
-            *d = s;
-        }
-    }
+/// `dB += Aᵀ · G`.
+pub fn matmul_grad_b<T: Scalar>(a: MatRef<'_, T>, g: MatRef<'_, T>, db: MatMut<'_, T>) {
+    kernels::matmul_grad_b(a, g, db, false);
 }
 
 impl<T: Scalar> Op<T> for MatMul {

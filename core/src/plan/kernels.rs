@@ -1,0 +1,326 @@
+//! The matrix kernels shared by the ops and the plan's fused steps: one machine-code copy of
+//! each, on runtime-shaped views, free of bounds checks in their inner loops (blocks are
+//! taken as fixed-size arrays, rows as exact chunks).
+//!
+//! Every entry is summed in the textbook order (`k = 0, 1, …`, or row by row), so the
+//! results are those of the plain triple loop; blocking `BLOCK` output columns only keeps the
+//! partial sums in registers. The fused dense kernels add the bias to the finished dot
+//! product and apply the activation to the rounded sum, exactly as separate `matmul`, `add`
+//! and activation ops do, so fusing changes no bit.
+
+use crate::{Activation, MatMut, MatRef, Scalar};
+
+/// Output columns accumulated together in registers.
+const BLOCK: usize = 4;
+
+/// The `BLOCK` entries of `row` from column `j`, if there are that many.
+#[inline(always)]
+fn block<T: Copy>(row: &[T], j: usize) -> Option<&[T; BLOCK]> {
+    row.get(j..j + BLOCK).and_then(|s| s.try_into().ok())
+}
+
+/// One output row of `a · b` (`arow · b`), each entry passed through `f(j, sum)`.
+#[inline(always)]
+fn row_times<T: Scalar>(
+    arow: &[T],
+    b: MatRef<'_, T>,
+    orow: &mut [T],
+    mut f: impl FnMut(usize, T) -> T,
+) {
+    let mut blocks = orow.chunks_exact_mut(BLOCK);
+    let mut j = 0;
+    for oblock in &mut blocks {
+        let mut acc = [T::ZERO; BLOCK];
+        for (&aik, brow) in arow.iter().zip(b.row_iter()) {
+            if let Some(bblock) = block(brow, j) {
+                for (s, &bkj) in acc.iter_mut().zip(bblock) {
+                    *s += aik * bkj;
+                }
+            }
+        }
+        for (q, (o, s)) in oblock.iter_mut().zip(acc).enumerate() {
+            *o = f(j + q, s);
+        }
+        j += BLOCK;
+    }
+    for (o, j) in blocks.into_remainder().iter_mut().zip(j..) {
+        let mut s = T::ZERO;
+        for (&aik, brow) in arow.iter().zip(b.row_iter()) {
+            if let Some(&bkj) = brow.get(j) {
+                s += aik * bkj;
+            }
+        }
+        *o = f(j, s);
+    }
+}
+
+/// `out = A · B`, overwriting `out` (row by row: `out[i] = Σ_k A[i][k] · B[k]`).
+pub fn matmul<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut out: MatMut<'_, T>) {
+    for (arow, orow) in a.row_iter().zip(out.row_iter_mut()) {
+        row_times(arow, b, orow, |_, s| s);
+    }
+}
+
+/// `y = act(z)` for one entry, as the activation ops compute it.
+#[inline(always)]
+pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
+    match act {
+        Activation::Identity => z,
+        Activation::Sigmoid => T::ONE / (T::ONE + (-z).exp()),
+        Activation::Tanh => z.tanh(),
+        Activation::Relu => {
+            if z > T::ZERO {
+                z
+            } else {
+                T::ZERO
+            }
+        }
+        Activation::LeakyRelu(slope) => {
+            if z > T::ZERO {
+                z
+            } else {
+                T::from_f64(slope) * z
+            }
+        }
+    }
+}
+
+/// The fused dense layer `out = act(X · W + b)` (`b` a `1 × J` row, or none), in one pass
+/// over each output row.
+pub fn dense_forward<T: Scalar>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    b: Option<MatRef<'_, T>>,
+    act: Activation,
+    mut out: MatMut<'_, T>,
+) {
+    let bias = b.map(|b| b.as_slice()).unwrap_or(&[]);
+    // One loop per activation, so the match is outside the inner loops.
+    macro_rules! rows {
+        ($f:expr) => {
+            for (xrow, orow) in x.row_iter().zip(out.row_iter_mut()) {
+                row_times(xrow, w, orow, |j, s| {
+                    let z = match bias.get(j) {
+                        Some(&bj) => s + bj,
+                        None => s,
+                    };
+                    $f(z)
+                });
+            }
+        };
+    }
+    match act {
+        Activation::Identity => rows!(|z| z),
+        Activation::Sigmoid => rows!(|z: T| T::ONE / (T::ONE + (-z).exp())),
+        Activation::Tanh => rows!(|z: T| z.tanh()),
+        _ => rows!(|z| activate(act, z)),
+    }
+}
+
+/// Turns the gradient with respect to a layer's output `y` into the gradient with respect to
+/// its pre-activation, in place: `g ← g · act'(y)`, the same expressions as the activation
+/// ops' backward.
+pub fn activation_backward<T: Scalar>(act: Activation, y: &[T], g: &mut [T]) {
+    match act {
+        Activation::Identity => {}
+        Activation::Sigmoid => {
+            for (g, &s) in g.iter_mut().zip(y) {
+                *g = *g * s * (T::ONE - s);
+            }
+        }
+        Activation::Tanh => {
+            for (g, &t) in g.iter_mut().zip(y) {
+                *g *= T::ONE - t * t;
+            }
+        }
+        Activation::Relu => {
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g = if y > T::ZERO { *g } else { T::ZERO };
+            }
+        }
+        Activation::LeakyRelu(slope) => {
+            let a = T::from_f64(slope);
+            for (g, &y) in g.iter_mut().zip(y) {
+                *g = if y > T::ZERO { *g } else { a * *g };
+            }
+        }
+    }
+}
+
+/// `dA += G · Bᵀ` (each entry `dA[i][k] += Σ_j G[i][j] · B[k][j]`, summed over `j` in order);
+/// with `overwrite`, `dA = G · Bᵀ`.
+pub fn matmul_grad_a<T: Scalar>(
+    g: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    mut da: MatMut<'_, T>,
+    overwrite: bool,
+) {
+    for (darow, grow) in da.row_iter_mut().zip(g.row_iter()) {
+        let mut blocks = darow.chunks_exact_mut(BLOCK);
+        let mut brows = b.row_iter();
+        // `BLOCK` dot products side by side, so that their additions overlap.
+        for dblock in &mut blocks {
+            let mut rows: [&[T]; BLOCK] = [&[]; BLOCK];
+            for r in rows.iter_mut() {
+                *r = brows.next().unwrap_or(&[]);
+            }
+            let mut acc = [T::ZERO; BLOCK];
+            for (j, &gij) in grow.iter().enumerate() {
+                for (s, brow) in acc.iter_mut().zip(rows) {
+                    if let Some(&bkj) = brow.get(j) {
+                        *s += gij * bkj;
+                    }
+                }
+            }
+            for (d, s) in dblock.iter_mut().zip(acc) {
+                *d = if overwrite { s } else { *d + s };
+            }
+        }
+        for (d, brow) in blocks.into_remainder().iter_mut().zip(brows) {
+            let mut s = T::ZERO;
+            for (&gij, &bkj) in grow.iter().zip(brow) {
+                s += gij * bkj;
+            }
+            *d = if overwrite { s } else { *d + s };
+        }
+    }
+}
+
+/// `dB += Aᵀ · G` (each entry `dB[k][j] += A[i][k] · G[i][j]` for `i = 0, 1, …` in order);
+/// with `overwrite`, the sums start from zero instead of `dB`.
+pub fn matmul_grad_b<T: Scalar>(
+    a: MatRef<'_, T>,
+    g: MatRef<'_, T>,
+    mut db: MatMut<'_, T>,
+    overwrite: bool,
+) {
+    for (k, dbrow) in db.row_iter_mut().enumerate() {
+        let mut blocks = dbrow.chunks_exact_mut(BLOCK);
+        let mut j = 0;
+        for dblock in &mut blocks {
+            let mut acc = [T::ZERO; BLOCK];
+            if !overwrite {
+                acc.copy_from_slice(dblock);
+            }
+            for (arow, grow) in a.row_iter().zip(g.row_iter()) {
+                if let (Some(&aik), Some(gblock)) = (arow.get(k), block(grow, j)) {
+                    for (s, &gij) in acc.iter_mut().zip(gblock) {
+                        *s += aik * gij;
+                    }
+                }
+            }
+            dblock.copy_from_slice(&acc);
+            j += BLOCK;
+        }
+        for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {
+            let mut s = if overwrite { T::ZERO } else { *d };
+            for (arow, grow) in a.row_iter().zip(g.row_iter()) {
+                if let (Some(&aik), Some(&gij)) = (arow.get(k), grow.get(j)) {
+                    s += aik * gij;
+                }
+            }
+            *d = s;
+        }
+    }
+}
+
+/// `db += Σ_rows G` (a row bias's gradient: column sums, each summed row by row in order);
+/// with `overwrite`, the sums start from zero.
+pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
+    let mut blocks = db.chunks_exact_mut(BLOCK);
+    let mut j = 0;
+    for dblock in &mut blocks {
+        let mut acc = [T::ZERO; BLOCK];
+        if !overwrite {
+            acc.copy_from_slice(dblock);
+        }
+        for grow in g.row_iter() {
+            if let Some(gblock) = block(grow, j) {
+                for (a, &g) in acc.iter_mut().zip(gblock) {
+                    *a += g;
+                }
+            }
+        }
+        dblock.copy_from_slice(&acc);
+        j += BLOCK;
+    }
+    for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {
+        let mut acc = if overwrite { T::ZERO } else { *d };
+        for grow in g.row_iter() {
+            if let Some(&g) = grow.get(j) {
+                acc += g;
+            }
+        }
+        *d = acc;
+    }
+}
+
+/// The fused softmax-cross-entropy forward: writes `p = softmax(z)` row by row into `p` and
+/// returns `J = −Σ c ⊙ log softmax(z)` in the log-sum-exp form (`c_ij = 0` terms skipped).
+/// The row maximum's `exp(0) = 1` is not computed: one `exp` per other logit, one `ln` per row.
+pub fn softmax_xent_forward<T: Scalar>(
+    z: MatRef<'_, T>,
+    c: MatRef<'_, T>,
+    mut p: MatMut<'_, T>,
+) -> T {
+    let mut total = T::ZERO;
+    for ((zrow, crow), prow) in z.row_iter().zip(c.row_iter()).zip(p.row_iter_mut()) {
+        let mut m = T::NEG_INFINITY;
+        for &v in zrow {
+            m = m.max(v);
+        }
+        let mut s = T::ZERO;
+        for (e, &v) in prow.iter_mut().zip(zrow) {
+            *e = if v == m { T::ONE } else { (v - m).exp() };
+            s += *e;
+        }
+        let lse = s.ln();
+        for (&v, &cj) in zrow.iter().zip(crow) {
+            if cj != T::ZERO {
+                total -= cj * ((v - m) - lse);
+            }
+        }
+        let inv = T::ONE / s;
+        for e in prow.iter_mut() {
+            *e *= inv;
+        }
+    }
+    total
+}
+
+/// The fused loss's backward, in place: `p ← g · (p · Σ_k c_k − c)` row by row (`g (p − c)`
+/// for one-hot rows), which is the gradient with respect to the logits.
+pub fn softmax_xent_backward<T: Scalar>(g: T, c: MatRef<'_, T>, p: &mut [T], cols: usize) {
+    for (prow, crow) in p.chunks_exact_mut(cols.max(1)).zip(c.row_iter()) {
+        let mut csum = T::ZERO;
+        for &cj in crow {
+            csum += cj;
+        }
+        for (pj, &cj) in prow.iter_mut().zip(crow) {
+            *pj = g * (*pj * csum - cj);
+        }
+    }
+}
+
+/// Adds `p`'s gradient-of-logits form to `dz` (when the logits' gradient buffer is not `p`
+/// itself): `dz += g · (p · Σc − c)`.
+pub fn softmax_xent_backward_into<T: Scalar>(
+    g: T,
+    c: MatRef<'_, T>,
+    p: &[T],
+    dz: &mut [T],
+    cols: usize,
+    overwrite: bool,
+) {
+    let rows = p.chunks_exact(cols.max(1)).zip(c.row_iter());
+    for ((prow, crow), drow) in rows.zip(dz.chunks_exact_mut(cols.max(1))) {
+        let mut csum = T::ZERO;
+        for &cj in crow {
+            csum += cj;
+        }
+        for ((d, &pj), &cj) in drow.iter_mut().zip(prow).zip(crow) {
+            let v = g * (pj * csum - cj);
+            *d = if overwrite { v } else { *d + v };
+        }
+    }
+}
