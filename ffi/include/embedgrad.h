@@ -42,12 +42,12 @@
 /**
  * Upper bound of the graph's bytes besides its nodes and scalars, on any target.
  */
-#define EG_GRAPH_FIXED_BYTES 128
+#define EG_GRAPH_FIXED_BYTES 192
 
 /**
  * Upper bound of the bytes of one node record, on any target.
  */
-#define EG_NODE_BYTES 48
+#define EG_NODE_BYTES 120
 
 /**
  * Bytes of one scalar (f32).
