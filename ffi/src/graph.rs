@@ -554,6 +554,11 @@ unsafe fn read(
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         let id = handle(node)?;
         guard::check_array(out.cast_const(), out_len, &[gs])?;
+        // The buffer's size first: it does not depend on whether a value is held.
+        let shape = graph.shape(id)?;
+        if out_len < shape.rows * shape.cols {
+            return Err(EgStatus::BufferTooSmall.into());
+        }
         let src = if gradient {
             graph.grad_slice(id)?
         } else {
@@ -564,7 +569,9 @@ unsafe fn read(
         }
         // SAFETY: the pointer is NULL or valid for that many writes (the caller's contract).
         let dst = unsafe { guard::output(out, src.len(), &[gs]) }?;
-        dst.copy_from_slice(src);
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).

@@ -144,17 +144,100 @@ pub fn train<T: Scalar>(
     grid: Option<usize>,
     progress: impl FnMut(usize, T) + Send,
 ) -> Result<Run<T>, Error> {
+    train_opt(example, grid, false, progress)
+}
+
+/// [`train`] with the step plan on or off (`planned`): the same curves, planned and fused
+/// (see `embedgrad_core::plan`).
+///
+/// # Errors
+/// As [`train`].
+pub fn train_opt<T: Scalar>(
+    example: Example,
+    grid: Option<usize>,
+    planned: bool,
+    progress: impl FnMut(usize, T) + Send,
+) -> Result<Run<T>, Error> {
     on_big_stack(move || match example {
-        Example::Perceptron => {
-            train_with::<T, PERCEPTRON_NODES, PERCEPTRON_SCALARS, 100>(example, grid, progress)
-        }
+        Example::Perceptron => train_with::<T, PERCEPTRON_NODES, PERCEPTRON_SCALARS, 100>(
+            example, grid, planned, progress,
+        ),
         Example::MlpXor => {
-            train_with::<T, MLP_XOR_NODES, MLP_XOR_SCALARS, 100>(example, grid, progress)
+            train_with::<T, MLP_XOR_NODES, MLP_XOR_SCALARS, 100>(example, grid, planned, progress)
         }
-        Example::SpiralDeep => {
-            train_with::<T, SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS, 200>(example, grid, progress)
-        }
+        Example::SpiralDeep => train_with::<T, SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS, 200>(
+            example, grid, planned, progress,
+        ),
     })
+}
+
+/// The example's graph (full batch), built and planned, for reports: the plan's steps and
+/// buffers, and its requirements planned and unplanned.
+///
+/// # Errors
+/// Graph errors.
+pub fn plan_report(example: Example) -> Result<PlanReport, Error> {
+    fn report<const B: usize>(example: Example) -> Result<PlanReport, Error> {
+        let mut g: Box<StdGraph<f32, 64, 100_000>> = Box::new(StdGraph::new());
+        let mut rng = example.generate(|_, _, _| {});
+        let net = seed::build::<f32, StdOp, 64, 100_000, B>(example, &mut g, &mut rng)?;
+        let summary = g.plan(net.loss, embedgrad_core::PlanOptions::default())?;
+        let mut steps = Vec::new();
+        g.plan_steps(|s| steps.push(s));
+        let mut buffers = Vec::new();
+        g.plan_buffers(|b| buffers.push(b));
+        buffers.sort_by_key(|b| (b.offset, b.start));
+        let names = (0..g.len())
+            .map(|i| match g.node_at(i).and_then(|id| g.kind(id).ok()) {
+                Some(embedgrad_core::NodeKind::Op(op)) => embedgrad_core::Op::<f32>::name(&op),
+                Some(embedgrad_core::NodeKind::Placeholder) => "placeholder",
+                Some(embedgrad_core::NodeKind::Variable) => "variable",
+                Some(embedgrad_core::NodeKind::Constant) => "constant",
+                None => "",
+            })
+            .collect();
+        Ok(PlanReport {
+            example,
+            rows: B,
+            summary,
+            steps,
+            buffers,
+            names,
+            fixed: g.fixed_scalars(),
+            graph_bytes: StdGraph::<f32, 64, 100_000>::bytes_for(g.len(), summary.scalars),
+            unplanned_bytes: StdGraph::<f32, 64, 100_000>::bytes_for(
+                g.len(),
+                summary.unplanned_scalars,
+            ),
+        })
+    }
+    on_big_stack(move || match example {
+        Example::SpiralDeep => report::<200>(example),
+        _ => report::<100>(example),
+    })
+}
+
+/// A seed example's step plan (see [`plan_report`]).
+#[derive(Clone, Debug)]
+pub struct PlanReport {
+    /// The example.
+    pub example: Example,
+    /// Rows of the batch.
+    pub rows: usize,
+    /// The plan's summary.
+    pub summary: embedgrad_core::PlanSummary,
+    /// Its steps, in forward order.
+    pub steps: Vec<embedgrad_core::StepInfo>,
+    /// Its buffers, by offset.
+    pub buffers: Vec<embedgrad_core::PlanBuffer>,
+    /// Each node's kind or op name, by index.
+    pub names: Vec<&'static str>,
+    /// Scalars of the fixed values (inputs, targets, parameters).
+    pub fixed: usize,
+    /// Bytes of an f32 graph with the planned capacity (on this host).
+    pub graph_bytes: usize,
+    /// Bytes of an f32 graph with the unplanned capacity (on this host).
+    pub unplanned_bytes: usize,
 }
 
 /// Runs `f` on a thread with a 64 MiB stack and returns its result.
@@ -173,6 +256,7 @@ fn on_big_stack<R: Send>(f: impl FnOnce() -> Result<R, Error> + Send) -> Result<
 fn train_with<T: Scalar, const N: usize, const S: usize, const B: usize>(
     example: Example,
     grid: Option<usize>,
+    planned: bool,
     mut progress: impl FnMut(usize, T),
 ) -> Result<Run<T>, Error> {
     let n = example.points();
@@ -191,6 +275,9 @@ fn train_with<T: Scalar, const N: usize, const S: usize, const B: usize>(
     let net = seed::build::<T, StdOp, N, S, B>(example, &mut g, &mut rng)?;
     g.feed_slice(net.x.id(), &xs)?;
     g.feed_slice(net.c.id(), &cs)?;
+    if planned {
+        g.plan(net.loss, embedgrad_core::PlanOptions::default())?;
+    }
     let mut opt = GradientDescent::new(T::from_f64(example.learning_rate()));
     let mut log = Vec::with_capacity(example.steps() / 10 + 2);
     for step in 0..example.steps() {

@@ -376,3 +376,28 @@ fn a_full_stderr_does_not_panic() {
     assert_eq!(status.code(), Some(0));
     assert!(path.exists());
 }
+
+#[test]
+fn plan_prints_the_memory_plan_of_an_example() {
+    let out = sim(&["plan", "mlp_xor"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.contains("3 steps forward (2 dense, 1 fused loss)"), "{t}");
+    assert!(
+        t.contains("planned step: 1019 scalars (4076 bytes); interpreter: 3828 scalars"),
+        "{t}"
+    );
+    // Every buffer line: offset, scalars, bytes, kind, node, lifetime.
+    assert_eq!(
+        t.lines()
+            .filter(|l| l.contains(" grad ") || l.contains(" value ") || l.contains(" p "))
+            .count(),
+        10,
+        "{t}"
+    );
+    let bad = sim(&["plan", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let planned = sim(&["train", "mlp_xor", "--plan", "--json"]);
+    assert!(planned.status.success());
+    assert!(text(&planned.stdout).contains("\"final_loss\":16.4917"));
+}

@@ -1,6 +1,6 @@
 //! Optimizers and the minimise step.
 
-use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
+use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor, VariableMut};
 
 /// Updates variables from the gradients the graph holds.
 pub trait Optimizer<T: Scalar> {
@@ -48,6 +48,27 @@ pub trait Optimizer<T: Scalar> {
     /// another one whose state happens to have the same length.
     fn fingerprint(&self) -> u32 {
         0
+    }
+
+    /// Starts a planned step ([`Graph::step`]): checks the settings and counts the update
+    /// (Adam's `t`). The default does nothing.
+    ///
+    /// # Errors
+    /// As [`Optimizer::apply`] for bad settings.
+    fn begin_step(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Updates one variable from its final gradient, during a planned step's backward sweep
+    /// (called once per trainable variable, after [`Optimizer::begin_step`]). The optimizers
+    /// of this crate check the variable's whole update first and change nothing of it when it
+    /// would overflow. The default refuses: implement it to train with a step plan.
+    ///
+    /// # Errors
+    /// [`Error::NotPlanned`] by default; [`Error::NonFinite`] for a non-finite gradient or an
+    /// overflowing update; [`Error::InvalidArgument`] when the state is too small.
+    fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
+        Err(Error::NotPlanned(v.id))
     }
 }
 
@@ -156,6 +177,25 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         crate::checkpoint::Fingerprint::new(b"gradient-descent").finish()
     }
 
+    fn begin_step(&mut self) -> Result<(), Error> {
+        self.validate()
+    }
+
+    fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
+        let lr = self.learning_rate;
+        if v.value
+            .iter()
+            .zip(v.grad)
+            .any(|(&w, &d)| !(w - lr * d).is_finite())
+        {
+            return Err(Error::NonFinite);
+        }
+        for (w, &d) in v.value.iter_mut().zip(v.grad) {
+            *w -= lr * d;
+        }
+        Ok(())
+    }
+
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
         g: &mut Graph<T, O, N, S>,
@@ -204,6 +244,10 @@ pub fn gradients_finite<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// One training step: runs its own forward pass, backpropagates, then updates every variable
 /// that reaches the loss. Returns the loss computed before the update.
 ///
+/// When the graph has a plain step plan for this loss ([`Graph::plan`]), the step is the
+/// planned, fused one: each variable is updated as soon as its gradient is final (see
+/// [`Graph::step`] for what that means when an update fails midway).
+///
 /// # Errors
 /// Graph errors (missing feed, …); [`Error::NonFinite`] when the loss or a gradient is NaN or
 /// infinite; the optimizer's errors ([`Optimizer::apply`]: [`Error::InvalidParameter`] for a
@@ -214,6 +258,10 @@ pub fn minimize<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
     loss: Tensor<1, 1>,
 ) -> Result<T, Error> {
+    if g.planned_loss() == Some(loss.id()) && !g.plan_accumulates() {
+        opt.begin_step()?;
+        return g.step(loss, |v| opt.update_variable(v));
+    }
     let l = g.forward_backward(loss)?;
     if !l.is_finite() || !gradients_finite(g) {
         return Err(Error::NonFinite);
@@ -270,9 +318,16 @@ pub fn accumulate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let loss = g.tensor::<1, 1>(feeds.loss)?;
     g.zero_grads();
     let mut total = T::ZERO;
+    let planned = g.planned_loss() == Some(feeds.loss) && g.plan_accumulates();
     for (x, y) in chunks(g, feeds, xs, ys)? {
         g.feed_slice(feeds.x, x)?;
         g.feed_slice(feeds.y, y)?;
+        if planned {
+            // An accumulating plan: the fused forward and backward, adding to the variables'
+            // gradients (a non-finite loss is refused before its backward).
+            total += g.step(loss, |_| Ok(()))?;
+            continue;
+        }
         g.run(feeds.loss)?;
         let l = g.value(loss)?.data[0][0];
         if !l.is_finite() {

@@ -27,7 +27,7 @@
 
 use crate::optim::{check_decay, check_learning_rate};
 use crate::{GradientDescent, Optimizer};
-use embedgrad_core::{Error, Graph, Op, Scalar, Tensor};
+use embedgrad_core::{Error, Graph, Op, Scalar, Tensor, VariableMut};
 
 /// Read and set an optimizer's step size: what a [`Schedule`](crate::Schedule) drives.
 pub trait LearningRate<T> {
@@ -158,6 +158,33 @@ impl<T: Scalar, const P: usize> Momentum<T, P> {
 }
 
 impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
+    fn begin_step(&mut self) -> Result<(), Error> {
+        self.validate()
+    }
+
+    fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
+        let (lr, mu, nesterov) = (self.learning_rate, self.momentum, self.nesterov);
+        let vel = self
+            .velocity
+            .get_mut(v.offset..v.offset + v.value.len())
+            .ok_or(Error::InvalidArgument)?;
+        let update = |w: T, d: T, u: T| {
+            let u = mu * u + d;
+            let step = if nesterov { d + mu * u } else { u };
+            (w - lr * step, u)
+        };
+        for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel.iter()) {
+            let (w, u) = update(w, d, u);
+            if !w.is_finite() || !u.is_finite() {
+                return Err(Error::NonFinite);
+            }
+        }
+        for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel.iter_mut()) {
+            (*w, *u) = update(*w, d, *u);
+        }
+        Ok(())
+    }
+
     /// # Errors
     /// As [`momentum_step`]: [`Error::InvalidParameter`] for a setting out of range (see
     /// [`Momentum::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`
@@ -315,6 +342,39 @@ impl<T: Scalar, const P: usize> Adam<T, P> {
 }
 
 impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
+    fn begin_step(&mut self) -> Result<(), Error> {
+        self.validate()?;
+        self.t = self.t.saturating_add(1);
+        Ok(())
+    }
+
+    fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
+        let (lr, b1, b2, eps) = (self.learning_rate, self.beta1, self.beta2, self.epsilon);
+        let t = T::from_f64(f64::from(self.t));
+        let c1 = T::ONE - b1.powf(t);
+        let c2 = T::ONE - b2.powf(t);
+        let range = v.offset..v.offset + v.value.len();
+        let [m, s] = &mut self.moments;
+        let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
+            return Err(Error::InvalidArgument);
+        };
+        let update = |w: T, d: T, m: T, s: T| {
+            let m = b1 * m + (T::ONE - b1) * d;
+            let s = b2 * s + (T::ONE - b2) * d * d;
+            (w - lr * (m / c1) / ((s / c2).sqrt() + eps), m, s)
+        };
+        for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms.iter()).zip(vs.iter()) {
+            let (w, m, s) = update(w, d, m, s);
+            if !w.is_finite() || !m.is_finite() || !s.is_finite() {
+                return Err(Error::NonFinite);
+            }
+        }
+        for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
+            (*w, *m, *s) = update(*w, d, *m, *s);
+        }
+        Ok(())
+    }
+
     /// # Errors
     /// As [`adam_step`]: [`Error::InvalidParameter`] for a setting out of range (see
     /// [`Adam::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`

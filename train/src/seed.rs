@@ -417,6 +417,32 @@ pub fn train<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize, 
     xs: &[T],
     cs: &[T],
     labels: &[u8],
+    log: impl FnMut(usize, T),
+) -> Result<Outcome<T>, Error> {
+    train_with::<T, O, N, S, B>(example, g, rng, xs, cs, labels, false, log)
+}
+
+/// [`train`], with the step plan on (`planned`, see [`Graph::plan`]) or off. With `B` equal
+/// to the number of points each step is one planned, fused step with the updates in the
+/// backward sweep; with smaller micro-batches the plan accumulates their gradients.
+///
+/// # Errors
+/// As [`train`]; [`Error::ScalarCapacity`] when the planned step does not fit.
+#[allow(clippy::too_many_arguments)]
+pub fn train_with<
+    T: Scalar,
+    O: Op<T> + From<StdOp>,
+    const N: usize,
+    const S: usize,
+    const B: usize,
+>(
+    example: Example,
+    g: &mut Graph<T, O, N, S>,
+    rng: &mut SplitMix64,
+    xs: &[T],
+    cs: &[T],
+    labels: &[u8],
+    planned: bool,
     mut log: impl FnMut(usize, T),
 ) -> Result<Outcome<T>, Error> {
     let net = build::<T, O, N, S, B>(example, g, rng)?;
@@ -425,9 +451,23 @@ pub fn train<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize, 
         y: net.c.id(),
         loss: net.loss.id(),
     };
+    let full_batch = B == example.points();
+    if planned {
+        let opts = embedgrad_core::PlanOptions {
+            accumulate: !full_batch,
+            ..embedgrad_core::PlanOptions::default()
+        };
+        g.plan(net.loss, opts)?;
+    }
     let mut opt = crate::GradientDescent::new(T::from_f64(example.learning_rate()));
     for step in 0..example.steps() {
-        let l = crate::step_accumulated(&mut opt, g, feeds, xs, cs)?;
+        let l = if planned && full_batch {
+            g.feed_slice(feeds.x, xs)?;
+            g.feed_slice(feeds.y, cs)?;
+            opt.minimize(g, net.loss)?
+        } else {
+            crate::step_accumulated(&mut opt, g, feeds, xs, cs)?
+        };
         if step % 10 == 0 {
             log(step, l);
         }

@@ -487,6 +487,11 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
             .then(|| self.id_of(self.plan.loss as usize))
     }
 
+    /// Whether the installed plan accumulates gradients (see [`PlanOptions::accumulate`]).
+    pub fn plan_accumulates(&self) -> bool {
+        self.plan.is_active() && self.plan.accumulate
+    }
+
     /// Calls `f` for each step of the installed plan, in forward order.
     pub fn plan_steps(&self, mut f: impl FnMut(StepInfo)) {
         for st in self.plan.steps.iter() {
@@ -531,7 +536,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 .plan
                 .steps
                 .iter()
-                .any(|st| st.kind == StepKind::Loss && st.aux == s.grad);
+                .any(|st| st.kind == StepKind::Loss && st.x as usize == k && st.aux == s.grad);
             if s.grad != UNPLACED && !aliased {
                 f(PlanBuffer {
                     node,

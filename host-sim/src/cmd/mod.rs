@@ -4,6 +4,7 @@ mod args;
 mod digits;
 mod examples;
 mod out;
+mod plan;
 mod sensor;
 mod train;
 
@@ -63,12 +64,16 @@ USAGE:
         a picture of each (data, learned decision regions, loss curve) as DIR/<example>.svg
         (DIR defaults to out).
 
-    embedgrad-sim train <perceptron|mlp_xor|spiral_deep> [--precision f32|f64] [--json] [--plot PATH]
+    embedgrad-sim train <perceptron|mlp_xor|spiral_deep> [--precision f32|f64] [--json] [--plot PATH] [--plan]
         Trains one example (default precision f32). Prints the loss every 10% of the steps and
         a summary; with --json, one JSON object per line instead: the loss of steps 0, 10,
         20, ... (before that step's update) and of the final step (after the last update),
         then the final loss, accuracy and the FNV-1a checksum of the data. --plot writes the
-        picture to PATH (SVG).
+        picture to PATH (SVG). --plan trains with the planned, fused step.
+
+    embedgrad-sim plan <perceptron|mlp_xor|spiral_deep>
+        Prints the step plan of the example's full-batch training step: the fused steps, and
+        every buffer with its lifetime, offset and size, against the interpreter's memory.
 
     embedgrad-sim train digits [--precision f32|f64] [--json]
         Trains a 64-32-10 relu network with Adam on the UCI handwritten digits (8x8 images,
@@ -103,6 +108,7 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
         }
         Some("train") => train::run(args.get(1..).unwrap_or(&[])),
         Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
+        Some("plan") => plan::run(args.get(1..).unwrap_or(&[])),
         Some(a) if a.starts_with('-') => examples::run(args),
         Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"))),
     }

@@ -1,4 +1,4 @@
-//! `embedgrad-sim train <example> [--precision f32|f64] [--json] [--plot PATH]`.
+//! `embedgrad-sim train <example> [--precision f32|f64] [--json] [--plot PATH] [--plan]`.
 
 use super::args::{no_value, Arg, Args};
 use super::out::{err_line, Out};
@@ -19,11 +19,13 @@ struct Options {
     precision: Precision,
     json: bool,
     plot: Option<PathBuf>,
+    planned: bool,
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>, Failure> {
     let mut args = Args::new(args);
     let (mut example, mut precision, mut json, mut plot) = (None, Precision::F32, false, None);
+    let mut planned = false;
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Flag(f, v) if f == "--precision" => {
@@ -35,6 +37,10 @@ fn parse(args: &[String]) -> Result<Option<Options>, Failure> {
             Arg::Flag(f, v) if f == "--json" => {
                 no_value(&f, v)?;
                 json = true;
+            }
+            Arg::Flag(f, v) if f == "--plan" => {
+                no_value(&f, v)?;
+                planned = true;
             }
             Arg::Flag(f, v) if f == "--plot" => plot = Some(PathBuf::from(args.value(&f, v)?)),
             Arg::Flag(f, _) if f == "--help" || f == "-h" => return Ok(None),
@@ -59,6 +65,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, Failure> {
         precision,
         json,
         plot,
+        planned,
     }))
 }
 
@@ -92,7 +99,7 @@ fn train<T: Scalar>(opts: &Options, plot_file: Option<(&PathBuf, File)>) -> Resu
     let mut out = Out::new();
     // The steps' lines; a failed write stops the output (not the training), and is reported
     // once the training is done.
-    let r = run::train::<T>(ex, grid, |step, loss| {
+    let r = run::train_opt::<T>(ex, grid, opts.planned, |step, loss| {
         if as_json {
             out.line(format_args!(
                 "{}",
