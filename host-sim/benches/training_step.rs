@@ -6,7 +6,10 @@
 //! (`softmax`, `log`, `multiply`, two `reduce_sum`s, `negative`) replaced by the fused
 //! `softmax_cross_entropy` op: not the specified seed graph, but what its loss costs.
 //!
-//! Both replay the specified trajectory: the parameters are reset to their initial values
+//! A fourth, `graph-planned`, is the specified seed graph with the step plan installed
+//! (`Graph::plan`): the fused dense layers and loss, the planned memory, updates in the sweep.
+//!
+//! All replay the specified trajectory: the parameters are reset to their initial values
 //! every `steps` steps of the example (outside the timed region), so the numbers are those of
 //! the real training run.
 //!
@@ -103,7 +106,7 @@ fn build_fused<T: Scalar, const N: usize, const S: usize, const B: usize>(
 }
 
 impl<T: Scalar, const N: usize, const S: usize> GraphStepper<T, N, S> {
-    fn new<const B: usize>(ex: Example, fused: bool) -> Self {
+    fn new<const B: usize>(ex: Example, fused: bool, planned: bool) -> Self {
         let n = ex.points();
         let (mut xs, mut cs, mut labels) = (vec![T::ZERO; 2 * n], vec![T::ZERO; 2 * n], vec![0; n]);
         let mut rng = seed::fill(ex, &mut xs, &mut cs, &mut labels).unwrap();
@@ -116,6 +119,10 @@ impl<T: Scalar, const N: usize, const S: usize> GraphStepper<T, N, S> {
         };
         g.feed_slice(x, &xs).unwrap();
         g.feed_slice(c, &cs).unwrap();
+        if planned {
+            g.plan(loss, embedgrad_core::PlanOptions::default())
+                .unwrap();
+        }
         let vars: Vec<NodeId> = g.variables().collect();
         let init = vars
             .into_iter()
@@ -176,17 +183,19 @@ fn spec(ex: Example) -> hand::Spec {
 
 /// The seed graph with the simulator's exact capacities, or (`fused`) its variant with the
 /// fused loss (which needs fewer nodes and scalars).
-fn graph_stepper<T: Scalar>(ex: Example, fused: bool) -> Box<dyn Stepper> {
+fn graph_stepper<T: Scalar>(ex: Example, fused: bool, planned: bool) -> Box<dyn Stepper> {
     use run::*;
     match ex {
-        Example::Perceptron => {
-            Box::new(GraphStepper::<T, PERCEPTRON_NODES, PERCEPTRON_SCALARS>::new::<100>(ex, fused))
-        }
-        Example::MlpXor => {
-            Box::new(GraphStepper::<T, MLP_XOR_NODES, MLP_XOR_SCALARS>::new::<100>(ex, fused))
-        }
+        Example::Perceptron => Box::new(
+            GraphStepper::<T, PERCEPTRON_NODES, PERCEPTRON_SCALARS>::new::<100>(ex, fused, planned),
+        ),
+        Example::MlpXor => Box::new(
+            GraphStepper::<T, MLP_XOR_NODES, MLP_XOR_SCALARS>::new::<100>(ex, fused, planned),
+        ),
         Example::SpiralDeep => Box::new(
-            GraphStepper::<T, SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS>::new::<200>(ex, fused),
+            GraphStepper::<T, SPIRAL_DEEP_NODES, SPIRAL_DEEP_SCALARS>::new::<200>(
+                ex, fused, planned,
+            ),
         ),
     }
 }
@@ -220,19 +229,21 @@ fn bench_all(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("step/{}", ex.name()));
         group.throughput(Throughput::Elements(1));
         for precision in Precision::ALL {
-            let mut steppers: [(&str, Box<dyn Stepper>); 3] = match precision {
+            let mut steppers: [(&str, Box<dyn Stepper>); 4] = match precision {
                 Precision::F32 => [
-                    ("graph", graph_stepper::<f32>(ex, false)),
-                    ("graph-fused", graph_stepper::<f32>(ex, true)),
+                    ("graph", graph_stepper::<f32>(ex, false, false)),
+                    ("graph-fused", graph_stepper::<f32>(ex, true, false)),
+                    ("graph-planned", graph_stepper::<f32>(ex, false, true)),
                     ("hand", hand_stepper::<f32>(ex)),
                 ],
                 Precision::F64 => [
-                    ("graph", graph_stepper::<f64>(ex, false)),
-                    ("graph-fused", graph_stepper::<f64>(ex, true)),
+                    ("graph", graph_stepper::<f64>(ex, false, false)),
+                    ("graph-fused", graph_stepper::<f64>(ex, true, false)),
+                    ("graph-planned", graph_stepper::<f64>(ex, false, true)),
                     ("hand", hand_stepper::<f64>(ex)),
                 ],
             };
-            // All three compute the same loss in their first step.
+            // All four compute the same loss in their first step.
             let first: Vec<f64> = steppers.iter_mut().map(|(_, s)| s.step()).collect();
             let tol = if precision == Precision::F32 {
                 1e-5
@@ -258,22 +269,24 @@ fn bench_all(c: &mut Criterion) {
     }
 }
 
-/// ns per step of each variant (graph, graph-fused, hand): interleaved slices, fastest slice.
-fn interleaved<T: Scalar + hand::Real>(ex: Example) -> [f64; 3] {
+/// ns per step of each variant (graph, graph-fused, graph-planned, hand): interleaved
+/// slices, fastest slice.
+fn interleaved<T: Scalar + hand::Real>(ex: Example) -> [f64; 4] {
     let mut steppers = [
-        graph_stepper::<T>(ex, false),
-        graph_stepper::<T>(ex, true),
+        graph_stepper::<T>(ex, false, false),
+        graph_stepper::<T>(ex, true, false),
+        graph_stepper::<T>(ex, false, true),
         hand_stepper::<T>(ex),
     ];
     let period = ex.steps() as u64;
-    let mut done = [0u64; 3];
+    let mut done = [0u64; 4];
     // Steps per slice, from a first timing of each variant.
-    let mut per_slice = [1u64; 3];
+    let mut per_slice = [1u64; 4];
     for ((s, d), n) in steppers.iter_mut().zip(&mut done).zip(&mut per_slice) {
         let t = timed(s.as_mut(), 200, period, d);
         *n = (SLICE.as_nanos() as f64 / (t.as_nanos() as f64 / 200.0)).max(1.0) as u64;
     }
-    let mut best = [f64::INFINITY; 3];
+    let mut best = [f64::INFINITY; 4];
     for _ in 0..ROUNDS {
         for (k, s) in steppers.iter_mut().enumerate() {
             let t = timed(s.as_mut(), per_slice[k], period, &mut done[k]);
@@ -289,20 +302,21 @@ fn print_table() {
         "ns per full-batch training step (fastest of {ROUNDS} interleaved slices of ~{} ms)",
         SLICE.as_millis()
     );
-    println!("| example | precision | graph | hand-written | graph / hand | graph, fused loss | fused / hand |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| example | precision | graph | hand-written | graph / hand | graph, fused loss | fused / hand | planned | planned / hand |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for ex in Example::ALL {
         for p in Precision::ALL {
-            let [g, f, h] = match p {
+            let [g, f, q, h] = match p {
                 Precision::F32 => interleaved::<f32>(ex),
                 Precision::F64 => interleaved::<f64>(ex),
             };
             println!(
-                "| {} | {} | {g:.0} | {h:.0} | {:.2}× | {f:.0} | {:.2}× |",
+                "| {} | {} | {g:.0} | {h:.0} | {:.2}× | {f:.0} | {:.2}× | {q:.0} | {:.2}× |",
                 ex.name(),
                 p.name(),
                 g / h,
-                f / h
+                f / h,
+                q / h
             );
         }
     }
