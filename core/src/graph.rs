@@ -181,6 +181,9 @@ pub struct Graph<T, O, const NODES: usize, const SCALARS: usize> {
     pub(crate) used: usize,
     pub(crate) layout: Layout,
     pub(crate) plan: PlanTable<NODES>,
+    /// The plan's executor, set by [`Graph::plan`]: reached only through these pointers, so a
+    /// firmware that never plans links none of it (about 11 KB of flash on a Cortex-M).
+    pub(crate) plan_fns: Option<crate::plan::PlanFns<T, O, NODES, SCALARS>>,
     tag: u16,
     pub(crate) stats: Stats,
 }
@@ -214,6 +217,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             used: 0,
             layout: Layout::Unplaced,
             plan: PlanTable::new(),
+            plan_fns: None,
             tag: if tag == 0 { 1 } else { tag },
             stats: Stats {
                 forward_ops: 0,
@@ -882,8 +886,10 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// placeholder was never fed; [`Error::ScalarCapacity`] when the interpreter's layout does
     /// not fit (with the whole graph's need).
     pub fn run_many(&mut self, targets: &[NodeId]) -> Result<(), Error> {
-        if self.plan.is_active() && self.plan_covers(targets)? {
-            return self.planned_forward().map(|_| ());
+        if let Some(fns) = self.plan_fns {
+            if self.plan.is_active() && self.plan_covers(targets)? {
+                return (fns.forward)(self).map(|_| ());
+            }
         }
         self.run_interp(targets)
     }

@@ -448,6 +448,10 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
             accumulate: opts.accumulate,
             scalars,
         };
+        self.plan_fns = Some(super::PlanFns {
+            forward: Self::planned_forward,
+            step: Self::step_impl,
+        });
         self.install_plan();
         if opts.accumulate {
             self.zero_grads();

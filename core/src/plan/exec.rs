@@ -175,9 +175,21 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
         mut update: impl FnMut(VariableMut<'_, T>) -> Result<(), Error>,
     ) -> Result<T, Error> {
         let li = self.index(loss.id())?;
+        let Some(fns) = self.plan_fns else {
+            return Err(Error::NotPlanned(loss.id()));
+        };
         if !self.plan.is_active() || self.plan.loss as usize != li {
             return Err(Error::NotPlanned(loss.id()));
         }
+        (fns.step)(self, &mut update)
+    }
+
+    /// The body of [`Graph::step`], reached through the plan's entry points.
+    pub(crate) fn step_impl(
+        &mut self,
+        update: &mut dyn FnMut(VariableMut<'_, T>) -> Result<(), Error>,
+    ) -> Result<T, Error> {
+        let li = self.plan.loss as usize;
         let l = self.planned_forward()?;
         if !l.is_finite() {
             return Err(Error::NonFinite);

@@ -140,6 +140,23 @@ pub enum StepInfo {
 
 pub(crate) const NONE: u16 = u16::MAX;
 
+/// The executor's entry points, stored in the graph by `plan` (see the graph's `plan_fns`).
+pub(crate) struct PlanFns<T, O, const N: usize, const S: usize> {
+    pub(crate) forward: fn(&mut crate::Graph<T, O, N, S>) -> Result<T, crate::Error>,
+    #[allow(clippy::type_complexity)]
+    pub(crate) step: fn(
+        &mut crate::Graph<T, O, N, S>,
+        &mut dyn FnMut(crate::VariableMut<'_, T>) -> Result<(), crate::Error>,
+    ) -> Result<T, crate::Error>,
+}
+
+impl<T, O, const N: usize, const S: usize> Clone for PlanFns<T, O, N, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, O, const N: usize, const S: usize> Copy for PlanFns<T, O, N, S> {}
+
 /// Bytes the plan table adds per node of capacity (one step and one slot).
 pub(crate) const PER_NODE_BYTES: usize =
     core::mem::size_of::<Step>() + core::mem::size_of::<Slot>();
