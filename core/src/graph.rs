@@ -149,6 +149,44 @@ impl<'a, T> Reader<'a, T> {
     }
 }
 
+/// The arena split into one mutable range (`len` scalars from `off`) and a reader of
+/// everything else.
+pub(crate) fn split<T>(
+    arena: &mut [T],
+    off: u32,
+    len: usize,
+) -> Result<(Reader<'_, T>, &mut [T]), Error> {
+    let start = off as usize;
+    let (lo, rest) = arena
+        .split_at_mut_checked(start)
+        .ok_or(Error::InvalidArgument)?;
+    let (mid, hi) = rest
+        .split_at_mut_checked(len)
+        .ok_or(Error::InvalidArgument)?;
+    Ok((
+        Reader {
+            lo,
+            hi,
+            hi_start: start + len,
+        },
+        mid,
+    ))
+}
+
+/// Views of the values of node `n`'s inputs.
+fn input_views<'a, T: Copy, O>(
+    nodes: &[Node<O>],
+    reader: &Reader<'a, T>,
+    n: &Node<O>,
+) -> Result<[MatRef<'a, T>; MAX_INPUTS], Error> {
+    let mut views = [MatRef::empty(); MAX_INPUTS];
+    for (v, &j) in views.iter_mut().zip(n.input_ids()) {
+        let m = nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
+        *v = reader.view(m.value as usize, m.shape())?;
+    }
+    Ok(views)
+}
+
 /// A fixed-capacity computational graph over scalars `T` with operations `O`.
 ///
 /// `NODES` bounds the number of nodes and `SCALARS` the values and gradients, which all live in
@@ -354,8 +392,9 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         }
     }
 
-    /// Forgets the layout and the plan: the graph's structure changed.
-    fn invalidate(&mut self) {
+    /// Forgets the layout and the plan: the graph's structure changed (or the plan was
+    /// dropped).
+    pub(crate) fn invalidate(&mut self) {
         self.layout = Layout::Unplaced;
         self.plan.clear();
         self.used = self.fixed;
@@ -831,17 +870,26 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
 
     // ----- evaluation -----
 
-    /// Marks `targets` and all their ancestors (clearing other marks).
+    /// Marks `targets` and all their ancestors (clearing other marks); returns the highest
+    /// target index.
     pub(crate) fn mark_ancestors(&mut self, targets: &[NodeId]) -> Result<usize, Error> {
+        self.mark_ancestors_of(targets.iter().copied())
+    }
+
+    /// [`Graph::mark_ancestors`] for targets from an iterator (walked twice).
+    pub(crate) fn mark_ancestors_of(
+        &mut self,
+        targets: impl Iterator<Item = NodeId> + Clone,
+    ) -> Result<usize, Error> {
         let mut top = 0;
-        for t in targets {
-            top = top.max(self.index(*t)?);
+        for t in targets.clone() {
+            top = top.max(self.index(t)?);
         }
         for n in self.nodes.iter_mut() {
             n.mark = false;
         }
         for t in targets {
-            let i = self.index(*t)?;
+            let i = self.index(t)?;
             if let Some(n) = self.nodes.get_mut(i) {
                 n.mark = true;
             }
@@ -907,27 +955,19 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             if !n.mark {
                 continue;
             }
-            let (before, after) = self
-                .arena
-                .split_at_mut_checked(n.value as usize)
-                .ok_or(Error::InvalidArgument)?;
-            let reader = Reader {
-                lo: before,
-                hi: &[],
-                hi_start: usize::MAX,
-            };
-            let mut views = [MatRef::empty(); MAX_INPUTS];
-            for (v, &j) in views.iter_mut().zip(n.input_ids()) {
-                let m = self.nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
-                *v = reader.view(m.value as usize, m.shape())?;
-            }
-            let out = after
-                .get_mut(..n.len())
-                .and_then(|d| MatMut::new(d, n.shape()))
-                .ok_or(Error::InvalidArgument)?;
-            op.forward(views.get(..n.input_ids().len()).unwrap_or(&[]), out);
+            self.op_forward(&op, &n)?;
             self.stats.forward_ops = self.stats.forward_ops.wrapping_add(1);
         }
+        Ok(())
+    }
+
+    /// Runs `op`'s forward kernel for node `n`, overwriting its value buffer; every other
+    /// buffer is read through a [`Reader`].
+    pub(crate) fn op_forward(&mut self, op: &O, n: &Node<O>) -> Result<(), Error> {
+        let (reader, dst) = split(&mut self.arena, n.value, n.len())?;
+        let views = input_views(&self.nodes, &reader, n)?;
+        let out = MatMut::new(dst, n.shape()).ok_or(Error::InvalidArgument)?;
+        op.forward(views.get(..n.input_ids().len()).unwrap_or(&[]), out);
         Ok(())
     }
 
@@ -1091,24 +1131,8 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         i: usize,
         m: &Node<O>,
     ) -> Result<(), Error> {
-        let gs = m.grad as usize;
-        let (lo, rest) = self
-            .arena
-            .split_at_mut_checked(gs)
-            .ok_or(Error::InvalidArgument)?;
-        let (mid, hi) = rest
-            .split_at_mut_checked(m.len())
-            .ok_or(Error::InvalidArgument)?;
-        let reader = Reader {
-            lo,
-            hi,
-            hi_start: gs + m.len(),
-        };
-        let mut views = [MatRef::empty(); MAX_INPUTS];
-        for (v, &q) in views.iter_mut().zip(n.input_ids()) {
-            let p = self.nodes.get(q as usize).ok_or(Error::InvalidArgument)?;
-            *v = reader.view(p.value as usize, p.shape())?;
-        }
+        let (reader, mid) = split(&mut self.arena, m.grad, m.len())?;
+        let views = input_views(&self.nodes, &reader, n)?;
         let out = reader.view(n.value as usize, n.shape())?;
         let out_grad = reader.view(n.grad as usize, n.shape())?;
         let in_grad = MatMut::new(mid, m.shape()).ok_or(Error::InvalidArgument)?;

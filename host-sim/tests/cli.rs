@@ -304,16 +304,22 @@ fn a_full_stdout_is_one_error_line_and_exit_1() {
     }
 }
 
+/// The simulator with `args`, its stdout and stderr pipes to this test.
+#[cfg(unix)]
+fn spawn_piped(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[cfg(unix)]
 #[test]
 fn a_closed_pipe_ends_quietly_with_exit_0() {
     for args in OUTPUT_COMMANDS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-            .args(*args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(args);
         // The reader goes away before reading anything (`| head -0`): every write is EPIPE.
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
@@ -328,12 +334,7 @@ fn a_closed_pipe_ends_quietly_with_exit_0() {
 fn a_pipe_closed_after_the_first_line_ends_quietly_with_exit_0() {
     use std::io::{BufRead, BufReader};
     for args in OUTPUT_COMMANDS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-            .args(*args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(args);
         // `| head -1`: one line read, then the pipe closed.
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap())

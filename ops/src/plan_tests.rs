@@ -12,6 +12,17 @@ fn data<const B: usize>() -> (Matrix<f64, B, 2>, Matrix<f64, B, 2>) {
     (x, c)
 }
 
+/// Feeds [`data`] to a net's inputs and targets.
+fn feed<const B: usize, const N: usize, const S: usize>(
+    g: &mut G<N, S>,
+    x: Tensor<B, 2>,
+    c: Tensor<B, 2>,
+) {
+    let (xd, cd) = data::<B>();
+    g.feed(x, &xd).unwrap();
+    g.feed(c, &cd).unwrap();
+}
+
 /// The tutorial's mlp_xor-shaped net, built op by op, with `act` as the hidden activation.
 #[allow(clippy::type_complexity)]
 fn tutorial<const B: usize, const N: usize, const S: usize>(
@@ -91,9 +102,7 @@ fn interp_step<const N: usize, const S: usize>(
 fn a_planned_tutorial_step_runs_three_kernels_forward() {
     let mut g: G<32, 4096> = G::new();
     let (x, c, _, _, loss) = tutorial::<8, 32, 4096>(&mut g, false);
-    let (xd, cd) = data::<8>();
-    g.feed(x, &xd).unwrap();
-    g.feed(c, &cd).unwrap();
+    feed(&mut g, x, c);
     let summary = g.plan(loss, PlanOptions::default()).unwrap();
     assert_eq!((summary.steps, summary.dense, summary.losses), (3, 2, 1));
     let mut kinds = Vec::new();
@@ -133,9 +142,7 @@ fn planned_memory_of_the_tutorial_net_on_100_points() {
     // A graph with exactly the planned capacity builds, plans and trains.
     let mut exact: G<17, { 412 + 607 }> = G::new();
     let (x, c, _, _, loss) = tutorial::<100, 17, { 412 + 607 }>(&mut exact, false);
-    let (xd, cd) = data::<100>();
-    exact.feed(x, &xd).unwrap();
-    exact.feed(c, &cd).unwrap();
+    feed(&mut exact, x, c);
     assert!(matches!(
         exact.forward_backward(loss),
         Err(Error::ScalarCapacity { needed: 3828, .. })
@@ -218,11 +225,8 @@ fn planned_tutorial_loss_matches_the_interpreter_to_rounding() {
             let mut b: G<32, 4096> = G::new();
             let (xa, ca, _, vars, la) = tutorial::<12, 32, 4096>(&mut a, tanh);
             let (xb, cb, _, _, lb) = tutorial::<12, 32, 4096>(&mut b, tanh);
-            let (xd, cd) = data::<12>();
-            a.feed(xa, &xd).unwrap();
-            a.feed(ca, &cd).unwrap();
-            b.feed(xb, &xd).unwrap();
-            b.feed(cb, &cd).unwrap();
+            feed(&mut a, xa, ca);
+            feed(&mut b, xb, cb);
             b.plan(
                 lb,
                 PlanOptions {
@@ -253,9 +257,7 @@ fn planned_tutorial_loss_matches_the_interpreter_to_rounding() {
 fn evaluation_after_planned_steps_reads_the_probabilities() {
     let mut g: G<32, 4096> = G::new();
     let (x, c, p, _, loss) = tutorial::<8, 32, 4096>(&mut g, false);
-    let (xd, cd) = data::<8>();
-    g.feed(x, &xd).unwrap();
-    g.feed(c, &cd).unwrap();
+    feed(&mut g, x, c);
     g.plan(loss, PlanOptions::default()).unwrap();
     g.step(loss, sgd(0.1)).unwrap();
     // After a step p's memory holds the logits' gradient: not reported as p.
@@ -279,9 +281,7 @@ fn evaluation_after_planned_steps_reads_the_probabilities() {
 fn kept_nodes_stay_readable_after_a_step() {
     let mut g: G<32, 4096> = G::new();
     let (x, c, p, _, loss) = tutorial::<8, 32, 4096>(&mut g, false);
-    let (xd, cd) = data::<8>();
-    g.feed(x, &xd).unwrap();
-    g.feed(c, &cd).unwrap();
+    feed(&mut g, x, c);
     let keep = [p.id()];
     g.plan(
         loss,
@@ -304,10 +304,8 @@ fn frozen_variables_get_no_gradient_and_do_not_change() {
     let mut b: G<32, 4096> = G::new();
     let (xa, ca, _, vars, la) = tutorial::<8, 32, 4096>(&mut a, false);
     let (xb, cb, _, _, lb) = tutorial::<8, 32, 4096>(&mut b, false);
-    let (xd, cd) = data::<8>();
     for (g, x, c) in [(&mut a, xa, ca), (&mut b, xb, cb)] {
-        g.feed(x, &xd).unwrap();
-        g.feed(c, &cd).unwrap();
+        feed(g, x, c);
         // Train only the last layer.
         let t = g.tag();
         g.set_trainable(NodeId::new(t, vars[0].index() as u16), false)

@@ -23,19 +23,7 @@ pub struct Softmax;
 /// Row-wise softmax with the max shift, overwriting `out`.
 pub fn softmax_kernel<T: Scalar>(x: MatRef<'_, T>, mut out: MatMut<'_, T>) {
     for (xrow, orow) in x.row_iter().zip(out.row_iter_mut()) {
-        let mut m = T::NEG_INFINITY;
-        for &v in xrow {
-            m = m.max(v);
-        }
-        let mut sum = T::ZERO;
-        for (o, &v) in orow.iter_mut().zip(xrow) {
-            *o = (v - m).exp();
-            sum += *o;
-        }
-        let inv = T::ONE / sum;
-        for o in orow.iter_mut() {
-            *o *= inv;
-        }
+        embedgrad_core::kernels::softmax_row(xrow, orow);
     }
 }
 

@@ -96,12 +96,17 @@ pub struct GradientDescent<T> {
 /// Refuses a learning rate that is negative, NaN or infinite. Zero is allowed: it is where a
 /// schedule decaying to 0 ends (the step then changes nothing).
 pub(crate) fn check_learning_rate<T: Scalar>(lr: T) -> Result<(), Error> {
-    if lr.is_finite() && lr >= T::ZERO {
+    check_non_negative("learning_rate", lr)
+}
+
+/// Refuses a setting `name` that is negative, NaN or infinite.
+pub(crate) fn check_non_negative<T: Scalar>(name: &'static str, v: T) -> Result<(), Error> {
+    if v.is_finite() && v >= T::ZERO {
         Ok(())
     } else {
         Err(Error::InvalidParameter {
-            name: "learning_rate",
-            value: lr.to_f64(),
+            name,
+            value: v.to_f64(),
             expected: "finite and >= 0",
         })
     }
@@ -182,17 +187,10 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
     }
 
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
-        let lr = self.learning_rate;
-        if v.value
-            .iter()
-            .zip(v.grad)
-            .any(|(&w, &d)| !(w - lr * d).is_finite())
-        {
+        if !descent_fits(v.value, v.grad, self.learning_rate) {
             return Err(Error::NonFinite);
         }
-        for (w, &d) in v.value.iter_mut().zip(v.grad) {
-            *w -= lr * d;
-        }
+        descend(v.value, v.grad, self.learning_rate);
         Ok(())
     }
 
@@ -205,12 +203,7 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         // First a dry run: an update that would overflow a variable (a huge step or gradient)
         // is refused before anything changes.
         g.for_each_variable(|v| {
-            let bad = v.reached
-                && v.value
-                    .iter()
-                    .zip(v.grad)
-                    .any(|(&w, &d)| !(w - lr * d).is_finite());
-            if bad {
+            if v.reached && !descent_fits(v.value, v.grad, lr) {
                 Err(Error::NonFinite)
             } else {
                 Ok(())
@@ -218,12 +211,25 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         })?;
         g.for_each_variable(|v| {
             if v.reached {
-                for (w, &d) in v.value.iter_mut().zip(v.grad) {
-                    *w -= lr * d;
-                }
+                descend(v.value, v.grad, lr);
             }
             Ok(())
         })
+    }
+}
+
+/// Whether `w − η d` stays finite for every entry of one variable.
+fn descent_fits<T: Scalar>(value: &[T], grad: &[T], lr: T) -> bool {
+    value
+        .iter()
+        .zip(grad)
+        .all(|(&w, &d)| (w - lr * d).is_finite())
+}
+
+/// `w ← w − η d` for every entry of one variable.
+fn descend<T: Scalar>(value: &mut [T], grad: &[T], lr: T) {
+    for (w, &d) in value.iter_mut().zip(grad) {
+        *w -= lr * d;
     }
 }
 

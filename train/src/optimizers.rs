@@ -25,7 +25,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::optim::{check_decay, check_learning_rate};
+use crate::optim::{check_decay, check_learning_rate, check_non_negative};
 use crate::{GradientDescent, Optimizer};
 use embedgrad_core::{Error, Graph, Op, Scalar, Tensor, VariableMut};
 
@@ -65,15 +65,7 @@ fn check_adam<T: Scalar>(lr: T, beta1: T, beta2: T, epsilon: T) -> Result<(), Er
     check_decay("beta2", beta2)?;
     // ε = 0 is allowed (exact arithmetic in tests); a zero gradient then makes 0/0, which the
     // update's own check refuses as non-finite.
-    if epsilon.is_finite() && epsilon >= T::ZERO {
-        Ok(())
-    } else {
-        Err(Error::InvalidParameter {
-            name: "epsilon",
-            value: epsilon.to_f64(),
-            expected: "finite and >= 0",
-        })
-    }
+    check_non_negative("epsilon", epsilon)
 }
 
 /// Stochastic gradient descent with momentum, classical or Nesterov, with one velocity per
@@ -163,25 +155,15 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
     }
 
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
-        let (lr, mu, nesterov) = (self.learning_rate, self.momentum, self.nesterov);
+        let rule = momentum_rule(self.learning_rate, self.momentum, self.nesterov);
         let vel = self
             .velocity
             .get_mut(v.offset..v.offset + v.value.len())
             .ok_or(Error::InvalidArgument)?;
-        let update = |w: T, d: T, u: T| {
-            let u = mu * u + d;
-            let step = if nesterov { d + mu * u } else { u };
-            (w - lr * step, u)
-        };
-        for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel.iter()) {
-            let (w, u) = update(w, d, u);
-            if !w.is_finite() || !u.is_finite() {
-                return Err(Error::NonFinite);
-            }
+        if !momentum_fits(v.value, v.grad, vel, rule) {
+            return Err(Error::NonFinite);
         }
-        for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel.iter_mut()) {
-            (*w, *u) = update(*w, d, *u);
-        }
+        momentum_apply(v.value, v.grad, vel, rule);
         Ok(())
     }
 
@@ -349,29 +331,17 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
     }
 
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
-        let (lr, b1, b2, eps) = (self.learning_rate, self.beta1, self.beta2, self.epsilon);
-        let t = T::from_f64(f64::from(self.t));
-        let c1 = T::ONE - b1.powf(t);
-        let c2 = T::ONE - b2.powf(t);
+        let hyper = [self.learning_rate, self.beta1, self.beta2, self.epsilon];
+        let rule = adam_rule(hyper, self.t);
         let range = v.offset..v.offset + v.value.len();
         let [m, s] = &mut self.moments;
         let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
             return Err(Error::InvalidArgument);
         };
-        let update = |w: T, d: T, m: T, s: T| {
-            let m = b1 * m + (T::ONE - b1) * d;
-            let s = b2 * s + (T::ONE - b2) * d * d;
-            (w - lr * (m / c1) / ((s / c2).sqrt() + eps), m, s)
-        };
-        for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms.iter()).zip(vs.iter()) {
-            let (w, m, s) = update(w, d, m, s);
-            if !w.is_finite() || !m.is_finite() || !s.is_finite() {
-                return Err(Error::NonFinite);
-            }
+        if !adam_fits(v.value, v.grad, ms, vs, rule) {
+            return Err(Error::NonFinite);
         }
-        for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
-            (*w, *m, *s) = update(*w, d, *m, *s);
-        }
+        adam_apply(v.value, v.grad, ms, vs, rule);
         Ok(())
     }
 
@@ -551,12 +521,7 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     check_learning_rate(learning_rate)?;
     check_decay("momentum", momentum)?;
     check_capacity(g, velocity.len())?;
-    let (lr, mu) = (learning_rate, momentum);
-    let update = |w: T, d: T, u: T| {
-        let u = mu * u + d;
-        let step = if nesterov { d + mu * u } else { u };
-        (w - lr * step, u)
-    };
+    let rule = momentum_rule(learning_rate, momentum, nesterov);
     // A dry run first: an update that would overflow is refused before anything changes.
     let state: &[T] = velocity;
     g.for_each_variable(|v| {
@@ -566,13 +531,11 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let vel = state
             .get(v.offset..v.offset + v.value.len())
             .ok_or(Error::InvalidArgument)?;
-        for ((&w, &d), &u) in v.value.iter().zip(v.grad).zip(vel) {
-            let (w, u) = update(w, d, u);
-            if !w.is_finite() || !u.is_finite() {
-                return Err(Error::NonFinite);
-            }
+        if momentum_fits(v.value, v.grad, vel, rule) {
+            Ok(())
+        } else {
+            Err(Error::NonFinite)
         }
-        Ok(())
     })?;
     g.for_each_variable(|v| {
         if !v.reached {
@@ -581,11 +544,88 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let vel = velocity
             .get_mut(v.offset..v.offset + v.value.len())
             .ok_or(Error::InvalidArgument)?;
-        for ((w, &d), u) in v.value.iter_mut().zip(v.grad).zip(vel) {
-            (*w, *u) = update(*w, d, *u);
-        }
+        momentum_apply(v.value, v.grad, vel, rule);
         Ok(())
     })
+}
+
+/// The momentum rule for one entry: `(w, d, u) ↦ (w − η·step, u')` with `u' = μu + d` and
+/// `step = u'` (classical) or `d + μu'` (Nesterov).
+fn momentum_rule<T: Scalar>(lr: T, mu: T, nesterov: bool) -> impl Fn(T, T, T) -> (T, T) + Copy {
+    move |w, d, u| {
+        let u = mu * u + d;
+        let step = if nesterov { d + mu * u } else { u };
+        (w - lr * step, u)
+    }
+}
+
+/// Whether `rule` keeps every weight and velocity of one variable finite.
+fn momentum_fits<T: Scalar>(
+    value: &[T],
+    grad: &[T],
+    vel: &[T],
+    rule: impl Fn(T, T, T) -> (T, T),
+) -> bool {
+    value.iter().zip(grad).zip(vel).all(|((&w, &d), &u)| {
+        let (w, u) = rule(w, d, u);
+        w.is_finite() && u.is_finite()
+    })
+}
+
+/// Applies `rule` to one variable's weights and velocities.
+fn momentum_apply<T: Scalar>(
+    value: &mut [T],
+    grad: &[T],
+    vel: &mut [T],
+    rule: impl Fn(T, T, T) -> (T, T),
+) {
+    for ((w, &d), u) in value.iter_mut().zip(grad).zip(vel) {
+        (*w, *u) = rule(*w, d, *u);
+    }
+}
+
+/// Adam's rule for one entry at update `count`: `(w, d, m, s) ↦ (w', m', s')`; `hyper` is
+/// `[η, β1, β2, ε]`.
+fn adam_rule<T: Scalar>(hyper: [T; 4], count: u32) -> impl Fn(T, T, T, T) -> (T, T, T) + Copy {
+    let [lr, b1, b2, eps] = hyper;
+    let t = T::from_f64(f64::from(count));
+    let c1 = T::ONE - b1.powf(t);
+    let c2 = T::ONE - b2.powf(t);
+    move |w, d, m, s| {
+        let m = b1 * m + (T::ONE - b1) * d;
+        let s = b2 * s + (T::ONE - b2) * d * d;
+        let m_hat = m / c1;
+        let v_hat = s / c2;
+        (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
+    }
+}
+
+/// Whether `rule` keeps every weight and moment of one variable finite.
+fn adam_fits<T: Scalar>(
+    value: &[T],
+    grad: &[T],
+    ms: &[T],
+    vs: &[T],
+    rule: impl Fn(T, T, T, T) -> (T, T, T),
+) -> bool {
+    let mut entries = value.iter().zip(grad).zip(ms).zip(vs);
+    entries.all(|(((&w, &d), &m), &s)| {
+        let (w, m, s) = rule(w, d, m, s);
+        w.is_finite() && m.is_finite() && s.is_finite()
+    })
+}
+
+/// Applies `rule` to one variable's weights and moments.
+fn adam_apply<T: Scalar>(
+    value: &mut [T],
+    grad: &[T],
+    ms: &mut [T],
+    vs: &mut [T],
+    rule: impl Fn(T, T, T, T) -> (T, T, T),
+) {
+    for (((w, &d), m), s) in value.iter_mut().zip(grad).zip(ms).zip(vs) {
+        (*w, *m, *s) = rule(*w, d, *m, *s);
+    }
 }
 
 /// Adam's update (the rule of [`Adam`]) with the moments in a caller's slices, indexed by the
@@ -612,16 +652,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     check_adam(lr, b1, b2, eps)?;
     check_capacity(g, first.len().min(second.len()))?;
     let count = count_ref.saturating_add(1);
-    let t = T::from_f64(f64::from(count));
-    let c1 = T::ONE - b1.powf(t);
-    let c2 = T::ONE - b2.powf(t);
-    let update = |w: T, d: T, m: T, s: T| {
-        let m = b1 * m + (T::ONE - b1) * d;
-        let s = b2 * s + (T::ONE - b2) * d * d;
-        let m_hat = m / c1;
-        let v_hat = s / c2;
-        (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
-    };
+    let rule = adam_rule(hyper, count);
     // A dry run first: an update that would overflow is refused before anything changes
     // (the update counter included).
     let (ms, vs): (&[T], &[T]) = (first, second);
@@ -633,13 +664,11 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
             return Err(Error::InvalidArgument);
         };
-        for (((&w, &d), &m), &s) in v.value.iter().zip(v.grad).zip(ms).zip(vs) {
-            let (w, m, s) = update(w, d, m, s);
-            if !w.is_finite() || !m.is_finite() || !s.is_finite() {
-                return Err(Error::NonFinite);
-            }
+        if adam_fits(v.value, v.grad, ms, vs, rule) {
+            Ok(())
+        } else {
+            Err(Error::NonFinite)
         }
-        Ok(())
     })?;
     *count_ref = count;
     let (ms, vs) = (first, second);
@@ -651,9 +680,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range)) else {
             return Err(Error::InvalidArgument);
         };
-        for (((w, &d), m), s) in v.value.iter_mut().zip(v.grad).zip(ms).zip(vs) {
-            (*w, *m, *s) = update(*w, d, *m, *s);
-        }
+        adam_apply(v.value, v.grad, ms, vs, rule);
         Ok(())
     })
 }

@@ -367,6 +367,37 @@ mod tests {
         }
     }
 
+    /// The planned step (full batch, and accumulated over micro-batches) trains the perceptron
+    /// as the interpreter does, up to the fused loss's rounding.
+    #[test]
+    fn planned_training_matches_the_interpreter() {
+        fn run<const B: usize>(planned: bool) -> Outcome<f64> {
+            let ex = Example::Perceptron;
+            let n = ex.points();
+            let (mut xs, mut cs, mut labels) = (vec![0.0; 2 * n], vec![0.0; 2 * n], vec![0; n]);
+            let mut rng = fill(ex, &mut xs, &mut cs, &mut labels).unwrap();
+            let mut g: Box<embedgrad_ops::StdGraph<f64, 16, 4096>> =
+                Box::new(embedgrad_ops::StdGraph::new());
+            train_with::<f64, StdOp, 16, 4096, B>(
+                ex,
+                &mut g,
+                &mut rng,
+                &xs,
+                &cs,
+                &labels,
+                planned,
+                |_, _| {},
+            )
+            .unwrap()
+        }
+        let plain = run::<100>(false);
+        for planned in [run::<100>(true), run::<50>(true)] {
+            let rel = ((plain.final_loss - planned.final_loss) / plain.final_loss).abs();
+            assert!(rel < 1e-9, "{} vs {}", plain.final_loss, planned.final_loss);
+            assert_eq!(plain.correct, planned.correct);
+        }
+    }
+
     #[test]
     fn names_and_sizes() {
         for ex in Example::ALL {
@@ -458,12 +489,15 @@ pub fn train_with<
             ..embedgrad_core::PlanOptions::default()
         };
         g.plan(net.loss, opts)?;
+        if full_batch {
+            // The whole data set is the one batch: fed once, it stays fed.
+            g.feed_slice(feeds.x, xs)?;
+            g.feed_slice(feeds.y, cs)?;
+        }
     }
     let mut opt = crate::GradientDescent::new(T::from_f64(example.learning_rate()));
     for step in 0..example.steps() {
         let l = if planned && full_batch {
-            g.feed_slice(feeds.x, xs)?;
-            g.feed_slice(feeds.y, cs)?;
             opt.minimize(g, net.loss)?
         } else {
             crate::step_accumulated(&mut opt, g, feeds, xs, cs)?

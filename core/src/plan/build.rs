@@ -72,25 +72,8 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
         for (m, n) in lmark.iter_mut().zip(self.nodes.iter()) {
             *m = n.mark;
         }
-        let mut top = li;
-        for (k, n) in self.nodes.iter_mut().enumerate() {
-            if keep.get(k).copied().unwrap_or(false) {
-                n.mark = true;
-                top = top.max(k);
-            }
-        }
-        for k in (0..=top).rev() {
-            let Some(n) = self.nodes.get(k).copied() else {
-                continue;
-            };
-            if n.mark {
-                for &j in n.input_ids() {
-                    if let Some(m) = self.nodes.get_mut(j as usize) {
-                        m.mark = true;
-                    }
-                }
-            }
-        }
+        let top =
+            self.mark_ancestors_of(core::iter::once(loss).chain(opts.keep.iter().copied()))?;
         // Uses of each node by the marked ops.
         let mut uses = [0u16; N];
         for n in self.nodes.iter().take(top + 1) {
@@ -135,19 +118,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                     }
                     step
                 }
-                None => Step {
-                    kind: StepKind::Op,
-                    node: k as u16,
-                    x: NONE,
-                    w: NONE,
-                    b: NONE,
-                    aux: UNPLACED,
-                    aux_start: 0,
-                    aux_end: 0,
-                    back: false,
-                    first: 0,
-                    fin: [NONE; 3],
-                },
+                None => Step::new(StepKind::Op, k as u16),
             };
             steps
                 .push(step)
@@ -469,18 +440,10 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
 
     /// Drops the plan: the interpreter runs everything again (see [`Graph::plan`]).
     pub fn unplan(&mut self) {
-        self.plan.clear();
         if self.layout == Layout::Planned {
-            self.layout = Layout::Unplaced;
-            self.used = self.fixed;
-            for n in self.nodes.iter_mut() {
-                if !n.is_persistent() {
-                    n.value = UNPLACED;
-                    n.kept = false;
-                }
-                n.grad = UNPLACED;
-                n.reached = false;
-            }
+            self.invalidate(); // the plan's layout goes with it
+        } else {
+            self.plan.clear(); // the interpreter's layout stays
         }
     }
 
@@ -622,17 +585,10 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
             _ => (a, Activation::Identity),
         };
         let step = Step {
-            kind: StepKind::Dense(act),
-            node: last as u16,
             x: self.input(k, 0),
             w: self.input(k, 1),
             b: bias,
-            aux: UNPLACED,
-            aux_start: 0,
-            aux_end: 0,
-            back: false,
-            first: 0,
-            fin: [NONE; 3],
+            ..Step::new(StepKind::Dense(act), last as u16)
         };
         let mut parts = [NONE; 6];
         parts[0] = k as u16;
@@ -647,17 +603,8 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
         let kept = |j: usize| keep.get(j).copied().unwrap_or(true);
         let no_grad = |j: u16| self.nodes.get(j as usize).is_some_and(|n| !n.needs_grad);
         let mut step = Step {
-            kind: StepKind::Loss,
-            node: k as u16,
             x: self.input(k, 0),
-            w: NONE,
-            b: NONE,
-            aux: UNPLACED,
-            aux_start: 0,
-            aux_end: 0,
-            back: false,
-            first: 0,
-            fin: [NONE; 3],
+            ..Step::new(StepKind::Loss, k as u16)
         };
         let mut parts = [NONE; 6];
         parts[0] = k as u16;

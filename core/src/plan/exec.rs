@@ -2,29 +2,8 @@
 //! final.
 
 use super::{kernels, Step, StepKind, NONE};
-use crate::graph::{variable_views, Layout, Reader, UNPLACED};
-use crate::{
-    Error, Graph, MatMut, MatRef, NodeId, NodeKind, Op, Scalar, Shape, Tensor, VariableMut,
-};
-
-/// The arena split into one mutable range and a reader of everything else.
-fn split<T>(arena: &mut [T], off: u32, len: usize) -> Result<(Reader<'_, T>, &mut [T]), Error> {
-    let start = off as usize;
-    let (lo, rest) = arena
-        .split_at_mut_checked(start)
-        .ok_or(Error::InvalidArgument)?;
-    let (mid, hi) = rest
-        .split_at_mut_checked(len)
-        .ok_or(Error::InvalidArgument)?;
-    Ok((
-        Reader {
-            lo,
-            hi,
-            hi_start: start + len,
-        },
-        mid,
-    ))
-}
+use crate::graph::{split, variable_views, Layout, Node, UNPLACED};
+use crate::{Error, Graph, MatMut, NodeId, NodeKind, Op, Scalar, Shape, Tensor, VariableMut};
 
 impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
     /// Puts the plan's offsets into the node table (after the interpreter used the arena).
@@ -99,25 +78,21 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
             .unwrap_or(T::ZERO))
     }
 
+    /// Op node `k` and its op.
+    fn op_node(&self, k: u16) -> Result<(Node<O>, O), Error> {
+        let n = *self.nodes.get(k as usize).ok_or(Error::InvalidArgument)?;
+        match n.kind {
+            NodeKind::Op(op) => Ok((n, op)),
+            _ => Err(Error::InvalidArgument),
+        }
+    }
+
     fn forward_step(&mut self, st: &Step) -> Result<(), Error> {
         let (out, _, out_shape) = self.node_shape(st.node)?;
         match st.kind {
             StepKind::Op => {
-                let n = *self
-                    .nodes
-                    .get(st.node as usize)
-                    .ok_or(Error::InvalidArgument)?;
-                let NodeKind::Op(op) = n.kind else {
-                    return Err(Error::InvalidArgument);
-                };
-                let (reader, dst) = split(&mut self.arena, out, n.len())?;
-                let mut views = [MatRef::empty(); crate::MAX_INPUTS];
-                for (v, &j) in views.iter_mut().zip(n.input_ids()) {
-                    let m = self.nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
-                    *v = reader.view(m.value as usize, m.shape())?;
-                }
-                let dst = MatMut::new(dst, out_shape).ok_or(Error::InvalidArgument)?;
-                op.forward(views.get(..n.input_ids().len()).unwrap_or(&[]), dst);
+                let (n, op) = self.op_node(st.node)?;
+                self.op_forward(&op, &n)?;
             }
             StepKind::Dense(act) => {
                 let (xv, _, xs) = self.node_shape(st.x)?;
@@ -257,13 +232,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
         let count = |g: &mut Self| g.stats.backward_ops = g.stats.backward_ops.wrapping_add(1);
         match st.kind {
             StepKind::Op => {
-                let n = *self
-                    .nodes
-                    .get(st.node as usize)
-                    .ok_or(Error::InvalidArgument)?;
-                let NodeKind::Op(op) = n.kind else {
-                    return Err(Error::InvalidArgument);
-                };
+                let (n, op) = self.op_node(st.node)?;
                 for (i, &j) in n.input_ids().iter().enumerate() {
                     let m = *self.nodes.get(j as usize).ok_or(Error::InvalidArgument)?;
                     if !m.needs_grad || m.grad == UNPLACED {

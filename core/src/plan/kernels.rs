@@ -265,27 +265,37 @@ pub fn softmax_xent_forward<T: Scalar>(
 ) -> T {
     let mut total = T::ZERO;
     for ((zrow, crow), prow) in z.row_iter().zip(c.row_iter()).zip(p.row_iter_mut()) {
-        let mut m = T::NEG_INFINITY;
-        for &v in zrow {
-            m = m.max(v);
-        }
-        let mut s = T::ZERO;
-        for (e, &v) in prow.iter_mut().zip(zrow) {
-            *e = if v == m { T::ONE } else { (v - m).exp() };
-            s += *e;
-        }
+        let (m, s) = softmax_row(zrow, prow);
         let lse = s.ln();
         for (&v, &cj) in zrow.iter().zip(crow) {
             if cj != T::ZERO {
                 total -= cj * ((v - m) - lse);
             }
         }
-        let inv = T::ONE / s;
-        for e in prow.iter_mut() {
-            *e *= inv;
-        }
     }
     total
+}
+
+/// One row of the softmax with the max shift: `p = softmax(z)`; returns the shift `m` and the
+/// sum `s = Σ e^(z − m)` before normalising. `e^0 = 1` is not computed (it is exactly 1 in
+/// every math backend), so the row maximum costs no `exp`.
+#[inline]
+pub fn softmax_row<T: Scalar>(z: &[T], p: &mut [T]) -> (T, T) {
+    let mut m = T::NEG_INFINITY;
+    for &v in z {
+        m = m.max(v);
+    }
+    let mut s = T::ZERO;
+    for (e, &v) in p.iter_mut().zip(z) {
+        let d = v - m;
+        *e = if d == T::ZERO { T::ONE } else { d.exp() };
+        s += *e;
+    }
+    let inv = T::ONE / s;
+    for e in p.iter_mut() {
+        *e *= inv;
+    }
+    (m, s)
 }
 
 /// The fused loss's backward, in place: `p ← g · (p · Σ_k c_k − c)` row by row (`g (p − c)`

@@ -192,6 +192,25 @@ pub(crate) struct Step {
     pub(crate) fin: [u16; 3],
 }
 
+impl Step {
+    /// A step of `kind` writing `node`, with no inputs recorded and nothing planned yet.
+    pub(crate) const fn new(kind: StepKind, node: u16) -> Self {
+        Self {
+            kind,
+            node,
+            x: NONE,
+            w: NONE,
+            b: NONE,
+            aux: crate::graph::UNPLACED,
+            aux_start: 0,
+            aux_end: 0,
+            back: false,
+            first: 0,
+            fin: [NONE; 3],
+        }
+    }
+}
+
 /// A node's planned buffers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
