@@ -154,6 +154,7 @@ fn planned_memory_of_the_tutorial_net_on_100_points() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // hundreds of training steps: minutes under Miri
 fn planned_dense_layers_equal_the_interpreter_bit_for_bit() {
     // A loss the planner does not fuse (squared error), so every planned kernel must give
     // the interpreter's numbers exactly: dense layers with each activation.
@@ -218,6 +219,7 @@ fn planned_dense_layers_equal_the_interpreter_bit_for_bit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // hundreds of training steps: minutes under Miri
 fn planned_tutorial_loss_matches_the_interpreter_to_rounding() {
     for tanh in [false, true] {
         for fuse in [true, false] {

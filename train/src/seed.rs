@@ -370,6 +370,7 @@ mod tests {
     /// The planned step (full batch, and accumulated over micro-batches) trains the perceptron
     /// as the interpreter does, up to the fused loss's rounding.
     #[test]
+    #[cfg_attr(miri, ignore)] // 300 training steps: minutes under Miri
     fn planned_training_matches_the_interpreter() {
         fn run<const B: usize>(planned: bool) -> Outcome<f64> {
             let ex = Example::Perceptron;
