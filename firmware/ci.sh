@@ -226,6 +226,11 @@ for board in "${BOARD_LIST[@]}"; do
         fail "$board: build"
         continue
     fi
+    if [[ "$board" == "mps2-an386" ]] &&
+        ! cargo build -q --profile release-o3 --target "$t" --bins "${FEATURES[@]}"; then
+        fail "$board: build at opt-level 3"
+        continue
+    fi
     for ex in "${EXAMPLES[@]}"; do
         elf="target/$t/release/$ex"
         run_fw "$board" "$elf" "$ex" plugin
@@ -236,7 +241,7 @@ for board in "${BOARD_LIST[@]}"; do
         read -r flash ram < <(sizes "$elf")
         if ((RC == 0)) && grep -q "^SKIP $ex: " "$log"; then
             reason=$(sed -n "s/^SKIP $ex: //p" "$log")
-            ROWS+=("$board|$ex|-|$flash|$ram|-|-|-|-|$cpu|-|-|skipped|-")
+            ROWS+=("$board|$ex|-|$flash|$ram|-|-|-|-|-|$cpu|-|-|skipped|-")
             SKIPS+=("$key: $reason")
             echo "$ex: skipped ($reason)"
             continue
@@ -269,7 +274,20 @@ for board in "${BOARD_LIST[@]}"; do
             within "$total" "${B_RAM[$key]}" || { budget="OVER"; fail "$key: RAM incl. stack $total B > budget ${B_RAM[$key]} B"; }
             within "$insns" "${B_INSNS[$key]}" || { budget="OVER"; fail "$key: $insns instructions/step > budget ${B_INSNS[$key]}"; }
         fi
-        ROWS+=("$board|$ex|${batch:-?}|$flash|$ram|$stack|$total|${graph:-?}|$insns|$cpu|${loss:-?}|${sim:-?}|$status|$budget")
+        # The Cortex-M4F is measured at opt-level 3 too (profile release-o3): the same firmware,
+        # which must pass there as well.
+        insns3="-"
+        if [[ "$board" == "mps2-an386" ]]; then
+            elf3="target/$t/release-o3/$ex"
+            run_fw "$board" "$elf3" "$ex-o3" plugin
+            insns3=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex-o3.insns" 2>/dev/null | head -n 1 || true)
+            if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$OUT/$board/$ex-o3.log"; then
+                fail "$board/$ex at opt-level 3: exit status $RC (log: $OUT/$board/$ex-o3.log)"
+                show_log "$OUT/$board/$ex-o3.log" "$OUT/$board/$ex-o3.err"
+            fi
+            [[ -n "$insns3" ]] || { insns3="?"; fail "$board/$ex at opt-level 3: no instruction count"; }
+        fi
+        ROWS+=("$board|$ex|${batch:-?}|$flash|$ram|$stack|$total|${graph:-?}|$insns|$insns3|$cpu|${loss:-?}|${sim:-?}|$status|$budget")
         echo "$ex: exit $RC in $wall s ($cpu s CPU), B=${batch:-?}, flash $flash B, RAM $ram B + stack $stack B, $insns instructions/step, final loss ${loss:-?} (sim ${sim:-?})"
     done
 
@@ -293,6 +311,41 @@ for board in "${BOARD_LIST[@]}"; do
         fi
     fi
 done
+
+# ----- the interpreter, for comparison -----------------------------------------------------
+
+# The same seed firmwares with the plan off (feature `interpreter`: the interpreter's graph
+# size, every op its own kernel) must pass too; their instruction counts are printed beside the
+# planned ones, measured in this run.
+INTERP_ROWS=()
+if [[ " ${BOARD_LIST[*]} " == *" mps2-an386 "* ]]; then
+    step "mps2-an386: the seed examples with the interpreter (plan off)"
+    t=thumbv7em-none-eabihf
+    for prof in release release-o3; do
+        if ! cargo build -q --profile "$prof" --target "$t" --bins --features interpreter \
+            --target-dir target/interpreter; then
+            fail "mps2-an386: build --features interpreter ($prof)"
+            continue
+        fi
+    done
+    for ex in perceptron mlp_xor spiral_deep; do
+        counts=()
+        for prof in release release-o3; do
+            elf="target/interpreter/$t/$prof/$ex"
+            run_fw mps2-an386 "$elf" "$ex-interp-$prof" plugin
+            n=$(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/mps2-an386/$ex-interp-$prof.insns" 2>/dev/null | head -n 1 || true)
+            if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$OUT/mps2-an386/$ex-interp-$prof.log"; then
+                fail "mps2-an386/$ex with the interpreter ($prof): exit status $RC"
+                show_log "$OUT/mps2-an386/$ex-interp-$prof.log"
+            fi
+            counts+=("${n:-?}")
+        done
+        read -r flash ram < <(sizes "target/interpreter/$t/release/$ex")
+        stack=$(metric "$OUT/mps2-an386/$ex-interp-release.log" stack_hwm_bytes)
+        INTERP_ROWS+=("$ex|$flash|$((ram + ${stack:-0}))|${counts[0]}|${counts[1]}")
+        echo "$ex (interpreter): flash $flash B, RAM+stack $((ram + ${stack:-0})) B, ${counts[0]} (s) / ${counts[1]} (3) instructions/step"
+    done
+fi
 
 # ----- panic-never gate --------------------------------------------------------------------
 
@@ -355,8 +408,8 @@ for key in "${!B_FLASH[@]}"; do
 done
 
 step "results"
-row() { printf '%-15s %-12s %4s %7s %6s %7s %9s %7s %10s %7s %11s %11s %-8s %s\n' "$@"; }
-row board example B "flash B" "RAM B" "stack B" "RAM+stk B" "graph B" insns/step "QEMU s" "final loss" "sim loss" run budget
+row() { printf '%-15s %-12s %4s %7s %6s %7s %9s %7s %10s %10s %7s %11s %11s %-8s %s\n' "$@"; }
+row board example B "flash B" "RAM B" "stack B" "RAM+stk B" "graph B" "insns (s)" "insns (3)" "QEMU s" "final loss" "sim loss" run budget
 for r in "${ROWS[@]}"; do
     IFS='|' read -r -a cols <<<"$r"
     row "${cols[@]}"
@@ -364,9 +417,24 @@ done
 echo
 echo "B = rows per micro-batch; flash = vector table + code + rodata + .data image; RAM = .data +"
 echo ".bss; stack = painted high-water mark (the graph and the data set live on the stack);"
-echo "graph B = bytes of the graph; insns/step = guest instructions of the first training step"
-echo "(QEMU plugin); QEMU s = CPU seconds of the whole QEMU run, plugin included (wall time"
-echo "depends on the machine's load); final loss on the device vs embedgrad-sim's (expected.txt)."
+echo "graph B = bytes of the graph; insns = guest instructions of the first training step (QEMU"
+echo "plugin) of the firmware built at opt-level s (budgeted) and, on the Cortex-M4F, 3; QEMU s"
+echo "= CPU seconds of the whole QEMU run, plugin included (wall time depends on the machine's"
+echo "load); final loss on the device vs embedgrad-sim's (expected.txt)."
+if ((${#INTERP_ROWS[@]})); then
+    echo
+    echo "Cortex-M4F, planned step vs the interpreter (plan off), instructions per step:"
+    printf '%-12s %22s %22s %14s\n' example "interpreter s / 3" "planned s / 3" "interp RAM+stk"
+    for r in "${INTERP_ROWS[@]}"; do
+        IFS='|' read -r ex f ramstk i_s i_3 <<<"$r"
+        p_s="?" p_3="?"
+        for row in "${ROWS[@]}"; do
+            IFS='|' read -r -a c <<<"$row"
+            if [[ "${c[0]}" == mps2-an386 && "${c[1]}" == "$ex" ]]; then p_s=${c[8]}; p_3=${c[9]}; fi
+        done
+        printf '%-12s %22s %22s %14s\n' "$ex" "$i_s / $i_3" "$p_s / $p_3" "$ramstk"
+    done
+fi
 if ((${#SKIPS[@]})); then
     echo
     echo "skipped on these boards (those skipped as slow train with ./ci.sh --slow):"

@@ -248,6 +248,28 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// An empty graph with the given tag, usable in `static` initialisers. Tag 0 is taken as 1.
     /// Two live graphs should not share a tag, or a handle of one is accepted by the other.
     pub const fn with_tag(tag: u16) -> Self {
+        let mut g = Self::empty();
+        g.tag = if tag == 0 { 1 } else { tag };
+        g
+    }
+
+    /// An empty graph for a `static`, built where it lives: every byte of it is zero, so a
+    /// `static` (or `static mut`) initialised with it is placed in `.bss` — no stack copy, no
+    /// flash image of the arena — and it takes a fresh tag when its first node is added.
+    /// This is how a firmware holds a graph larger than its stack (a `static mut` it borrows
+    /// once, or a cell such as `static_cell::ConstStaticCell`); the graph then works as any:
+    ///
+    /// ```
+    /// use embedgrad_core::{Graph, NoOp};
+    /// static EMPTY: Graph<f32, NoOp, 8, 4096> = Graph::empty(); // in .bss
+    /// let mut g: Graph<f32, NoOp, 8, 4096> = Graph::empty();
+    /// assert_eq!(g.tag(), 0);
+    /// let x = g.placeholder::<1, 2>()?;
+    /// assert_ne!(g.tag(), 0); // a fresh tag with the first node
+    /// assert_eq!(g.shape(x.id())?.cols, 2);
+    /// # Ok::<(), embedgrad_core::Error>(())
+    /// ```
+    pub const fn empty() -> Self {
         Self {
             nodes: heapless::Vec::new(),
             arena: [T::ZERO; SCALARS],
@@ -256,7 +278,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             layout: Layout::Unplaced,
             plan: PlanTable::new(),
             plan_fns: None,
-            tag: if tag == 0 { 1 } else { tag },
+            tag: 0,
             stats: Stats {
                 forward_ops: 0,
                 backward_ops: 0,
@@ -517,6 +539,10 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         needs_grad: bool,
         init: Option<&[T]>,
     ) -> Result<NodeId, Error> {
+        if self.tag == 0 {
+            // An `empty()` graph takes its tag with its first node.
+            self.tag = next_tag();
+        }
         let len = shape.checked_len()?;
         if let Some(init) = init {
             if init.len() != len {
@@ -765,6 +791,47 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         write_checked(&mut self.arena, n.value as usize, n.len(), data)?;
         n.fed = true;
         Ok(())
+    }
+
+    /// Fills a placeholder in place: `fill` writes its row-major values straight into the
+    /// graph's memory, so the data needs no buffer of its own (a firmware can draw or read a
+    /// whole data set into the graph). The values are checked afterwards: if one is NaN or
+    /// infinite the placeholder is left unfed (a run reports [`Error::MissingFeed`]) and
+    /// [`Error::NonFinite`] is returned.
+    ///
+    /// ```
+    /// use embedgrad_core::{Error, Graph, NoOp};
+    /// let mut g: Graph<f32, NoOp, 2, 8> = Graph::new();
+    /// let x = g.placeholder::<2, 2>()?;
+    /// g.feed_with(x.id(), |v| v.iter_mut().zip(0..).for_each(|(d, i)| *d = i as f32))?;
+    /// assert_eq!(g.value(x)?.data, [[0.0, 1.0], [2.0, 3.0]]);
+    /// // A NaN is refused, and the placeholder is no longer fed.
+    /// assert_eq!(g.feed_with(x.id(), |v| v[3] = f32::NAN), Err(Error::NonFinite));
+    /// let w = g.variable(&embedgrad_core::Matrix::new([[1.0]]))?;
+    /// assert_eq!(g.feed_with(w.id(), |_| {}), Err(Error::WrongNodeKind(w.id())));
+    /// # Ok::<(), embedgrad_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Bad handle, [`Error::WrongNodeKind`] unless a placeholder, [`Error::NonFinite`].
+    pub fn feed_with(&mut self, id: NodeId, fill: impl FnOnce(&mut [T])) -> Result<(), Error> {
+        let i = self.index(id)?;
+        let n = self.nodes.get_mut(i).ok_or(Error::UnknownNode(id))?;
+        if !matches!(n.kind, NodeKind::Placeholder) {
+            return Err(Error::WrongNodeKind(id));
+        }
+        let v = n.value as usize;
+        let dst = self
+            .arena
+            .get_mut(v..v + n.len())
+            .ok_or(Error::InvalidArgument)?;
+        fill(dst);
+        n.fed = dst.iter().all(|x| x.is_finite());
+        if n.fed {
+            Ok(())
+        } else {
+            Err(Error::NonFinite)
+        }
     }
 
     /// Feeds a placeholder. Values persist: a placeholder fed once stays fed.

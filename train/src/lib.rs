@@ -46,8 +46,8 @@ pub mod seed;
 pub mod source;
 
 pub use optim::{
-    accumulate, argmax, evaluate, gradients_finite, minimize, step_accumulated, Feeds,
-    GradientDescent, Optimizer,
+    accumulate, accumulate_with, argmax, evaluate, gradients_finite, minimize, step_accumulated,
+    step_accumulated_with, Feeds, GradientDescent, Optimizer,
 };
 pub use optimizers::{
     adam_step, clip_grad_norm, grad_norm, minimize_clipped, momentum_step, Adam, LearningRate,

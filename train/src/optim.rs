@@ -321,20 +321,62 @@ pub fn accumulate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     xs: &[T],
     ys: &[T],
 ) -> Result<T, Error> {
-    let loss = g.tensor::<1, 1>(feeds.loss)?;
+    let batches = chunks(g, feeds, xs, ys)?.count();
+    let xb = g.shape(feeds.x)?.checked_len()?;
+    let yb = g.shape(feeds.y)?.checked_len()?;
+    accumulate_with(g, feeds.loss, batches, |g, i| {
+        let (x, y) = (i * xb, i * yb);
+        let (Some(x), Some(y)) = (xs.get(x..x + xb), ys.get(y..y + yb)) else {
+            return Err(Error::InvalidArgument);
+        };
+        g.feed_slice(feeds.x, x)?;
+        g.feed_slice(feeds.y, y)
+    })
+}
+
+/// [`accumulate`] over `batches` micro-batches that `feed(g, i)` puts into the graph (micro-batch
+/// `i`, in order), for data that is not in one slice: drawn, read from a sensor or a file, or
+/// fed in place with [`Graph::feed_with`]. With an accumulating plan for `loss`
+/// ([`PlanOptions::accumulate`](embedgrad_core::PlanOptions)) each micro-batch is one planned,
+/// fused step.
+///
+/// ```
+/// use embedgrad_core::{Graph, Matrix};
+/// use embedgrad_ops::{prelude::*, StdOp};
+/// use embedgrad_train::accumulate_with;
+/// let mut g: Graph<f64, StdOp, 8, 64> = Graph::new();
+/// let x = g.placeholder::<1, 1>()?;
+/// let w = g.variable(&Matrix::new([[2.0]]))?;
+/// let loss = g.matmul(x, w)?;
+/// let data = [1.0, 2.0, 3.0];
+/// let l = accumulate_with(&mut g, loss.id(), 3, |g, i| g.feed_slice(x.id(), &data[i..i + 1]))?;
+/// assert_eq!(l, 12.0); // 2 · (1 + 2 + 3)
+/// assert_eq!(g.grad(w)?.data, [[6.0]]);
+/// # Ok::<(), embedgrad_core::Error>(())
+/// ```
+///
+/// # Errors
+/// What `feed` returns; graph errors; [`Error::NonFinite`] for a non-finite loss (variables
+/// are never changed here).
+pub fn accumulate_with<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    loss: NodeId,
+    batches: usize,
+    mut feed: impl FnMut(&mut Graph<T, O, N, S>, usize) -> Result<(), Error>,
+) -> Result<T, Error> {
+    let loss = g.tensor::<1, 1>(loss)?;
     g.zero_grads();
     let mut total = T::ZERO;
-    let planned = g.planned_loss() == Some(feeds.loss) && g.plan_accumulates();
-    for (x, y) in chunks(g, feeds, xs, ys)? {
-        g.feed_slice(feeds.x, x)?;
-        g.feed_slice(feeds.y, y)?;
+    let planned = g.planned_loss() == Some(loss.id()) && g.plan_accumulates();
+    for i in 0..batches {
+        feed(g, i)?;
         if planned {
             // An accumulating plan: the fused forward and backward, adding to the variables'
             // gradients (a non-finite loss is refused before its backward).
             total += g.step(loss, |_| Ok(()))?;
             continue;
         }
-        g.run(feeds.loss)?;
+        g.run(loss.id())?;
         let l = g.value(loss)?.data[0][0];
         if !l.is_finite() {
             return Err(Error::NonFinite);
@@ -358,6 +400,25 @@ pub fn step_accumulated<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     ys: &[T],
 ) -> Result<T, Error> {
     let l = accumulate(g, feeds, xs, ys)?;
+    if !gradients_finite(g) {
+        return Err(Error::NonFinite);
+    }
+    opt.apply(g)?;
+    Ok(l)
+}
+
+/// [`step_accumulated`] with the micro-batches fed by `feed` (see [`accumulate_with`]).
+///
+/// # Errors
+/// As [`accumulate_with`]; [`Error::NonFinite`] for a non-finite gradient (no variable changes).
+pub fn step_accumulated_with<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    opt: &mut impl Optimizer<T>,
+    g: &mut Graph<T, O, N, S>,
+    loss: NodeId,
+    batches: usize,
+    feed: impl FnMut(&mut Graph<T, O, N, S>, usize) -> Result<(), Error>,
+) -> Result<T, Error> {
+    let l = accumulate_with(g, loss, batches, feed)?;
     if !gradients_finite(g) {
         return Err(Error::NonFinite);
     }

@@ -13,52 +13,72 @@ use crate::{Activation, MatMut, MatRef, Scalar};
 /// Output columns accumulated together in registers.
 const BLOCK: usize = 4;
 
-/// The `BLOCK` entries of `row` from column `j`, if there are that many.
+/// The `W` entries of `row` from column `j`, if there are that many.
 #[inline(always)]
-fn block<T: Copy>(row: &[T], j: usize) -> Option<&[T; BLOCK]> {
-    row.get(j..j + BLOCK).and_then(|s| s.try_into().ok())
+fn block<T: Copy, const W: usize>(row: &[T], j: usize) -> Option<&[T; W]> {
+    row.get(j..j + W).and_then(|s| s.try_into().ok())
 }
 
-/// One output row of `a · b` (`arow · b`), each entry passed through `f(j, sum)`.
+/// Columns `j..j + W` of `out = a · b` (`a` is `rows × k`, `b` is `k × cols`, all row-major
+/// slices): for each row, `W` dot products side by side with their partial sums in
+/// registers, each summed over `k` in order from zero.
 #[inline(always)]
-fn row_times<T: Scalar>(
-    arow: &[T],
-    b: MatRef<'_, T>,
-    orow: &mut [T],
-    mut f: impl FnMut(usize, T) -> T,
+fn columns<T: Scalar, const W: usize>(
+    a: &[T],
+    k: usize,
+    b: &[T],
+    cols: usize,
+    j: usize,
+    out: &mut [T],
 ) {
-    let mut blocks = orow.chunks_exact_mut(BLOCK);
-    let mut j = 0;
-    for oblock in &mut blocks {
-        let mut acc = [T::ZERO; BLOCK];
-        for (&aik, brow) in arow.iter().zip(b.row_iter()) {
-            if let Some(bblock) = block(brow, j) {
+    for (arow, orow) in a
+        .chunks_exact(k.max(1))
+        .zip(out.chunks_exact_mut(cols.max(1)))
+    {
+        let mut acc = [T::ZERO; W];
+        let mut at = j;
+        for &aik in arow {
+            if let Some(bblock) = block::<T, W>(b, at) {
                 for (s, &bkj) in acc.iter_mut().zip(bblock) {
                     *s += aik * bkj;
                 }
             }
+            at += cols;
         }
-        for (q, (o, s)) in oblock.iter_mut().zip(acc).enumerate() {
-            *o = f(j + q, s);
+        if let Some(oblock) = orow.get_mut(j..j + W) {
+            oblock.copy_from_slice(&acc);
         }
+    }
+}
+
+/// `out = a · b` on row-major slices, in passes of `BLOCK`, 2 and 1 output columns, so that
+/// narrow layers (the tutorial's are 2 wide) keep their sums in registers too. Each entry is
+/// the textbook sum `Σ_k a[i][k] · b[k][j]`, `k = 0, 1, …` from zero.
+fn matmul_slices<T: Scalar>(a: &[T], k: usize, b: &[T], cols: usize, out: &mut [T]) {
+    let mut j = 0;
+    while j + BLOCK <= cols {
+        columns::<T, BLOCK>(a, k, b, cols, j, out);
         j += BLOCK;
     }
-    for (o, j) in blocks.into_remainder().iter_mut().zip(j..) {
-        let mut s = T::ZERO;
-        for (&aik, brow) in arow.iter().zip(b.row_iter()) {
-            if let Some(&bkj) = brow.get(j) {
-                s += aik * bkj;
-            }
-        }
-        *o = f(j, s);
+    if j + 2 <= cols {
+        columns::<T, 2>(a, k, b, cols, j, out);
+        j += 2;
+    }
+    if j < cols {
+        columns::<T, 1>(a, k, b, cols, j, out);
     }
 }
 
 /// `out = A · B`, overwriting `out` (row by row: `out[i] = Σ_k A[i][k] · B[k]`).
 pub fn matmul<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, mut out: MatMut<'_, T>) {
-    for (arow, orow) in a.row_iter().zip(out.row_iter_mut()) {
-        row_times(arow, b, orow, |_, s| s);
-    }
+    let cols = out.cols();
+    matmul_slices(
+        a.as_slice(),
+        a.cols(),
+        b.as_slice(),
+        cols,
+        out.as_mut_slice(),
+    );
 }
 
 /// `y = act(z)` for one entry, as the activation ops compute it.
@@ -85,8 +105,10 @@ pub fn activate<T: Scalar>(act: Activation, z: T) -> T {
     }
 }
 
-/// The fused dense layer `out = act(X · W + b)` (`b` a `1 × J` row, or none), in one pass
-/// over each output row.
+/// The fused dense layer `out = act(X · W + b)` (`b` a `1 × J` row, or none): the product
+/// in register-blocked column passes, then the bias and the activation in one pass over the
+/// output. The bias is added to the finished dot product, as separate `matmul` and `add` ops
+/// do, so fusing changes no bit.
 pub fn dense_forward<T: Scalar>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
@@ -94,26 +116,31 @@ pub fn dense_forward<T: Scalar>(
     act: Activation,
     mut out: MatMut<'_, T>,
 ) {
+    let cols = out.cols();
+    let o = out.as_mut_slice();
+    matmul_slices(x.as_slice(), x.cols(), w.as_slice(), cols, o);
     let bias = b.map(|b| b.as_slice()).unwrap_or(&[]);
-    // One loop per activation, so the match is outside the inner loops.
-    macro_rules! rows {
+    // One loop per activation, so the match is outside the loops.
+    macro_rules! finish {
         ($f:expr) => {
-            for (xrow, orow) in x.row_iter().zip(out.row_iter_mut()) {
-                row_times(xrow, w, orow, |j, s| {
-                    let z = match bias.get(j) {
-                        Some(&bj) => s + bj,
-                        None => s,
-                    };
-                    $f(z)
-                });
+            if bias.len() == cols {
+                for orow in o.chunks_exact_mut(cols.max(1)) {
+                    for (v, &bj) in orow.iter_mut().zip(bias) {
+                        *v = $f(*v + bj);
+                    }
+                }
+            } else {
+                for v in o.iter_mut() {
+                    *v = $f(*v);
+                }
             }
         };
     }
     match act {
-        Activation::Identity => rows!(|z| z),
-        Activation::Sigmoid => rows!(|z: T| T::ONE / (T::ONE + (-z).exp())),
-        Activation::Tanh => rows!(|z: T| z.tanh()),
-        _ => rows!(|z| activate(act, z)),
+        Activation::Identity => finish!(|z| z),
+        Activation::Sigmoid => finish!(|z: T| T::ONE / (T::ONE + (-z).exp())),
+        Activation::Tanh => finish!(|z: T| z.tanh()),
+        _ => finish!(|z| activate(act, z)),
     }
 }
 
@@ -203,7 +230,7 @@ pub fn matmul_grad_b<T: Scalar>(
                 acc.copy_from_slice(dblock);
             }
             for (arow, grow) in a.row_iter().zip(g.row_iter()) {
-                if let (Some(&aik), Some(gblock)) = (arow.get(k), block(grow, j)) {
+                if let (Some(&aik), Some(gblock)) = (arow.get(k), block::<T, BLOCK>(grow, j)) {
                     for (s, &gij) in acc.iter_mut().zip(gblock) {
                         *s += aik * gij;
                     }
@@ -235,7 +262,7 @@ pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
             acc.copy_from_slice(dblock);
         }
         for grow in g.row_iter() {
-            if let Some(gblock) = block(grow, j) {
+            if let Some(gblock) = block::<T, BLOCK>(grow, j) {
                 for (a, &g) in acc.iter_mut().zip(gblock) {
                     *a += g;
                 }

@@ -253,7 +253,8 @@ impl<const N: usize> PlanTable<N> {
         Self {
             steps: heapless::Vec::new(),
             slots: heapless::Vec::new(),
-            loss: NONE,
+            // Meaningless while inactive; zero so that an empty graph is all zero bits.
+            loss: 0,
             active: false,
             accumulate: false,
             scalars: 0,
@@ -262,7 +263,7 @@ impl<const N: usize> PlanTable<N> {
     pub(crate) fn clear(&mut self) {
         self.steps.clear();
         self.slots.clear();
-        self.loss = NONE;
+        self.loss = 0;
         self.active = false;
         self.accumulate = false;
         self.scalars = 0;

@@ -18,6 +18,8 @@
 
 use crate::workload::{reference, LOSS_RTOL};
 use crate::{Bench, Example, Failure, Outcome};
+use core::ptr::addr_of_mut;
+use embedgrad_core::PlanOptions;
 use embedgrad_data::digits::{self, Part, Trainer, BATCH, RECIPE, TEST, TRAIN};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::{fnv1a, FNV_OFFSET};
@@ -42,7 +44,12 @@ pub const DIGITS: Example = Example {
 };
 
 const NODES: usize = digits::capacity(BATCH).0;
-const SCALARS: usize = digits::capacity(BATCH).1;
+/// The planned step's exact need, from build.rs (which plans the same graph on the host).
+const SCALARS: usize = include!(concat!(env!("OUT_DIR"), "/digits_scalars.rs"));
+
+type DigitsGraph = StdGraph<f32, NODES, SCALARS>;
+/// The graph, in `.bss` (`Graph::empty` is all zero bits): not on the stack, not in flash.
+static mut GRAPH: DigitsGraph = DigitsGraph::empty();
 
 /// Trains the digits (see the module docs).
 pub fn train_digits(bench: &mut Bench) -> Result<Outcome, Failure> {
@@ -59,8 +66,28 @@ pub fn train_digits(bench: &mut Bench) -> Result<Outcome, Failure> {
         ));
     }
 
-    let mut g = StdGraph::<f32, NODES, SCALARS>::new();
-    let mut t = Trainer::<f32, BATCH>::new(&mut g, &RECIPE)?;
+    // SAFETY: `train_digits` runs once (the firmware's only example, called once by `run`),
+    // so this is the only reference to `GRAPH` ever taken.
+    let g = unsafe { &mut *addr_of_mut!(GRAPH) };
+    let mut t = Trainer::<f32, BATCH>::new(g, &RECIPE)?;
+    // The planned, fused step (dense layers; the logits kept for the evaluation).
+    let keep = [t.logits()];
+    let summary = g.plan(
+        t.net().loss,
+        PlanOptions {
+            keep: &keep,
+            ..PlanOptions::default()
+        },
+    )?;
+    defmt::info!("plan: {}", summary);
+    if summary.scalars != SCALARS {
+        defmt::error!(
+            "the plan needs {=usize} scalars, the firmware declares {=usize}",
+            summary.scalars,
+            SCALARS
+        );
+        return Err(Failure::Check("graph capacity is not exact"));
+    }
     let req = g.requirements();
     defmt::info!(
         "digits: {=usize} training images in flash, mini-batches of {=usize}; graph {=usize} nodes, {=usize} scalars, {=usize} bytes",
@@ -78,7 +105,7 @@ pub fn train_digits(bench: &mut Bench) -> Result<Outcome, Failure> {
 
     let mut initial_loss = f32::NAN;
     for epoch in 1..=RECIPE.epochs {
-        let loss = t.epoch(&mut g, |f| {
+        let loss = t.epoch(g, |f| {
             let l = bench.step(f);
             if initial_loss.is_nan() {
                 if let Ok(l) = l {
@@ -90,8 +117,8 @@ pub fn train_digits(bench: &mut Bench) -> Result<Outcome, Failure> {
         defmt::info!("epoch {=usize} mean loss {=f32}", epoch, loss);
     }
 
-    let train = t.evaluate(&mut g, Part::Train)?;
-    let test = t.evaluate(&mut g, Part::Test)?;
+    let train = t.evaluate(g, Part::Train)?;
+    let test = t.evaluate(g, Part::Test)?;
     let final_loss = train.loss / TRAIN as f32;
     let (accuracy, test_accuracy) = (train.accuracy(), test.accuracy());
     defmt::info!(

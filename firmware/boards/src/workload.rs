@@ -18,9 +18,9 @@
 //!    result and the accuracy equals it ([`Reference`], from `expected.txt`).
 
 use crate::{Bench, Example, Failure, Outcome};
-use embedgrad_core::Graph;
+use embedgrad_core::{Error, Graph, PlanOptions};
 use embedgrad_train::seed::{self, Example as Seed};
-use embedgrad_train::{evaluate, fnv1a, step_accumulated, Feeds, GradientDescent, FNV_OFFSET};
+use embedgrad_train::{fnv1a, step_accumulated_with, GradientDescent, FNV_OFFSET};
 
 pub mod seed_ops;
 use seed_ops::SeedOp;
@@ -233,11 +233,43 @@ pub const SPIRAL_DEEP: Example = Example {
     skip: plan::SPIRAL_DEEP.skip,
 };
 
+/// The exact capacity of the planned graph of `example` with micro-batches of `batch` rows:
+/// the larger of the training plan and the evaluation plan, from the table that build.rs
+/// computes by planning the same graphs on the host (zero for a `batch` that does not divide
+/// the data set). `train_seed` checks it against the device's own plan.
+pub const fn planned_capacity(example: Seed, batch: usize) -> Capacity {
+    include!(concat!(env!("OUT_DIR"), "/capacity.rs"))
+}
+
+/// The graph capacity a firmware declares: the planned one, or the interpreter's with the
+/// `interpreter` feature.
+pub const fn firmware_capacity(example: Seed, batch: usize) -> Capacity {
+    if INTERPRETER {
+        capacity(example, batch)
+    } else {
+        planned_capacity(example, batch)
+    }
+}
+
+/// Whether the firmware trains with the interpreter (feature `interpreter`) instead of the
+/// step plan: for comparisons; both reproduce the simulator's results.
+pub const INTERPRETER: bool = cfg!(feature = "interpreter");
+
+/// Points kept outside the graph: none with a full batch (the data set is drawn straight into
+/// the graph's placeholders and stays fed), all of them with micro-batches.
+const fn kept_points(batch: usize, points: usize) -> usize {
+    if batch == points {
+        0
+    } else {
+        points
+    }
+}
+
 /// Trains `perceptron` as planned for this board.
 pub fn train_perceptron(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::PERCEPTRON.batch;
-    const CAP: Capacity = capacity(Seed::Perceptron, B);
-    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100>(
+    const CAP: Capacity = firmware_capacity(Seed::Perceptron, B);
+    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100, { kept_points(B, 100) }>(
         Seed::Perceptron,
         plan::PERCEPTRON,
         &reference::PERCEPTRON,
@@ -249,8 +281,8 @@ pub fn train_perceptron(bench: &mut Bench) -> Result<Outcome, Failure> {
 /// Trains `mlp_xor` as planned for this board.
 pub fn train_mlp_xor(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::MLP_XOR.batch;
-    const CAP: Capacity = capacity(Seed::MlpXor, B);
-    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100>(
+    const CAP: Capacity = firmware_capacity(Seed::MlpXor, B);
+    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100, { kept_points(B, 100) }>(
         Seed::MlpXor,
         plan::MLP_XOR,
         &reference::MLP_XOR,
@@ -262,8 +294,8 @@ pub fn train_mlp_xor(bench: &mut Bench) -> Result<Outcome, Failure> {
 /// Trains `spiral_deep` as planned for this board.
 pub fn train_spiral_deep(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::SPIRAL_DEEP.batch;
-    const CAP: Capacity = capacity(Seed::SpiralDeep, B);
-    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 200>(
+    const CAP: Capacity = firmware_capacity(Seed::SpiralDeep, B);
+    train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 200, { kept_points(B, 200) }>(
         Seed::SpiralDeep,
         plan::SPIRAL_DEEP,
         &reference::SPIRAL_DEEP,
@@ -272,16 +304,35 @@ pub fn train_spiral_deep(bench: &mut Bench) -> Result<Outcome, Failure> {
     )
 }
 
-/// FNV-1a 64 of f32 values' little-endian bytes.
-fn checksum(values: &[f32]) -> u64 {
-    values
-        .iter()
-        .fold(FNV_OFFSET, |h, v| fnv1a(h, &v.to_le_bytes()))
+/// The one-hot row of label `l`.
+fn one_hot(l: u8) -> [f32; 2] {
+    if l == 0 {
+        [1.0, 0.0]
+    } else {
+        [0.0, 1.0]
+    }
+}
+
+/// The index of the largest entry (the first of equal ones), as `evaluate` takes it.
+fn argmax2(row: &[f32]) -> usize {
+    match row {
+        [a, b] if b > a => 1,
+        _ => 0,
+    }
 }
 
 /// Generates, builds, trains and checks one seed example with `P` points in micro-batches of
-/// `B` rows, in a graph of `N` nodes and `S` scalars (which must be exact).
-fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
+/// `B` rows, in a graph of `N` nodes and `S` scalars (which must be exact). `XS` is `P` with
+/// micro-batches (the points and labels are kept outside the graph and fed batch by batch) and
+/// 0 with the full batch (drawn into the graph's placeholders once: the data set takes no
+/// memory besides the graph).
+///
+/// The step is the planned, fused one ([`Graph::plan`]): with the full batch a plain plan,
+/// whose updates happen in the backward sweep; with micro-batches an accumulating plan. The
+/// final loss and accuracy are computed by an evaluation plan (every variable frozen, the
+/// probabilities kept), which fits in the same memory. With the `interpreter` feature the graph
+/// is the interpreter's size and never planned.
+fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize, const XS: usize>(
     example: Seed,
     plan: Plan,
     reference: &Reference,
@@ -289,16 +340,44 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
     bench: &mut Bench,
 ) -> Result<Outcome, Failure> {
     // The data set and the generator state, exactly as SEED-EXAMPLES.md draws them.
-    let mut xs = [[0.0f32; 2]; P];
-    let mut cs = [[0.0f32; 2]; P];
-    let mut labels = [0u8; P];
-    let mut rng = seed::fill(
-        example,
-        xs.as_flattened_mut(),
-        cs.as_flattened_mut(),
-        &mut labels,
-    )?;
-    let sum = checksum(xs.as_flattened());
+    let mut xs = [[0.0f32; 2]; XS];
+    let mut labels = [0u8; XS];
+    let mut rng = example.generate(|i, p, l| {
+        if let (Some(d), Some(lab)) = (xs.get_mut(i), labels.get_mut(i)) {
+            *d = [p[0] as f32, p[1] as f32];
+            *lab = l;
+        }
+    });
+    let mut g = Graph::<f32, SeedOp, N, S>::new();
+    let net = seed::build::<f32, SeedOp, N, S, B>(example, &mut g, &mut rng)?;
+    let (x, c, loss, p) = (net.x.id(), net.c.id(), net.loss, net.p.id());
+    let full_batch = B == P;
+    if full_batch {
+        // Drawn again, straight into the placeholders; they stay fed.
+        g.feed_with(x, |v| {
+            example.generate(|i, p, _| {
+                if let Some(d) = v.get_mut(2 * i..2 * i + 2) {
+                    d.copy_from_slice(&[p[0] as f32, p[1] as f32]);
+                }
+            });
+        })?;
+        g.feed_with(c, |v| {
+            example.generate(|i, _, l| {
+                if let Some(d) = v.get_mut(2 * i..2 * i + 2) {
+                    d.copy_from_slice(&one_hot(l));
+                }
+            });
+        })?;
+    }
+    // The checksum of the points cast to f32, row-major, as embedgrad-sim computes it.
+    let points = if full_batch {
+        g.value_slice(x)?
+    } else {
+        xs.as_flattened()
+    };
+    let sum = points
+        .iter()
+        .fold(FNV_OFFSET, |h, v| fnv1a(h, &v.to_le_bytes()));
     if sum != reference.checksum {
         defmt::error!(
             "data checksum {=u64:016x}, embedgrad-sim's {=u64:016x}",
@@ -307,23 +386,50 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
         );
         return Err(Failure::Check("data set differs from embedgrad-sim's"));
     }
+    // Micro-batch `i` from the kept points (a no-op with the full batch).
+    let feed = |g: &mut Graph<f32, SeedOp, N, S>, i: usize| -> Result<(), Error> {
+        let (Some(xb), Some(lb)) = (xs.get(i * B..i * B + B), labels.get(i * B..i * B + B)) else {
+            return if full_batch {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument)
+            };
+        };
+        g.feed_slice(x, xb.as_flattened())?;
+        g.feed_with(c, |v| {
+            for (d, &l) in v.chunks_exact_mut(2).zip(lb) {
+                d.copy_from_slice(&one_hot(l));
+            }
+        })
+    };
 
-    let mut g = Graph::<f32, SeedOp, N, S>::new();
-    let net = seed::build::<f32, SeedOp, N, S, B>(example, &mut g, &mut rng)?;
+    let planned = if INTERPRETER {
+        None
+    } else {
+        let opts = PlanOptions {
+            accumulate: !full_batch,
+            ..PlanOptions::default()
+        };
+        Some(g.plan(loss, opts)?)
+    };
     let req = g.requirements();
     defmt::info!(
-        "{=str}: {=usize} points in micro-batches of {=usize}; graph {=usize} nodes, {=usize} scalars, {=usize} bytes",
+        "{=str}: {=usize} points in micro-batches of {=usize}; graph {=usize} nodes, {=usize} scalars, {=usize} bytes ({=str})",
         example.name(),
         P,
         B,
         req.nodes,
         req.scalars,
-        req.bytes
+        req.bytes,
+        if INTERPRETER { "interpreter" } else { "planned" }
     );
+    if let Some(s) = planned {
+        defmt::info!("plan: {}", s);
+    }
     defmt::println!("METRIC batch={=usize} graph_bytes={=usize}", B, req.bytes);
-    if req.nodes != N || req.scalars != S {
+    if req.nodes != N || (INTERPRETER && req.scalars != S) {
         defmt::error!(
-            "graph needs {=usize} nodes and {=usize} scalars, capacity() gave {=usize} and {=usize}",
+            "graph needs {=usize} nodes and {=usize} scalars, the firmware declares {=usize} and {=usize}",
             req.nodes,
             req.scalars,
             N,
@@ -332,25 +438,68 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize>(
         return Err(Failure::Check("graph capacity is not exact"));
     }
 
-    let feeds = Feeds {
-        x: net.x.id(),
-        y: net.c.id(),
-        loss: net.loss.id(),
-    };
-    let (xs, cs) = (xs.as_flattened(), cs.as_flattened());
     let mut opt = GradientDescent::new(example.learning_rate() as f32);
     let steps = example.steps();
+    let batches = P / B;
     let mut initial_loss = f32::NAN;
     for step in 0..steps {
-        let loss = bench.step(|| step_accumulated(&mut opt, &mut g, feeds, xs, cs))?;
+        let l = bench.step(|| {
+            if full_batch {
+                opt.minimize(&mut g, loss)
+            } else {
+                step_accumulated_with(&mut opt, &mut g, loss.id(), batches, feed)
+            }
+        })?;
         if step == 0 {
-            initial_loss = loss;
+            initial_loss = l;
         }
         if step % plan.log_every.max(1) == 0 {
-            defmt::info!("step {=usize} loss {=f32}", step, loss);
+            defmt::info!("step {=usize} loss {=f32}", step, l);
         }
     }
-    let (final_loss, correct) = evaluate(&mut g, feeds, net.p.id(), xs, cs, &labels)?;
+
+    // Evaluation: the loss and the accuracy after the last update.
+    if !INTERPRETER {
+        for i in 0..g.len() {
+            if let Some(v) = g.node_at(i) {
+                if g.is_trainable(v)? {
+                    g.set_trainable(v, false)?;
+                }
+            }
+        }
+        let eval = g.plan(
+            loss,
+            PlanOptions {
+                keep: &[p],
+                ..PlanOptions::default()
+            },
+        )?;
+        if planned.is_some_and(|s| s.scalars.max(eval.scalars) != S) {
+            defmt::error!(
+                "the plans need {=usize} and {=usize} scalars, the firmware declares {=usize}",
+                planned.map_or(0, |s| s.scalars),
+                eval.scalars,
+                S
+            );
+            return Err(Failure::Check("graph capacity is not exact"));
+        }
+    }
+    let mut final_loss = 0.0f32;
+    let mut correct = 0;
+    for i in 0..batches {
+        feed(&mut g, i)?;
+        g.run_many(&[loss.id(), p])?;
+        final_loss += g.value(loss)?.data[0][0];
+        for (pr, cr) in g
+            .value_slice(p)?
+            .chunks_exact(2)
+            .zip(g.value_slice(c)?.chunks_exact(2))
+        {
+            if argmax2(pr) == argmax2(cr) {
+                correct += 1;
+            }
+        }
+    }
     defmt::info!("step {=usize} loss {=f32}", steps, final_loss);
 
     let accuracy = correct as f32 / P as f32;

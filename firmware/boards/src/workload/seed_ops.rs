@@ -7,7 +7,7 @@
 //! and links only the kernels of the seed ops. Building any other op fails with
 //! [`Error::InvalidArgument`] (from `out_shape`); nothing panics.
 
-use embedgrad_core::{Error, MatMut, MatRef, Op, Shape};
+use embedgrad_core::{Error, MatMut, MatRef, Op, OpClass, Shape};
 use embedgrad_ops::StdOp;
 use embedgrad_ops::{
     add::Add, log::Log, matmul::MatMul, multiply::Multiply, negative::Negative,
@@ -78,6 +78,23 @@ impl Op<f32> for SeedOp {
 
     fn out_shape(&self, s: &[Shape]) -> Result<Shape, Error> {
         dispatch!(self, o => Op::<f32>::out_shape(o, s), _ => Err(Error::InvalidArgument))
+    }
+
+    /// The standard ops' classes, so that the step plan fuses the dense layers and the loss
+    /// exactly as it does for `StdOp`.
+    fn class(&self) -> OpClass {
+        let std = match *self {
+            SeedOp::Negative(o) => StdOp::Negative(o),
+            SeedOp::Log(o) => StdOp::Log(o),
+            SeedOp::Sigmoid(o) => StdOp::Sigmoid(o),
+            SeedOp::Multiply(o) => StdOp::Multiply(o),
+            SeedOp::MatMul(o) => StdOp::MatMul(o),
+            SeedOp::Add(o) => StdOp::Add(o),
+            SeedOp::ReduceSum(o) => StdOp::ReduceSum(o),
+            SeedOp::Softmax(o) => StdOp::Softmax(o),
+            SeedOp::Unsupported => return OpClass::Other,
+        };
+        Op::<f32>::class(&std)
     }
 
     #[inline]
