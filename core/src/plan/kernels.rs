@@ -346,7 +346,7 @@ pub fn matmul_grad_b<T: Scalar>(
     while k + 2 <= kd {
         let Some((top, bottom)) = dbs
             .get_mut(k * jd..(k + 2) * jd)
-            .map(|two| two.split_at_mut(jd))
+            .and_then(|two| two.split_at_mut_checked(jd))
         else {
             return;
         };
