@@ -338,7 +338,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
         let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
             return Err(Error::InvalidArgument);
         };
-        if !adam_fits(v.value, v.grad, ms, vs, rule) {
+        if !adam_fits(v.value, v.grad, ms, vs, hyper, self.t, rule) {
             return Err(Error::NonFinite);
         }
         adam_apply(v.value, v.grad, ms, vs, rule);
@@ -600,19 +600,52 @@ fn adam_rule<T: Scalar>(hyper: [T; 4], count: u32) -> impl Fn(T, T, T, T) -> (T,
     }
 }
 
-/// Whether `rule` keeps every weight and moment of one variable finite.
+/// Whether `rule` (Adam's, with `hyper` at update `count`) keeps every weight and moment of
+/// one variable finite.
+///
+/// Exact, but cheap: one pass takes the largest `|w|`, `|m|`, `|d|` and `s` of the variable
+/// (and whether every `d` is finite; the weights and moments always are). The new moments are
+/// convex combinations, `|m'| ≤ max(|m|, |d|)` and `s' ≤ max(s, d²)` up to a few roundings,
+/// and every intermediate of the rule and its result are at most `|m'|·k` or
+/// `|w| + |m'|·k`, with `k = max(η/(c₁ε), η/c₁, 1/c₁)` (`c₁ = 1 − β₁ᵗ`). When `4·max|w|`,
+/// `4·M·k` and `4·max(s, d²)` are finite (`M = max(|m|, |d|)`; the factor 4 covers the
+/// roundings), every entry fits without its `sqrt` and divisions. Otherwise the rule itself
+/// decides, entry by entry, so nothing that fits is refused. This keeps the check to a few
+/// comparisons per weight instead of a second run of the update.
 fn adam_fits<T: Scalar>(
     value: &[T],
     grad: &[T],
     ms: &[T],
     vs: &[T],
+    hyper: [T; 4],
+    count: u32,
     rule: impl Fn(T, T, T, T) -> (T, T, T),
 ) -> bool {
-    let mut entries = value.iter().zip(grad).zip(ms).zip(vs);
-    entries.all(|(((&w, &d), &m), &s)| {
-        let (w, m, s) = rule(w, d, m, s);
-        w.is_finite() && m.is_finite() && s.is_finite()
-    })
+    let [lr, b1, _, eps] = hyper;
+    let c1 = T::ONE - b1.powf(T::from_f64(f64::from(count)));
+    let inv = T::ONE / c1;
+    let k = (lr * inv / eps).max(lr * inv).max(inv);
+    let four = T::from_f64(4.0);
+    let (mut wmax, mut mmax, mut smax, mut dnan) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
+    for (((&w, &d), &m), &s) in value.iter().zip(grad).zip(ms).zip(vs) {
+        wmax = wmax.max(w.abs());
+        mmax = mmax.max(m.abs()).max(d.abs());
+        smax = smax.max(s);
+        // NaN once any `d` is infinite or NaN (the maxima above would drop a NaN).
+        dnan += d * T::ZERO;
+    }
+    let sure = dnan == T::ZERO
+        && (wmax * four).is_finite()
+        && (mmax * k * four).is_finite()
+        && (smax * four).is_finite()
+        && (mmax * mmax * four).is_finite();
+    sure || {
+        let mut entries = value.iter().zip(grad).zip(ms).zip(vs);
+        entries.all(|(((&w, &d), &m), &s)| {
+            let (w, m, s) = rule(w, d, m, s);
+            w.is_finite() && m.is_finite() && s.is_finite()
+        })
+    }
 }
 
 /// Applies `rule` to one variable's weights and moments.
@@ -664,7 +697,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
             return Err(Error::InvalidArgument);
         };
-        if adam_fits(v.value, v.grad, ms, vs, rule) {
+        if adam_fits(v.value, v.grad, ms, vs, hyper, count, rule) {
             Ok(())
         } else {
             Err(Error::NonFinite)
@@ -688,6 +721,54 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bound-based Adam check agrees with running the rule on every entry, over weights,
+    /// gradients, moments and settings from tiny to overflowing (f32 and f64).
+    #[test]
+    fn adam_check_equals_the_dry_run() {
+        fn case<T: Scalar>(rng: &mut crate::SplitMix64) -> (bool, bool) {
+            let mut mag = |lo: f64, hi: f64| {
+                let e = lo + (hi - lo) * rng.uniform();
+                let sign = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
+                sign * 10f64.powf(e)
+            };
+            let big = if T::BYTES == 4 { 38.5 } else { 308.5 };
+            let (w, d, m) = (mag(-3.0, big), mag(-3.0, big), mag(-3.0, big));
+            let s = mag(-3.0, big).abs();
+            let lr = mag(-6.0, 3.0).abs();
+            let eps = [0.0, 1e-8, 1e-30, 1.0][(rng.uniform() * 4.0) as usize % 4];
+            let (b1, b2) = (0.9, [0.999, 0.0, 0.5][(rng.uniform() * 3.0) as usize % 3]);
+            let count = 1 + (rng.uniform() * 1000.0) as u32;
+            let hyper = [lr, b1, b2, eps].map(T::from_f64);
+            let rule = adam_rule(hyper, count);
+            let (w, d, m, s) = (
+                T::from_f64(w),
+                T::from_f64(d),
+                T::from_f64(m),
+                T::from_f64(s),
+            );
+            let fast = adam_fits(&[w], &[d], &[m], &[s], hyper, count, rule);
+            let (w2, m2, s2) = rule(w, d, m, s);
+            (fast, w2.is_finite() && m2.is_finite() && s2.is_finite())
+        }
+        let mut rng = crate::SplitMix64::new(7);
+        let (mut fits, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            for (fast, exact) in [case::<f32>(&mut rng), case::<f64>(&mut rng)] {
+                assert_eq!(fast, exact);
+                if exact {
+                    fits += 1;
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+        // Both outcomes are exercised.
+        assert!(
+            fits > 1000 && refused > 1000,
+            "{fits} fit, {refused} refused"
+        );
+    }
     use crate::{minimize, seed};
     use embedgrad_core::Matrix;
     use embedgrad_ops::prelude::*;
