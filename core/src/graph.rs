@@ -1011,9 +1011,11 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
 
     /// The interpreter's forward pass (see [`Graph::run_many`]).
     fn run_interp(&mut self, targets: &[NodeId]) -> Result<(), Error> {
-        self.ensure_interp()?;
+        // Feeds are checked before anything is laid out, so that a run refused for a missing
+        // feed leaves the graph exactly as it was.
         let top = self.mark_ancestors(targets)?;
         self.check_feeds(top)?;
+        self.ensure_interp()?;
         for k in 0..=top {
             let Some(n) = self.nodes.get(k).copied() else {
                 continue;
