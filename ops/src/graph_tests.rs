@@ -258,6 +258,22 @@ fn accumulated_micro_batches_equal_the_full_batch() {
     }
 }
 
+/// A missing feed is reported before anything is laid out, by a run and by a backward pass
+/// alike: the graph is exactly as it was (no op value becomes readable, no memory is taken).
+#[test]
+fn a_missing_feed_changes_nothing() {
+    let mut g: StdGraph<f64, 6, 24> = StdGraph::new();
+    let x = g.placeholder::<1, 2>().unwrap();
+    let w = g.variable(&Matrix::new([[1.0], [2.0]])).unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let loss = g.reduce_sum(y).unwrap();
+    let used = g.scalars_used();
+    assert_eq!(g.run(y.id()), Err(Error::MissingFeed(x.id())));
+    assert_eq!(g.backward(loss), Err(Error::MissingFeed(x.id())));
+    assert_eq!(g.scalars_used(), used);
+    assert_eq!(g.value_slice(y.id()), Err(Error::NotKept(y.id())));
+}
+
 #[test]
 fn bad_input_returns_errors_and_leaves_the_graph_usable() {
     let mut g: StdGraph<f64, 6, 24> = StdGraph::new();
