@@ -9,10 +9,13 @@ use core::sync::atomic::{AtomicU16, Ordering};
 pub(crate) const UNPLACED: u32 = u32::MAX;
 
 /// How the op buffers (values and gradients) are laid out in the arena right now.
+///
+/// `repr(u8)` with `Unplaced = 0`: an [`Graph::empty`] graph is all zero bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Layout {
     /// Not laid out since the graph last changed.
-    Unplaced,
+    Unplaced = 0,
     /// The interpreter's layout: every op has its own value and gradient buffer.
     Interp,
     /// The step plan's layout (see [`Graph::plan`]).
@@ -256,6 +259,9 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// An empty graph for a `static`, built where it lives: every byte of it is zero, so a
     /// `static` (or `static mut`) initialised with it is placed in `.bss` — no stack copy, no
     /// flash image of the arena — and it takes a fresh tag when its first node is added.
+    /// Zeroed memory is this graph (every field is a zero count, a zero scalar, `false`, a
+    /// `None` function pointer or a zero discriminant), which is how the C API initialises a
+    /// graph in the caller's memory without building one on the stack.
     /// This is how a firmware holds a graph larger than its stack (a `static mut` it borrows
     /// once, or a cell such as `static_cell::ConstStaticCell`); the graph then works as any:
     ///

@@ -163,14 +163,14 @@ pub unsafe extern "C" fn eg_graph_init(
         // SAFETY: `g` is non-NULL, aligned for `EgGraph` and valid for writes of
         // `size >= size_of::<EgGraph>()` bytes (checked above; validity from the caller). The
         // old contents are overwritten without being dropped: `EgGraph` has no destructor.
-        // Built in release mode, the value is constructed in place (no stack copy of the
-        // arena); the crate docs say how that is checked.
+        // The graph is initialised in place, with no copy of it on the stack whatever the
+        // optimiser does: zeroed memory is `Graph::empty()` (core documents and keeps that
+        // representation; the firmware's `static` graphs land in `.bss` because of it), and
+        // the two small header fields are then written one by one.
         unsafe {
-            g.write(EgGraph {
-                magic: GRAPH_MAGIC,
-                last: EgErrorInfo::NONE,
-                graph: FfiGraph::new(),
-            });
+            core::ptr::write_bytes(g, 0, 1);
+            core::ptr::addr_of_mut!((*g).magic).write(GRAPH_MAGIC);
+            core::ptr::addr_of_mut!((*g).last).write(EgErrorInfo::NONE);
         }
         out.write(g);
         Ok(())

@@ -67,9 +67,10 @@
 //! `eg_graph_init(&mem, sizeof mem, &g)`. That call checks NULL, alignment and size
 //! (`eg_graph_size()`, `eg_graph_align()`) and writes an empty graph into the memory; the
 //! library never allocates. A compile-time assertion keeps the header's bound above the real
-//! size whenever an op or the core grows. Release builds construct the graph in place; the C
-//! test on the Cortex-M4F paints the stack and prints the high-water mark, which shows that
-//! no copy of the graph passes through the stack.
+//! size whenever an op or the core grows. The graph is initialised in place, in any build:
+//! the memory is zeroed (zeroed memory is an empty graph, `Graph::empty()`) and the two header
+//! fields written, so no copy of the graph passes through the stack, whatever the optimiser
+//! does; the C test on the Cortex-M4F paints the stack and prints the high-water mark.
 //!
 //! An `eg_optimizer` is a small plain struct the caller declares (48 bytes on a 64-bit host,
 //! 36 on a 32-bit MCU): gradient descent, momentum (classical or Nesterov) or Adam. Momentum

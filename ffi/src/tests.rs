@@ -28,8 +28,9 @@ impl Fixture {
     fn new() -> Self {
         // A raw pointer, not a Box: moving a Box would assert unique access to the memory and
         // invalidate the graph pointer the library handed out (Stacked Borrows).
+        // Filled with garbage: `eg_graph_init` must set every byte the graph depends on.
         let mem = Box::into_raw(Box::new(EgGraphStorage {
-            bytes: [0; EG_GRAPH_BYTES],
+            bytes: [0xA5; EG_GRAPH_BYTES],
         }));
         let mut g = ptr::null_mut();
         let st = unsafe { eg_graph_init(mem.cast(), size_of::<EgGraphStorage>(), &mut g) };
