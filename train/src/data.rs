@@ -221,8 +221,8 @@ impl<'a> Table<'a> {
         };
         let dim = self.dim;
         let non_finite = |(i, v): (usize, f64)| Error::NonFiniteFeature {
-            row: i / dim,
-            col: i % dim,
+            row: i.checked_div(dim).unwrap_or(0),
+            col: i.checked_rem(dim).unwrap_or(0),
             value: v,
         };
         match self.storage {

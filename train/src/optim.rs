@@ -302,7 +302,13 @@ fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             found: ys.len(),
         });
     }
-    Ok(xs.chunks_exact(xb).zip(ys.chunks_exact(yb)))
+    // Indexed rather than `chunks_exact(..).zip(..)`, whose out-of-line `Zip::new` divides by
+    // the chunk size with a division-by-zero check the optimiser cannot drop (a panic path at
+    // opt-levels 2 and 3).
+    Ok((0..n).filter_map(move |i| {
+        let (x, y) = (i * xb, i * yb);
+        Some((xs.get(x..x + xb)?, ys.get(y..y + yb)?))
+    }))
 }
 
 /// Sums the loss and its gradients over a data set fed in micro-batches.

@@ -97,7 +97,9 @@ fn short_columns<T: Scalar, const W: usize>(
     let row = |r: usize| -> [T; W] {
         let mut v = [T::ZERO; W];
         if let Some(s) = b.get(r * cols..r * cols + W) {
-            v.copy_from_slice(s);
+            for (d, &x) in v.iter_mut().zip(s) {
+                *d = x;
+            }
         }
         v
     };
@@ -461,7 +463,9 @@ pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
     for dblock in &mut blocks {
         let mut acc = [T::ZERO; BLOCK];
         if !overwrite {
-            acc.copy_from_slice(dblock);
+            for (a, &d) in acc.iter_mut().zip(dblock.iter()) {
+                *a = d;
+            }
         }
         for grow in g.row_iter() {
             if let Some(gblock) = block::<T, BLOCK>(grow, j) {
@@ -470,7 +474,9 @@ pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
                 }
             }
         }
-        dblock.copy_from_slice(&acc);
+        for (d, a) in dblock.iter_mut().zip(acc) {
+            *d = a;
+        }
         j += BLOCK;
     }
     for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {
