@@ -226,7 +226,6 @@ pub enum Part {
 /// buffers. About `4·(2·2410 + 65·B) + 3.6 K` bytes in f32 — put it in a `static` or a `Box`.
 #[derive(Clone, Debug)]
 pub struct Trainer<T: Scalar, const B: usize> {
-    data: Dataset<'static>,
     net: Net<B>,
     opt: Adam<T, PARAMETERS>,
     schedule: Schedule,
@@ -248,27 +247,71 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
         g: &mut Graph<T, O, N, S>,
         recipe: &Recipe,
     ) -> Result<Self, Error> {
-        if B == 0 {
-            return Err(Error::InvalidArgument);
-        }
-        let data = dataset()?;
-        let mut indices = [0u16; SAMPLES];
-        split(&mut indices)?;
-        let mut rng = SplitMix64::new(recipe.seed);
-        let net = build(g, &mut rng)?;
-        let mut opt = Adam::new(T::ZERO);
-        recipe.schedule.set(&mut opt, 0);
-        Ok(Self {
-            data,
-            net,
-            opt,
-            schedule: recipe.schedule,
-            rng,
-            indices,
+        let mut t = Self::empty();
+        t.init(g, recipe)?;
+        Ok(t)
+    }
+
+    /// A trainer with nothing set up yet, for a `static`: every byte is zero, so it is placed
+    /// in `.bss` and never passes through the stack (27 KB in f32 with `B = 16`, most of it
+    /// Adam's moments). [`Trainer::init`] then sets it up in place.
+    pub const fn empty() -> Self {
+        // Handles of no graph (tag 0 is never a live graph's): replaced by `init`.
+        let none = NodeId::new(0, 0);
+        Self {
+            net: Net {
+                x: Tensor::from_id(none),
+                y: Tensor::from_id(none),
+                w1: Tensor::from_id(none),
+                b1: Tensor::from_id(none),
+                w2: Tensor::from_id(none),
+                b2: Tensor::from_id(none),
+                logits: Tensor::from_id(none),
+                loss: Tensor::from_id(none),
+            },
+            opt: Adam::with(T::ZERO, T::ZERO, T::ZERO, T::ZERO),
+            schedule: Schedule::Constant { lr: 0.0 },
+            rng: SplitMix64::new(0),
+            indices: [0; SAMPLES],
             x: [[T::ZERO; FEATURES]; B],
             y: [T::ZERO; B],
             steps: 0,
-        })
+        }
+    }
+
+    /// Sets the trainer up in place, as [`Trainer::new`] does: splits the data, builds the
+    /// network into the empty graph `g` and resets Adam to `recipe.schedule`'s first step size
+    /// (its default `β`s and `ε`).
+    ///
+    /// # Errors
+    /// As [`Trainer::new`].
+    pub fn init<O: Op<T> + From<StdOp>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+        recipe: &Recipe,
+    ) -> Result<(), Error> {
+        if B == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        dataset()?;
+        split(&mut self.indices)?;
+        self.rng = SplitMix64::new(recipe.seed);
+        self.net = build(g, &mut self.rng)?;
+        let defaults = Adam::<T, 0>::new(T::ZERO);
+        self.opt.beta1 = defaults.beta1;
+        self.opt.beta2 = defaults.beta2;
+        self.opt.epsilon = defaults.epsilon;
+        self.opt.reset();
+        self.schedule = recipe.schedule;
+        recipe.schedule.set(&mut self.opt, 0);
+        self.steps = 0;
+        Ok(())
+    }
+
+    /// The data set (the tables in flash, checked again: a few instructions per label, so
+    /// that the trainer itself holds nothing but zeros until `init`).
+    fn data(&self) -> Result<Dataset<'static>, Error> {
+        dataset()
     }
 
     /// The network's handles.
@@ -328,7 +371,7 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
             .get(start..TRAIN.min(start.saturating_add(B)))
             .filter(|r| !r.is_empty())
             .ok_or(Error::InvalidArgument)?;
-        self.data.feed_batch(
+        self.data()?.feed_batch(
             g,
             self.net.feeds(),
             Targets::Labels,
@@ -376,7 +419,7 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
             Part::Train => train,
             Part::Test => test,
         };
-        self.data.evaluate(
+        self.data()?.evaluate(
             g,
             self.net.feeds(),
             Targets::Labels,
