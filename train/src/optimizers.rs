@@ -753,7 +753,9 @@ mod tests {
         }
         let mut rng = crate::SplitMix64::new(7);
         let (mut fits, mut refused) = (0, 0);
-        for _ in 0..20_000 {
+        // Fewer cases under Miri, which interprets every float operation.
+        let cases = if cfg!(miri) { 100 } else { 20_000 };
+        for _ in 0..cases {
             for (fast, exact) in [case::<f32>(&mut rng), case::<f64>(&mut rng)] {
                 assert_eq!(fast, exact);
                 if exact {
@@ -765,7 +767,7 @@ mod tests {
         }
         // Both outcomes are exercised.
         assert!(
-            fits > 1000 && refused > 1000,
+            fits > cases / 20 && refused > cases / 20,
             "{fits} fit, {refused} refused"
         );
     }
