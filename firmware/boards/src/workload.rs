@@ -4,16 +4,18 @@
 //! Each firmware
 //!
 //! 1. draws the data set and the initial weights **on the device** with the bit-exact
-//!    SplitMix64 generator (`embedgrad_train::seed::fill`, `seed::build`) and checks the data's
-//!    FNV-1a checksum against the simulator's;
+//!    SplitMix64 generator (`Example::generate`, `seed::build`; with the full batch straight
+//!    into the graph's placeholders) and checks the data's FNV-1a checksum against the
+//!    simulator's;
 //! 2. builds the tutorial's network and loss (`softmax`, then `−Σ c ⊙ log p`) for micro-batches
-//!    of `B` rows, `B` chosen per board in [`plan`], in a graph of exactly the capacity it needs
-//!    ([`capacity`], checked against `Graph::requirements` at run time), over the op set
-//!    [`SeedOp`] (the eight seed ops only, so that no other kernel is linked);
-//! 3. trains it with full-batch gradient descent, each step computed as gradients accumulated
-//!    over the micro-batches (`embedgrad_train::step_accumulated`: the loss is a sum, so the
-//!    accumulated gradient is the full-batch one, up to f32 summation order), logging the loss
-//!    every [`Plan::log_every`] steps and after the last update;
+//!    of `B` rows, `B` chosen per board in [`plan`], over the op set [`SeedOp`] (the eight seed
+//!    ops only, so that no other kernel is linked), and plans the step (`Graph::plan`), in a
+//!    graph of exactly the planned capacity ([`planned_capacity`], from build.rs, checked
+//!    against the device's own plan; [`capacity`] with the `interpreter` feature);
+//! 3. trains it with full-batch gradient descent: one planned step per update with the full
+//!    batch, or an accumulating plan over the micro-batches (`step_accumulated_with`: the loss
+//!    is a sum, so the accumulated gradient is the full-batch one, up to f32 summation order),
+//!    logging the loss every [`Plan::log_every`] steps and after the last update;
 //! 4. passes only when the final loss is within [`LOSS_RTOL`] (relative) of embedgrad-sim's f32
 //!    result and the accuracy equals it ([`Reference`], from `expected.txt`).
 
