@@ -308,12 +308,6 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
         Ok(())
     }
 
-    /// The data set (the tables in flash, checked again: a few instructions per label, so
-    /// that the trainer itself holds nothing but zeros until `init`).
-    fn data(&self) -> Result<Dataset<'static>, Error> {
-        dataset()
-    }
-
     /// The network's handles.
     pub fn net(&self) -> &Net<B> {
         &self.net
@@ -371,7 +365,9 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
             .get(start..TRAIN.min(start.saturating_add(B)))
             .filter(|r| !r.is_empty())
             .ok_or(Error::InvalidArgument)?;
-        self.data()?.feed_batch(
+        // The tables in flash, checked again (a few instructions per label), so that the
+        // trainer itself holds nothing but zeros until `init`.
+        dataset()?.feed_batch(
             g,
             self.net.feeds(),
             Targets::Labels,
@@ -419,7 +415,7 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
             Part::Train => train,
             Part::Test => test,
         };
-        self.data()?.evaluate(
+        dataset()?.evaluate(
             g,
             self.net.feeds(),
             Targets::Labels,

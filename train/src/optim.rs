@@ -292,7 +292,7 @@ fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     feeds: Feeds,
     xs: &'a [T],
     ys: &'a [T],
-) -> Result<impl Iterator<Item = (&'a [T], &'a [T])>, Error> {
+) -> Result<impl ExactSizeIterator<Item = (&'a [T], &'a [T])>, Error> {
     let xb = g.shape(feeds.x)?.checked_len()?;
     let yb = g.shape(feeds.y)?.checked_len()?;
     let n = xs.len().checked_div(xb).unwrap_or(0);
@@ -304,10 +304,14 @@ fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     }
     // Indexed rather than `chunks_exact(..).zip(..)`, whose out-of-line `Zip::new` divides by
     // the chunk size with a division-by-zero check the optimiser cannot drop (a panic path at
-    // opt-levels 2 and 3).
-    Ok((0..n).filter_map(move |i| {
+    // opt-levels 2 and 3). Every slice is in range (checked above); an empty one could only
+    // be refused by the feed.
+    Ok((0..n).map(move |i| {
         let (x, y) = (i * xb, i * yb);
-        Some((xs.get(x..x + xb)?, ys.get(y..y + yb)?))
+        (
+            xs.get(x..x + xb).unwrap_or(&[]),
+            ys.get(y..y + yb).unwrap_or(&[]),
+        )
     }))
 }
 
@@ -327,14 +331,9 @@ pub fn accumulate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     xs: &[T],
     ys: &[T],
 ) -> Result<T, Error> {
-    let batches = chunks(g, feeds, xs, ys)?.count();
-    let xb = g.shape(feeds.x)?.checked_len()?;
-    let yb = g.shape(feeds.y)?.checked_len()?;
-    accumulate_with(g, feeds.loss, batches, |g, i| {
-        let (x, y) = (i * xb, i * yb);
-        let (Some(x), Some(y)) = (xs.get(x..x + xb), ys.get(y..y + yb)) else {
-            return Err(Error::InvalidArgument);
-        };
+    let mut batches = chunks(g, feeds, xs, ys)?;
+    accumulate_with(g, feeds.loss, batches.len(), |g, _| {
+        let (x, y) = batches.next().ok_or(Error::InvalidArgument)?;
         g.feed_slice(feeds.x, x)?;
         g.feed_slice(feeds.y, y)
     })
@@ -406,11 +405,20 @@ pub fn step_accumulated<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     ys: &[T],
 ) -> Result<T, Error> {
     let l = accumulate(g, feeds, xs, ys)?;
+    apply_accumulated(opt, g)?;
+    Ok(l)
+}
+
+/// The update after an accumulation: refused when a gradient is not finite (no variable
+/// changes), else the optimizer's step.
+fn apply_accumulated<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    opt: &mut impl Optimizer<T>,
+    g: &mut Graph<T, O, N, S>,
+) -> Result<(), Error> {
     if !gradients_finite(g) {
         return Err(Error::NonFinite);
     }
-    opt.apply(g)?;
-    Ok(l)
+    opt.apply(g)
 }
 
 /// [`step_accumulated`] with the micro-batches fed by `feed` (see [`accumulate_with`]).
@@ -425,10 +433,7 @@ pub fn step_accumulated_with<T: Scalar, O: Op<T>, const N: usize, const S: usize
     feed: impl FnMut(&mut Graph<T, O, N, S>, usize) -> Result<(), Error>,
 ) -> Result<T, Error> {
     let l = accumulate_with(g, loss, batches, feed)?;
-    if !gradients_finite(g) {
-        return Err(Error::NonFinite);
-    }
-    opt.apply(g)?;
+    apply_accumulated(opt, g)?;
     Ok(l)
 }
 

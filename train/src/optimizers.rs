@@ -338,10 +338,10 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
         let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
             return Err(Error::InvalidArgument);
         };
-        if !adam_fits(v.value, v.grad, ms, vs, hyper, self.t, rule) {
+        if !adam_fits(v.value, v.grad, ms, vs, &rule) {
             return Err(Error::NonFinite);
         }
-        adam_apply(v.value, v.grad, ms, vs, rule);
+        adam_apply(v.value, v.grad, ms, vs, &rule);
         Ok(())
     }
 
@@ -584,24 +584,53 @@ fn momentum_apply<T: Scalar>(
     }
 }
 
-/// Adam's rule for one entry at update `count`: `(w, d, m, s) ↦ (w', m', s')`; `hyper` is
-/// `[η, β1, β2, ε]`.
-fn adam_rule<T: Scalar>(hyper: [T; 4], count: u32) -> impl Fn(T, T, T, T) -> (T, T, T) + Copy {
+/// Adam's rule at one update: its settings and the two bias corrections, computed once per
+/// update (each a `powf`) for the rule and for the overflow bound alike.
+#[derive(Clone, Copy)]
+struct AdamRule<T> {
+    lr: T,
+    b1: T,
+    b2: T,
+    eps: T,
+    /// `1 − β₁ᵗ`.
+    c1: T,
+    /// `1 − β₂ᵗ`.
+    c2: T,
+}
+
+/// Adam's rule at update `count`; `hyper` is `[η, β1, β2, ε]`.
+fn adam_rule<T: Scalar>(hyper: [T; 4], count: u32) -> AdamRule<T> {
     let [lr, b1, b2, eps] = hyper;
     let t = T::from_f64(f64::from(count));
-    let c1 = T::ONE - b1.powf(t);
-    let c2 = T::ONE - b2.powf(t);
-    move |w, d, m, s| {
-        let m = b1 * m + (T::ONE - b1) * d;
-        let s = b2 * s + (T::ONE - b2) * d * d;
-        let m_hat = m / c1;
-        let v_hat = s / c2;
-        (w - lr * m_hat / (v_hat.sqrt() + eps), m, s)
+    AdamRule {
+        lr,
+        b1,
+        b2,
+        eps,
+        c1: T::ONE - b1.powf(t),
+        c2: T::ONE - b2.powf(t),
     }
 }
 
-/// Whether `rule` (Adam's, with `hyper` at update `count`) keeps every weight and moment of
-/// one variable finite.
+impl<T: Scalar> AdamRule<T> {
+    /// One entry: `(w, d, m, s) ↦ (w', m', s')`.
+    #[inline]
+    fn apply(&self, w: T, d: T, m: T, s: T) -> (T, T, T) {
+        let m = self.b1 * m + (T::ONE - self.b1) * d;
+        let s = self.b2 * s + (T::ONE - self.b2) * d * d;
+        let m_hat = m / self.c1;
+        let v_hat = s / self.c2;
+        (w - self.lr * m_hat / (v_hat.sqrt() + self.eps), m, s)
+    }
+
+    /// `k = max(η/(c₁ε), η/c₁, 1/c₁)`, the factor of [`adam_fits`]'s bound.
+    fn bound(&self) -> T {
+        let inv = T::ONE / self.c1;
+        (self.lr * inv / self.eps).max(self.lr * inv).max(inv)
+    }
+}
+
+/// Whether `rule` keeps every weight and moment of one variable finite.
 ///
 /// Exact, but cheap: one pass takes the largest `|w|`, `|m|`, `|d|` and `s` of the variable
 /// (and whether every `d` is finite; the weights and moments always are). The new moments are
@@ -612,19 +641,8 @@ fn adam_rule<T: Scalar>(hyper: [T; 4], count: u32) -> impl Fn(T, T, T, T) -> (T,
 /// roundings), every entry fits without its `sqrt` and divisions. Otherwise the rule itself
 /// decides, entry by entry, so nothing that fits is refused. This keeps the check to a few
 /// comparisons per weight instead of a second run of the update.
-fn adam_fits<T: Scalar>(
-    value: &[T],
-    grad: &[T],
-    ms: &[T],
-    vs: &[T],
-    hyper: [T; 4],
-    count: u32,
-    rule: impl Fn(T, T, T, T) -> (T, T, T),
-) -> bool {
-    let [lr, b1, _, eps] = hyper;
-    let c1 = T::ONE - b1.powf(T::from_f64(f64::from(count)));
-    let inv = T::ONE / c1;
-    let k = (lr * inv / eps).max(lr * inv).max(inv);
+fn adam_fits<T: Scalar>(value: &[T], grad: &[T], ms: &[T], vs: &[T], rule: &AdamRule<T>) -> bool {
+    let k = rule.bound();
     let four = T::from_f64(4.0);
     let (mut wmax, mut mmax, mut smax, mut dnan) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
     for (((&w, &d), &m), &s) in value.iter().zip(grad).zip(ms).zip(vs) {
@@ -642,7 +660,7 @@ fn adam_fits<T: Scalar>(
     sure || {
         let mut entries = value.iter().zip(grad).zip(ms).zip(vs);
         entries.all(|(((&w, &d), &m), &s)| {
-            let (w, m, s) = rule(w, d, m, s);
+            let (w, m, s) = rule.apply(w, d, m, s);
             w.is_finite() && m.is_finite() && s.is_finite()
         })
     }
@@ -654,10 +672,10 @@ fn adam_apply<T: Scalar>(
     grad: &[T],
     ms: &mut [T],
     vs: &mut [T],
-    rule: impl Fn(T, T, T, T) -> (T, T, T),
+    rule: &AdamRule<T>,
 ) {
     for (((w, &d), m), s) in value.iter_mut().zip(grad).zip(ms).zip(vs) {
-        (*w, *m, *s) = rule(*w, d, *m, *s);
+        (*w, *m, *s) = rule.apply(*w, d, *m, *s);
     }
 }
 
@@ -697,7 +715,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
             return Err(Error::InvalidArgument);
         };
-        if adam_fits(v.value, v.grad, ms, vs, hyper, count, rule) {
+        if adam_fits(v.value, v.grad, ms, vs, &rule) {
             Ok(())
         } else {
             Err(Error::NonFinite)
@@ -713,7 +731,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range)) else {
             return Err(Error::InvalidArgument);
         };
-        adam_apply(v.value, v.grad, ms, vs, rule);
+        adam_apply(v.value, v.grad, ms, vs, &rule);
         Ok(())
     })
 }
@@ -747,8 +765,8 @@ mod tests {
                 T::from_f64(m),
                 T::from_f64(s),
             );
-            let fast = adam_fits(&[w], &[d], &[m], &[s], hyper, count, rule);
-            let (w2, m2, s2) = rule(w, d, m, s);
+            let fast = adam_fits(&[w], &[d], &[m], &[s], &rule);
+            let (w2, m2, s2) = rule.apply(w, d, m, s);
             (fast, w2.is_finite() && m2.is_finite() && s2.is_finite())
         }
         let mut rng = crate::SplitMix64::new(7);

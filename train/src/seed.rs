@@ -300,6 +300,16 @@ pub fn build<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize, 
     Ok(Net { x, c, p, loss })
 }
 
+/// The one-hot target row of a seed example's label (`0` or `1`; the seed examples have two
+/// classes), as [`fill`] writes it.
+pub fn one_hot<T: Scalar>(label: u8) -> [T; 2] {
+    if label == 0 {
+        [T::ONE, T::ZERO]
+    } else {
+        [T::ZERO, T::ONE]
+    }
+}
+
 /// Fills row-major inputs (`points × 2`), one-hot targets (`points × 2`) and labels for an
 /// example, cast to `T`; returns the generator positioned for [`build`].
 ///
@@ -325,12 +335,7 @@ pub fn fill<T: Scalar>(
             x.copy_from_slice(&[T::from_f64(p[0]), T::from_f64(p[1])]);
         }
         if let Some(c) = cs.get_mut(2 * i..2 * i + 2) {
-            let one_hot = if l == 0 {
-                [T::ONE, T::ZERO]
-            } else {
-                [T::ZERO, T::ONE]
-            };
-            c.copy_from_slice(&one_hot);
+            c.copy_from_slice(&one_hot(l));
         }
         if let Some(lab) = labels.get_mut(i) {
             *lab = l;

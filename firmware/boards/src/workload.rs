@@ -22,7 +22,7 @@
 use crate::{Bench, Example, Failure, Outcome};
 use embedgrad_core::{Error, Graph, PlanOptions};
 use embedgrad_train::seed::{self, Example as Seed};
-use embedgrad_train::{fnv1a, step_accumulated_with, GradientDescent, FNV_OFFSET};
+use embedgrad_train::{argmax, fnv1a, step_accumulated_with, GradientDescent, FNV_OFFSET};
 
 pub mod seed_ops;
 use seed_ops::SeedOp;
@@ -306,23 +306,6 @@ pub fn train_spiral_deep(bench: &mut Bench) -> Result<Outcome, Failure> {
     )
 }
 
-/// The one-hot row of label `l`.
-fn one_hot(l: u8) -> [f32; 2] {
-    if l == 0 {
-        [1.0, 0.0]
-    } else {
-        [0.0, 1.0]
-    }
-}
-
-/// The index of the largest entry (the first of equal ones), as `evaluate` takes it.
-fn argmax2(row: &[f32]) -> usize {
-    match row {
-        [a, b] if b > a => 1,
-        _ => 0,
-    }
-}
-
 /// Generates, builds, trains and checks one seed example with `P` points in micro-batches of
 /// `B` rows, in a graph of `N` nodes and `S` scalars (which must be exact). `XS` is `P` with
 /// micro-batches (the points and labels are kept outside the graph and fed batch by batch) and
@@ -366,7 +349,7 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize, co
         g.feed_with(c, |v| {
             example.generate(|i, _, l| {
                 if let Some(d) = v.get_mut(2 * i..2 * i + 2) {
-                    d.copy_from_slice(&one_hot(l));
+                    d.copy_from_slice(&seed::one_hot(l));
                 }
             });
         })?;
@@ -400,7 +383,7 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize, co
         g.feed_slice(x, xb.as_flattened())?;
         g.feed_with(c, |v| {
             for (d, &l) in v.chunks_exact_mut(2).zip(lb) {
-                d.copy_from_slice(&one_hot(l));
+                d.copy_from_slice(&seed::one_hot(l));
             }
         })
     };
@@ -497,7 +480,7 @@ fn train_seed<const N: usize, const S: usize, const B: usize, const P: usize, co
             .chunks_exact(2)
             .zip(g.value_slice(c)?.chunks_exact(2))
         {
-            if argmax2(pr) == argmax2(cr) {
+            if argmax(pr) == argmax(cr) {
                 correct += 1;
             }
         }
