@@ -701,6 +701,51 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         self.push_node(NodeKind::Variable, shape, &[], true, Some(init))
     }
 
+    /// Adds a variable whose initial value `fill` writes in place (row-major, zeros before), so
+    /// that a variable of a runtime shape needs no buffer of its own (the layers of
+    /// `embedgrad-train` draw their weights straight into the graph this way).
+    ///
+    /// ```
+    /// use embedgrad_core::{Error, Graph, NoOp, Shape};
+    /// let mut g: Graph<f32, NoOp, 2, 8> = Graph::new();
+    /// let w = g.variable_with(Shape::new(2, 3), |v| {
+    ///     v.iter_mut().zip(0..).for_each(|(d, i)| *d = i as f32)
+    /// })?;
+    /// assert_eq!(g.value_slice(w)?, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// // A non-finite value is refused and the graph is left as it was.
+    /// let r = g.variable_with(Shape::new(1, 1), |v| v[0] = f32::NAN);
+    /// assert_eq!(r, Err(Error::NonFinite));
+    /// assert_eq!((g.len(), g.scalars_used()), (1, 6));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Graph::variable_dyn`].
+    pub fn variable_with(
+        &mut self,
+        shape: Shape,
+        fill: impl FnOnce(&mut [T]),
+    ) -> Result<NodeId, Error> {
+        let (nodes, fixed) = (self.nodes.len(), self.fixed);
+        let id = self.push_node(NodeKind::Variable, shape, &[], true, None)?;
+        let ok = match self.arena.get_mut(fixed..self.fixed) {
+            Some(dst) => {
+                fill(dst);
+                dst.iter().all(|x| x.is_finite())
+            }
+            None => false,
+        };
+        if ok {
+            return Ok(id);
+        }
+        // Undo the push: the new node is the last one and its values the last fixed ones.
+        self.nodes.truncate(nodes);
+        self.invalidate();
+        self.fixed = fixed;
+        self.used = fixed;
+        Err(Error::NonFinite)
+    }
+
     /// Adds a trainable variable with an initial value.
     ///
     /// # Errors
