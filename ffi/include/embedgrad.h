@@ -129,11 +129,12 @@ enum eg_status
    */
   EG_STATUS_LENGTH_MISMATCH = 14,
   /**
-   * The handle names no node of this graph (0, or beyond the last node).
+   * The handle names no node of this graph (0, tag 0, or beyond the last node).
    */
   EG_STATUS_UNKNOWN_NODE = 15,
   /**
-   * The handle belongs to another graph, or to this graph before `eg_graph_clear`.
+   * The handle belongs to another graph, or to this graph before `eg_graph_clear` (or
+   * before `eg_graph_init` was called again on its memory).
    */
   EG_STATUS_FOREIGN_NODE = 16,
   /**
@@ -411,10 +412,10 @@ typedef uint32_t eg_optimizer_kind;
 typedef struct eg_graph eg_graph;
 
 /**
- * A node handle: the graph's tag in the high 16 bits, the node's index in the low 16 bits;
- * never 0.
+ * A node handle: the graph's 48-bit tag in the high bits, the node's index in the low 16
+ * bits; never 0 (a handle with tag 0 names no node).
  */
-typedef uint32_t eg_node;
+typedef uint64_t eg_node;
 
 /**
  * Details of a graph's last failed call (`eg_graph_last_error`). Fields that do not apply

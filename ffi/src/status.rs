@@ -39,9 +39,10 @@ pub enum EgStatus {
     ShapeMismatch = 13,
     /// A data array's length differs from the node's `rows * cols`.
     LengthMismatch = 14,
-    /// The handle names no node of this graph (0, or beyond the last node).
+    /// The handle names no node of this graph (0, tag 0, or beyond the last node).
     UnknownNode = 15,
-    /// The handle belongs to another graph, or to this graph before `eg_graph_clear`.
+    /// The handle belongs to another graph, or to this graph before `eg_graph_clear` (or
+    /// before `eg_graph_init` was called again on its memory).
     ForeignNode = 16,
     /// The node is of the wrong kind: feeding a non-placeholder, assigning to a placeholder or
     /// an op.

@@ -343,6 +343,23 @@ fn capacity_errors_leave_the_graph_usable() {
     assert_ne!(x, y);
 }
 
+/// A handle with tag 0 (index 1, say) names no node; it is not another graph's.
+#[test]
+fn a_handle_with_tag_0_is_unknown() {
+    let f = Fixture::new();
+    let x = f.placeholder(1, 2);
+    f.op(EgOp::Negative, &[x]);
+    let mut out = 0;
+    for h in [0, 1, x & 0xFFFF] {
+        assert_eq!(
+            unsafe { eg_negative(f.g, h, &mut out) },
+            EgStatus::UnknownNode
+        );
+        assert_eq!(f.last().node, h);
+    }
+    assert_eq!(out, 0);
+}
+
 #[test]
 fn optimizer_checks() {
     let f = Fixture::new();
@@ -665,7 +682,7 @@ fn same_as_train(
 
 /// A handle of the same graph as `h` with index `index`.
 fn shifted(h: EgNode, index: u32) -> EgNode {
-    (h & 0xFFFF_0000) | index
+    (h & !0xFFFF) | EgNode::from(index)
 }
 
 #[test]

@@ -15,10 +15,10 @@ static volatile float zero_f = 0.0f; /* NaN and infinity at run time, no constan
 #define NAN_F (zero_f / zero_f)
 #define INF_F (1.0f / zero_f)
 
-/* A NodeId with the same tag as `h` and index `h`'s + `delta`. */
+/* A handle with the same tag as `h` (its high 48 bits) and index `h`'s + `delta`. */
 static eg_node shifted(eg_node h, unsigned delta)
 {
-    return (h & 0xFFFF0000u) | ((h + delta) & 0xFFFFu);
+    return (h & ~(eg_node)0xFFFFu) | ((h + delta) & 0xFFFFu);
 }
 
 /* Calls every function that takes a graph with `g` and otherwise valid arguments: each must
@@ -159,7 +159,9 @@ static void pointers(eg_graph *g)
     EXPECT(eg_variable(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_variable(g, 2, 2, odd_f, 4, &out), EG_STATUS_MISALIGNED);
     EXPECT(eg_variable(g, 2, 2, inside, 4, &out), EG_STATUS_OVERLAP);
-    EXPECT(eg_variable(g, 1, 1, data, 1, (eg_node *)(void *)data), EG_STATUS_OVERLAP);
+    memset(&u, 0, sizeof u); /* the output handle over the data: 8-aligned, as a handle is */
+    EXPECT(eg_variable(g, 1, 1, (const float *)(void *)raw, 1, (eg_node *)(void *)raw),
+           EG_STATUS_OVERLAP);
     EXPECT(eg_constant(g, 2, 2, NULL, 4, &out), EG_STATUS_NULL_POINTER);
     EXPECT(eg_constant(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_feed(g, x, NULL, 4), EG_STATUS_NULL_POINTER);
@@ -301,8 +303,12 @@ static void handles_and_kinds(eg_graph *g, eg_graph *other)
     OK(eg_placeholder(other, 1, 2, &foreign));
     OK(eg_sgd_init(&opt, 0.1f));
 
-    /* unknown: 0, and past the last node */
+    /* unknown: 0, tag 0 (no graph's: index 1, or s's index), and past the last node */
     EXPECT(eg_negative(g, 0, &out), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_negative(g, 1, &out), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_run(g, s & 0xFFFFu), EG_STATUS_UNKNOWN_NODE);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_UNKNOWN_NODE && info.node == (s & 0xFFFFu));
     EXPECT(eg_run(g, shifted(s, 1)), EG_STATUS_UNKNOWN_NODE);
     EXPECT(eg_value(g, shifted(s, 500), v, 4), EG_STATUS_UNKNOWN_NODE);
     OK(eg_graph_last_error(g, &info));

@@ -214,6 +214,8 @@ static void structs(void)
     CHECK(info.status == EG_STATUS_LENGTH_MISMATCH);
     CHECK(info.expected == 4 && info.found == 1);
     CHECK(info.node == 0);
+    CHECK(sizeof x == 8 && sizeof info.node == sizeof(eg_node)); /* 48-bit tag, 16-bit index */
+    CHECK(x != 0 && (x >> 16) != 0);
     CHECK(info.expected_rows == 0 && info.expected_cols == 0);
     CHECK(info.found_rows == 0 && info.found_cols == 0);
 
