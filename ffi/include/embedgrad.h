@@ -109,6 +109,13 @@ enum eg_status
    */
   EG_STATUS_OVERLAP = 6,
   /**
+   * The graph memory holds a graph that was initialised at another address: a copy
+   * (`memcpy`, struct assignment) or a graph moved to other memory. It shares the original's
+   * tag, so the original's handles would be accepted; every call is refused until
+   * `eg_graph_init` is called on this memory.
+   */
+  EG_STATUS_MOVED = 7,
+  /**
    * The node table is full (`EG_NODES` nodes).
    */
   EG_STATUS_NODE_CAPACITY = 10,
@@ -551,6 +558,8 @@ eg_status eg_capacity(size_t *nodes, size_t *scalars);
  *
  * Calling it again on the same memory empties the graph: handles of the old graph become
  * foreign. The library never allocates; the graph lives in `mem` until the caller reuses it.
+ * The graph stays at `mem`: a copy of its bytes at another address is refused by every call
+ * (MOVED) until it is initialised again, which empties it.
  *
  * Errors: NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL (`size < eg_graph_size()`), OVERLAP
  * (`out` inside `mem`).

@@ -14,6 +14,8 @@ const GRAPH_MAGIC: u32 = 0x4547_4752;
 /// pointers to it, obtained from `eg_graph_init`.
 pub struct EgGraph {
     magic: u32,
+    /// The address `eg_graph_init` initialised this graph at: a copy elsewhere is refused.
+    home: usize,
     last: EgErrorInfo,
     graph: FfiGraph,
 }
@@ -49,9 +51,17 @@ pub(crate) unsafe fn graph_mut<'a>(g: *mut EgGraph) -> Result<&'a mut EgGraph, E
     if magic != GRAPH_MAGIC {
         return Err(EgStatus::NotInitialised);
     }
+    // SAFETY: as the magic above; the magic shows that `eg_graph_init` wrote the field.
+    let home = unsafe { core::ptr::addr_of!((*g).home).read() };
+    if home != g.addr() {
+        // A copy of a graph initialised elsewhere: it has the original's tag, so it would
+        // accept the original's handles. Refused, before anything is read or written.
+        return Err(EgStatus::Moved);
+    }
     // SAFETY: the magic shows that `eg_graph_init` wrote a valid `EgGraph` here (the caller
-    // passes memory it got from `eg_graph_init` or memory that fails the magic check), and
-    // the caller guarantees exclusive access for the duration of the call.
+    // passes memory it got from `eg_graph_init`, a byte copy of such memory — refused above
+    // unless it sits where the graph was initialised — or memory that fails the magic check),
+    // and the caller guarantees exclusive access for the duration of the call.
     Ok(unsafe { &mut *g })
 }
 
@@ -131,6 +141,8 @@ pub unsafe extern "C" fn eg_capacity(nodes: *mut usize, scalars: *mut usize) -> 
 ///
 /// Calling it again on the same memory empties the graph: handles of the old graph become
 /// foreign. The library never allocates; the graph lives in `mem` until the caller reuses it.
+/// The graph stays at `mem`: a copy of its bytes at another address is refused by every call
+/// (MOVED) until it is initialised again, which empties it.
 ///
 /// Errors: NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL (`size < eg_graph_size()`), OVERLAP
 /// (`out` inside `mem`).
@@ -162,10 +174,11 @@ pub unsafe extern "C" fn eg_graph_init(
         // The graph is initialised in place, with no copy of it on the stack whatever the
         // optimiser does: zeroed memory is `Graph::empty()` (core documents and keeps that
         // representation; the firmware's `static` graphs land in `.bss` because of it), and
-        // the two small header fields are then written one by one.
+        // the three small header fields are then written one by one.
         unsafe {
             core::ptr::write_bytes(g, 0, 1);
             core::ptr::addr_of_mut!((*g).magic).write(GRAPH_MAGIC);
+            core::ptr::addr_of_mut!((*g).home).write(g.addr());
             core::ptr::addr_of_mut!((*g).last).write(EgErrorInfo::NONE);
         }
         out.write(g);

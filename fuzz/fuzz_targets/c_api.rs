@@ -11,6 +11,7 @@
 //! - a failed call writes none of its outputs (sentinels stay), and leaves the graph's size as
 //!   it was; the graph's last error then reports the same status;
 //! - a successful feed or assignment reads back exactly; a new node's handle is never 0;
+//! - a byte copy of a graph at another address is refused (MOVED) and left as it was;
 //! - `eg_status_str` names every integer.
 
 #![no_main]
@@ -612,6 +613,23 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 assert!(!s.is_null());
                 assert!(!CStr::from_ptr(s).to_bytes().is_empty());
                 assert!(!CStr::from_ptr(eg_version()).to_bytes().is_empty());
+            }
+            _ if inp.u8() % 4 == 0 => {
+                // A byte copy of a graph in the never-initialised memory: it has the original's
+                // tag, and is refused (MOVED) whatever the handle, writing nothing; then zeroed.
+                let k = usize::from(inp.u8() & 1);
+                if !w.graphs[k].is_null() {
+                    let copy = w.mem[2];
+                    ptr::copy_nonoverlapping(w.mem[k], copy, 1);
+                    let h = w.node(inp, Some(k));
+                    assert_eq!(eg_run(copy.cast(), h), EgStatus::Moved);
+                    assert_eq!(eg_graph_clear(copy.cast()), EgStatus::Moved);
+                    let same = (0..size_of::<EgGraphStorage>()).all(|i| {
+                        copy.cast::<u8>().add(i).read() == w.mem[k].cast::<u8>().add(i).read()
+                    });
+                    assert!(same, "a refused copy was written");
+                    ptr::write_bytes(copy.cast::<u8>(), 0, size_of::<EgGraphStorage>());
+                }
             }
             _ => {
                 // Garbage over the never-initialised memory: still not a graph.
