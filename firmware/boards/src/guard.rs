@@ -183,7 +183,10 @@ mod riscv_pmp {
 
     pub(super) fn init() {
         let (bottom, _) = super::stack_bounds();
-        let guard = (core::ptr::addr_of!(super::__eheap) as usize + 3) & !3;
+        // The guard starts at the first 4 KiB page after the statics: QEMU checks the PMP of
+        // a semihosting buffer by whole pages and refuses one whose page the guard only partly
+        // covers (the write is lost). The stack, above the guard, reaches the guard first.
+        let guard = (core::ptr::addr_of!(super::__eheap) as usize + 0xFFF) & !0xFFF;
         if guard >= bottom {
             return;
         }
