@@ -318,6 +318,8 @@ std_ops! {
     sparse_softmax_cross_entropy::SparseSoftmaxCrossEntropy => SparseSoftmaxCrossEntropyExt,
     sigmoid_binary_cross_entropy::SigmoidBinaryCrossEntropy => SigmoidBinaryCrossEntropyExt,
     mse::Mse => MseExt,
+    conv1d::Conv1d => Conv1dExt,
+    depthwise_conv1d::DepthwiseConv1d => DepthwiseConv1dExt,
 }
 
 /// The fusion class of each standard op (see [`Op::class`]): what lets the step planner run
