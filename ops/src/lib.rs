@@ -320,6 +320,9 @@ std_ops! {
     mse::Mse => MseExt,
     conv1d::Conv1d => Conv1dExt,
     depthwise_conv1d::DepthwiseConv1d => DepthwiseConv1dExt,
+    max_pool1d::MaxPool1d => MaxPool1dExt,
+    avg_pool1d::AvgPool1d => AvgPool1dExt,
+    global_avg_pool1d::GlobalAvgPool1d => GlobalAvgPool1dExt,
 }
 
 /// The fusion class of each standard op (see [`Op::class`]): what lets the step planner run
