@@ -323,6 +323,8 @@ std_ops! {
     max_pool1d::MaxPool1d => MaxPool1dExt,
     avg_pool1d::AvgPool1d => AvgPool1dExt,
     global_avg_pool1d::GlobalAvgPool1d => GlobalAvgPool1dExt,
+    reshape::Reshape => ReshapeExt,
+    slice_cols::SliceCols => SliceColsExt,
 }
 
 /// The fusion class of each standard op (see [`Op::class`]): what lets the step planner run
