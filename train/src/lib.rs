@@ -37,6 +37,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod init;
+pub mod layers;
 pub mod loss;
 mod optim;
 mod optimizers;
