@@ -42,6 +42,7 @@ pub mod loss;
 mod optim;
 mod optimizers;
 mod rng;
+pub mod safetensors;
 mod schedule;
 pub mod seed;
 pub mod source;
