@@ -383,3 +383,42 @@ fn the_planned_step_trains_a_model_bit_for_bit_as_the_interpreter() {
     }
     assert_eq!(weights[0], weights[1]);
 }
+
+#[test]
+fn optimizer_state_covers_the_trainable_scalars_only() {
+    // Last-layer fine-tuning with Adam sized for the last layer (4·3 + 3 = 15 scalars), in
+    // the interpreter and in a planned step, bit for bit alike.
+    let spec = net(Activation::Relu, Activation::Tanh);
+    let rows: [[f32; 5]; 2] = [[0.5, -1.0, 2.0, 0.0, 1.5], [1.0, 1.0, -0.5, 0.25, 0.0]];
+    let mut finals = std::vec::Vec::new();
+    for planned in [false, true] {
+        let mut g: Box<StdGraph<f32, 32, 4096>> = Box::new(StdGraph::new());
+        let m: Model<2, 5, 3, 3> = spec
+            .build(
+                &mut g,
+                Loss::SparseSoftmaxCrossEntropy,
+                &mut SplitMix64::new(2),
+            )
+            .unwrap();
+        m.fine_tune(&mut g, FineTune::LastLayer).unwrap();
+        m.feed_labels(&mut g, &rows, &[2, 0]).unwrap();
+        if planned {
+            g.plan(m.loss, PlanOptions::default()).unwrap();
+        }
+        let mut adam: Adam<f32, 15> = Adam::new(0.05);
+        for _ in 0..10 {
+            adam.minimize(&mut g, m.loss).unwrap();
+        }
+        let mut w = std::vec::Vec::new();
+        g.for_each_variable::<Error>(|v| {
+            w.extend(v.value.iter().map(|x| x.to_bits()));
+            Ok(())
+        })
+        .unwrap();
+        finals.push(w);
+        // One scalar too few is refused.
+        let mut small: Adam<f32, 14> = Adam::new(0.05);
+        assert_eq!(small.minimize(&mut g, m.loss), Err(Error::InvalidArgument));
+    }
+    assert_eq!(finals[0], finals[1]);
+}
