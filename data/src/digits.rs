@@ -412,14 +412,20 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
     }
 
     /// Starts over with `recipe`'s schedule: Adam's moments and update count zero, the step
-    /// count zero, the shuffling generator re-seeded (the weights stay): how a fine-tuning run
-    /// starts from loaded weights.
-    pub fn restart(&mut self, recipe: &Recipe) {
+    /// count zero, the rows in the split's order again and the shuffling generator re-seeded
+    /// (the weights stay): how a fine-tuning run starts from loaded weights, the same run
+    /// whatever the trainer did before.
+    ///
+    /// # Errors
+    /// None in practice (as [`split`]).
+    pub fn restart(&mut self, recipe: &Recipe) -> Result<(), Error> {
+        split(&mut self.indices)?;
         self.opt.reset();
         self.schedule = recipe.schedule;
         recipe.schedule.set(&mut self.opt, 0);
         self.rng = SplitMix64::new(recipe.seed);
         self.steps = 0;
+        Ok(())
     }
 
     /// Fills the batch buffers with the rows `rows` in the trainer's writer's hand.

@@ -21,7 +21,7 @@
 //! t.set_writer(Writer::Unseen);
 //! let before = t.evaluate(&mut g, Part::Test)?.accuracy();
 //! t.net().fine_tune(&mut g, FineTune::LastLayer)?;
-//! t.restart(&digits::FINE_TUNE);
+//! t.restart(&digits::FINE_TUNE)?;
 //! for _ in 0..digits::FINE_TUNE.epochs {
 //!     t.epoch(&mut g, |f| f())?;
 //! }

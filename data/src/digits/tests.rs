@@ -200,7 +200,7 @@ fn fine_tuning_wins_back_an_unseen_writer() {
         t.set_writer(w);
         let before = t.evaluate(&mut g, Part::Test).unwrap().accuracy();
         t.net().fine_tune(&mut g, mode).unwrap();
-        t.restart(&FINE_TUNE);
+        t.restart(&FINE_TUNE).unwrap();
         for _ in 0..FINE_TUNE.epochs {
             t.epoch(&mut g, |f| f()).unwrap();
         }
