@@ -146,11 +146,14 @@ impl From<Error> for WeightsFailure {
 
 type Graph<T> = StdGraph<T, { digits::NODES }, SCALARS>;
 
+/// A graph and its trainer, on the heap.
+type Loaded<T> = (Box<Graph<T>>, Box<Trainer<T, BATCH>>);
+
 /// A graph and trainer with the weights of `file` loaded, seeing `writer`'s hand.
 fn loaded<T: Scalar>(
     file: &[u8],
     writer: Writer,
-) -> Result<(Box<Graph<T>>, Box<Trainer<T, BATCH>>), WeightsFailure> {
+) -> Result<Loaded<T>, WeightsFailure> {
     let mut g: Box<Graph<T>> = Box::new(StdGraph::new());
     let mut t: Box<Trainer<T, BATCH>> = Box::new(Trainer::new(&mut g, &FINE_TUNE)?);
     t.net()
