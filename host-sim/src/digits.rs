@@ -150,10 +150,7 @@ type Graph<T> = StdGraph<T, { digits::NODES }, SCALARS>;
 type Loaded<T> = (Box<Graph<T>>, Box<Trainer<T, BATCH>>);
 
 /// A graph and trainer with the weights of `file` loaded, seeing `writer`'s hand.
-fn loaded<T: Scalar>(
-    file: &[u8],
-    writer: Writer,
-) -> Result<Loaded<T>, WeightsFailure> {
+fn loaded<T: Scalar>(file: &[u8], writer: Writer) -> Result<Loaded<T>, WeightsFailure> {
     let mut g: Box<Graph<T>> = Box::new(StdGraph::new());
     let mut t: Box<Trainer<T, BATCH>> = Box::new(Trainer::new(&mut g, &FINE_TUNE)?);
     t.net()
@@ -170,6 +167,55 @@ fn loaded<T: Scalar>(
 pub fn evaluate<T: Scalar>(file: &[u8], writer: Writer) -> Result<Evaluation<T>, WeightsFailure> {
     let (mut g, mut t) = loaded::<T>(file, writer)?;
     Ok(t.evaluate(&mut g, Part::Test)?)
+}
+
+/// The class scores (logits) of the weights in `file` for the images `rows` (storage order of
+/// the data set, each as `writer` draws it), computed in batches of [`BATCH`].
+///
+/// # Errors
+/// As [`evaluate`]; [`Error::InvalidArgument`] for rows past the data set.
+pub fn predict<T: Scalar>(
+    file: &[u8],
+    writer: Writer,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<[T; digits::CLASSES]>, WeightsFailure> {
+    let (mut g, t) = loaded::<T>(file, writer)?;
+    let data = digits::dataset()?;
+    if rows.end > data.len() {
+        return Err(Error::InvalidArgument.into());
+    }
+    let net = *t.net();
+    let mut out = Vec::with_capacity(rows.len());
+    let (mut x, mut y) = ([[T::ZERO; digits::FEATURES]; BATCH], [T::ZERO; BATCH]);
+    let mut start = rows.start;
+    while start < rows.end {
+        let n = data.fill_range(
+            start,
+            x.as_flattened_mut(),
+            &mut y,
+            embedgrad_train::data::Targets::Labels,
+        )?;
+        for row in x.iter_mut() {
+            writer.apply(row);
+        }
+        g.feed_slice(net.x.id(), x.as_flattened())?;
+        let logits = g.eval(net.logits)?;
+        for row in logits.data.iter().take(n.min(rows.end - start)) {
+            out.push(*row);
+        }
+        start += n;
+    }
+    Ok(out)
+}
+
+/// `{"row":R,"label":L,"logits":[…]}` for image `row`.
+pub fn predict_line<T: Scalar>(row: usize, logits: &[T]) -> String {
+    let label = digits::LABELS.get(row).copied().unwrap_or(0);
+    let values: Vec<String> = logits.iter().map(|&v| json::number(v)).collect();
+    format!(
+        "{{\"row\":{row},\"label\":{label},\"logits\":[{}]}}",
+        values.join(",")
+    )
 }
 
 /// The outcome of [`fine_tune`].

@@ -242,6 +242,53 @@ fn eval_as<T: Scalar>(a: &WeightsArgs, file: &[u8]) -> Result<(), Failure> {
     out.finish()
 }
 
+/// Runs `predict digits --weights PATH [--rows N] ...` (`args` after `predict`): one JSON
+/// line of logits per image.
+pub fn predict(args: &[String]) -> Result<(), Failure> {
+    // `--rows N` is read here; the rest as for `eval`.
+    let mut rest = Vec::new();
+    let mut rows = 16usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--rows" || a.starts_with("--rows=") {
+            let v = match a.strip_prefix("--rows=") {
+                Some(v) => v.to_string(),
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| Failure::Usage("--rows needs a value".into()))?,
+            };
+            rows = v
+                .parse()
+                .ok()
+                .filter(|&n| n > 0 && n <= data::SAMPLES)
+                .ok_or_else(|| {
+                    Failure::Usage(format!("--rows must be 1..={}, not '{v}'", data::SAMPLES))
+                })?;
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let Some(a) = weights_args("predict", &rest, false)? else {
+        return Ok(());
+    };
+    let file = read_file(&a.weights)?;
+    match a.precision {
+        Precision::F32 => predict_as::<f32>(&a, &file, rows),
+        Precision::F64 => predict_as::<f64>(&a, &file, rows),
+    }
+}
+
+fn predict_as<T: Scalar>(a: &WeightsArgs, file: &[u8], rows: usize) -> Result<(), Failure> {
+    let p = digits::predict::<T>(file, a.writer, 0..rows)
+        .map_err(|e| Failure::Failed(format!("{}: {e}", a.weights)))?;
+    let mut out = Out::new();
+    for (row, logits) in p.iter().enumerate() {
+        out.line(format_args!("{}", digits::predict_line(row, logits)));
+    }
+    out.finish()
+}
+
 /// Runs `finetune digits ...` (`args` after `finetune`).
 pub fn finetune(args: &[String]) -> Result<(), Failure> {
     let Some(a) = weights_args("finetune", args, true)? else {

@@ -90,6 +90,10 @@ USAGE:
         them (original, slanted, thick, shifted or unseen; default original); with --json,
         {\"example\":\"digits\",\"writer\":W,\"test_accuracy\":A,\"correct\":C,\"total\":N}.
 
+    embedgrad-sim predict digits --weights PATH [--rows N] [--writer W] [--precision f32|f64]
+        Prints the class scores (logits) of the weights in PATH for the first N images of the
+        data set (default 16), one JSON line each: {\"row\":R,\"label\":L,\"logits\":[...]}.
+
     embedgrad-sim finetune digits --weights PATH [--writer W] [--mode last|all|biases] [--json] [--save PATH]
         Adapts the weights in PATH to a writer they have not seen (default unseen: slanted
         and thick) by training on that writer's training images (5 epochs, Adam 0.01),
@@ -124,6 +128,7 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
         }
         Some("train") => train::run(args.get(1..).unwrap_or(&[])),
         Some("eval") => digits::eval(args.get(1..).unwrap_or(&[])),
+        Some("predict") => digits::predict(args.get(1..).unwrap_or(&[])),
         Some("finetune") => digits::finetune(args.get(1..).unwrap_or(&[])),
         Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
         Some("plan") => plan::run(args.get(1..).unwrap_or(&[])),
