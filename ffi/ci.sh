@@ -389,7 +389,7 @@ if [[ -f "$ARM_OUT/size_baseline.elf" ]]; then
     for n in size_baseline train_minimal train_mlp_xor bad_inputs; do size_row "$n"; done
     printf '#include <stdio.h>\n#include "embedgrad.h"\nint main(void) { printf("%%u\\n", (unsigned)sizeof(eg_graph_storage)); return 0; }\n' >"$OUT/storage_size.c"
     gcc -Iffi/include "$OUT/storage_size.c" -o "$OUT/storage_size"
-    echo "bss includes each firmware's static eg_graph_storage of $("$OUT/storage_size") bytes (bad_inputs has three);"
+    echo "bss includes each firmware's static eg_graph_storage of $("$OUT/storage_size") bytes (bad_inputs has five);"
     echo "the last three columns are the input sections linked from libembedgrad_ffi.a."
 fi
 

@@ -7,7 +7,10 @@
 # simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
 # training step with the TCG plugin in tools/insncount.c, measures flash, RAM, the stack
 # high-water mark and the QEMU wall time, prints a table and enforces budgets.txt. It also runs
-# the self-tests (a failing, a panicking and a faulting firmware must exit 1, 101 and 3),
+# the self-tests (a failing, a panicking and a faulting firmware must exit 1, 101 and 3; a
+# firmware whose graph overflows the stack must end in a reported fault with the user's statics
+# intact, and fail to link when it declares its graph's size), checks that every Cortex-M
+# firmware has flip-link's layout (statics above the stack),
 # `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
 # nRF52840 board. Exits non-zero on any failure.
 #
@@ -99,12 +102,14 @@ if [[ -z "${NO_INSTALL:-}" ]]; then
         grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
     done
     command -v defmt-print >/dev/null || cargo install --locked defmt-print
+    # The Cortex-M linker (.cargo/config.toml): the stack below the statics.
+    command -v flip-link >/dev/null || cargo install --locked flip-link
 fi
 LLVM_BIN="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
 for tool in "$LLVM_BIN/llvm-size" "$LLVM_BIN/llvm-nm" "$LLVM_BIN/llvm-objdump"; do
     [[ -x "$tool" ]] || { echo "ci.sh: $tool missing (rustup component add llvm-tools)" >&2; exit 1; }
 done
-for tool in qemu-system-arm qemu-system-riscv32 defmt-print gcc timeout; do
+for tool in qemu-system-arm qemu-system-riscv32 defmt-print flip-link gcc timeout; do
     command -v "$tool" >/dev/null || { echo "ci.sh: $tool missing" >&2; exit 1; }
 done
 qemu-system-arm --version | head -n 1
@@ -141,6 +146,18 @@ sizes() {
         $1 ~ /^\.s?data/                                                        { flash += $2; ram += $2 }
         $1 ~ /^\.(s?bss|uninit)/                                                { ram += $2 }
         END { print flash + 0, ram + 0 }'
+}
+
+# layout_ok ELF: on Cortex-M, flip-link's layout: every RAM section (.data, .bss, .uninit)
+# starts at or above _stack_start, the top of the stack, so an overflowing stack cannot reach
+# a static. Prints the offending section otherwise.
+layout_ok() {
+    local top
+    top=$(sym "$1" _stack_start)
+    [[ -n "$top" ]] || { echo "no _stack_start"; return 1; }
+    "$LLVM_BIN/llvm-size" -A "$1" | awk -v top="$((top))" '
+        $1 ~ /^\.(data|bss|uninit)$/ && $2 > 0 && $3 < top { printf "%s at %#x below the stack top %#x\n", $1, $3, top; bad = 1 }
+        END { exit bad }'
 }
 
 # run_fw BOARD ELF NAME [plugin]: runs a firmware in QEMU; leaves NAME.{raw,log,err,insns} in
@@ -301,6 +318,46 @@ for board in "${BOARD_LIST[@]}"; do
             echo "$name: exit $RC as expected"
         fi
     done
+
+    # Stack overflow: a graph bigger than the board's stack. It must end in the fault handler
+    # (exit 3, 'FAULT stack overflow') with both user statics intact; on the Cortex-M0, whose
+    # architecture cannot push the HardFault frame onto an overflowed stack, in QEMU's lockup
+    # abort (the statics are out of the stack's reach by flip-link's layout, checked below).
+    name=selftest_overflow
+    elf="target/$t/release/examples/$name"
+    run_fw "$board" "$elf" "$name"
+    if [[ "$board" == microbit ]]; then
+        if ((RC == 0 || RC == 1 || RC == 124)) || ! grep -q "Lockup" "$OUT/$board/$name.err"; then
+            fail "$board/$name: exit $RC, expected QEMU's lockup abort ('Lockup' on stderr)"
+            show_log "$OUT/$board/$name.log" "$OUT/$board/$name.err"
+        else
+            echo "$name: exit $RC, $(grep -m1 -o 'Lockup[^(]*' "$OUT/$board/$name.err")(no handler on ARMv6-M)"
+        fi
+    elif ((RC != 3)) || ! grep -q "^FAULT stack overflow" "$OUT/$board/$name.log" ||
+        ! grep -q "^FAULT user statics intact" "$OUT/$board/$name.log"; then
+        fail "$board/$name: exit $RC, expected 3, a 'FAULT stack overflow' and a 'FAULT user statics intact' line"
+        show_log "$OUT/$board/$name.log" "$OUT/$board/$name.err"
+    else
+        echo "$name: exit 3 as expected:"
+        grep '^FAULT' "$OUT/$board/$name.log" | sed 's/^/    /'
+    fi
+    if [[ "$t" == thumb* ]]; then
+        for elf in "${EXAMPLES[@]/#/target/$t/release/}" \
+            target/"$t"/release/examples/{selftest_fail,selftest_panic,selftest_fault,selftest_overflow}; do
+            why=$(layout_ok "$elf") || fail "$board: $(basename "$elf") lacks flip-link's layout: $why"
+        done
+        echo "flip-link layout (statics above the stack): checked for every firmware"
+    fi
+    # Known at build time: declaring the graph's size (Example::stack) must fail the link.
+    if EMBEDGRAD_SELFTEST_DECLARE_STACK=1 cargo build -q --release --target "$t" --example "$name" \
+        >"$OUT/$board/$name-declared.log" 2>&1; then
+        fail "$board/$name with its stack need declared: linked, expected the build-time stack check to fail"
+    elif ! grep -q "stack overflow at build time" "$OUT/$board/$name-declared.log"; then
+        fail "$board/$name with its stack need declared: the build failed, but not on the stack check"
+        show_log "$OUT/$board/$name-declared.log"
+    else
+        echo "$name with its stack need declared: the link fails ('stack overflow at build time')"
+    fi
 
     if ((!QUICK)); then
         if cargo test -q --release --target "$t" >"$OUT/$board/cargo-test.log" 2>&1; then

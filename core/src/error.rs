@@ -43,9 +43,11 @@ pub enum Error {
         /// Given length.
         found: usize,
     },
-    /// The handle names no node of this graph (out of range).
+    /// The handle names no node of this graph: its index is past the last node, or its tag is
+    /// 0, which is no graph's.
     UnknownNode(NodeId),
-    /// The handle belongs to another graph.
+    /// The handle belongs to another graph, or to this one before [`Graph::clear`](crate::Graph::clear)
+    /// (its tag is not the graph's).
     ForeignNode(NodeId),
     /// The node is of the wrong kind for this call (feeding a variable, assigning to an op, …).
     WrongNodeKind(NodeId),
@@ -136,7 +138,9 @@ impl fmt::Display for Error {
                 write!(f, "length mismatch: expected {expected}, found {found}")
             }
             Error::UnknownNode(id) => write!(f, "unknown node {id}"),
-            Error::ForeignNode(id) => write!(f, "node {id} belongs to another graph"),
+            Error::ForeignNode(id) => {
+                write!(f, "node {id} belongs to another graph, or to this one before a clear")
+            }
             Error::WrongNodeKind(id) => write!(f, "node {id} is of the wrong kind for this call"),
             Error::MissingFeed(id) => write!(f, "placeholder {id} was not fed"),
             Error::NotScalar(s) => write!(f, "gradient of a non-scalar ({s}) requested"),

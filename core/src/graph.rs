@@ -2,8 +2,8 @@
 
 use crate::op::MAX_INPUTS;
 use crate::plan::PlanTable;
+use crate::tag::{next_tag, next_tag_after, TAG_MAX};
 use crate::{Error, MatMut, MatRef, Matrix, NodeId, Op, Scalar, Shape, Tensor};
-use core::sync::atomic::{AtomicU16, Ordering};
 
 /// An arena offset that is not placed (no buffer in the current layout).
 pub(crate) const UNPLACED: u32 = u32::MAX;
@@ -108,27 +108,6 @@ pub struct Requirements {
     pub bytes: usize,
 }
 
-static NEXT_TAG: AtomicU16 = AtomicU16::new(1);
-
-/// A fresh non-zero graph tag. Targets without atomic read-modify-write (Cortex-M0) use a
-/// load and a store: a race can only make two graphs share a tag, which weakens the
-/// foreign-handle check but never memory safety.
-fn next_tag() -> u16 {
-    #[cfg(target_has_atomic = "16")]
-    let t = NEXT_TAG.fetch_add(1, Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "16"))]
-    let t = {
-        let t = NEXT_TAG.load(Ordering::Relaxed);
-        NEXT_TAG.store(t.wrapping_add(1), Ordering::Relaxed);
-        t
-    };
-    if t == 0 {
-        next_tag()
-    } else {
-        t
-    }
-}
-
 /// Read-only access to every arena range except one that is borrowed mutably.
 pub(crate) struct Reader<'a, T> {
     pub(crate) lo: &'a [T],
@@ -225,7 +204,8 @@ pub struct Graph<T, O, const NODES: usize, const SCALARS: usize> {
     /// The plan's executor, set by [`Graph::plan`]: reached only through these pointers, so a
     /// firmware that never plans links none of it (about 11 KB of flash on a Cortex-M).
     pub(crate) plan_fns: Option<crate::plan::PlanFns<T, O, NODES, SCALARS>>,
-    tag: u16,
+    /// The tag of this graph's handles (48 bits; 0 until an `empty()` graph's first node).
+    tag: u64,
     pub(crate) stats: Stats,
 }
 
@@ -248,10 +228,15 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         Self::with_tag(next_tag())
     }
 
-    /// An empty graph with the given tag, usable in `static` initialisers. Tag 0 is taken as 1.
-    /// Two live graphs should not share a tag, or a handle of one is accepted by the other.
-    pub const fn with_tag(tag: u16) -> Self {
+    /// An empty graph with the given tag (its low 48 bits; 0 is taken as 1), usable in
+    /// `static` initialisers. Two live graphs should not share a tag, or a handle of one is
+    /// accepted by the other: the program's counter behind [`Graph::new`], [`Graph::clear`] and
+    /// [`Graph::empty`] hands out 1, 2, 3, …, so fixed tags taken from the top of the range
+    /// (`NodeId::TAG_MAX - n`) stay clear of it for the life of a device. `clear` replaces the
+    /// tag with one of the counter's.
+    pub const fn with_tag(tag: u64) -> Self {
         let mut g = Self::empty();
+        let tag = tag & TAG_MAX;
         g.tag = if tag == 0 { 1 } else { tag };
         g
     }
@@ -292,19 +277,21 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         }
     }
 
-    /// Removes every node; old handles become foreign (the graph takes a fresh tag).
+    /// Removes every node; old handles become foreign (the graph takes a fresh tag, never
+    /// the one it had: see [`NodeId`] for how long tags stay fresh).
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.fixed = 0;
         self.used = 0;
         self.layout = Layout::Unplaced;
         self.plan.clear();
-        self.tag = next_tag();
+        self.tag = next_tag_after(self.tag);
         self.arena = [T::ZERO; SCALARS];
     }
 
-    /// The tag that handles of this graph carry.
-    pub fn tag(&self) -> u16 {
+    /// The tag that handles of this graph carry (48 bits; 0 for an [`Graph::empty`] graph
+    /// until its first node).
+    pub fn tag(&self) -> u64 {
         self.tag
     }
 
@@ -448,7 +435,12 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
 
     // ----- handles -----
 
+    /// The index of a handle of this graph. Tag 0 is no graph's (0 is never a handle in C),
+    /// so such a handle names no node rather than another graph's.
     pub(crate) fn index(&self, id: NodeId) -> Result<usize, Error> {
+        if id.tag() == 0 {
+            return Err(Error::UnknownNode(id));
+        }
         if id.tag() != self.tag {
             return Err(Error::ForeignNode(id));
         }

@@ -62,6 +62,7 @@ mod matrix;
 mod op;
 pub mod plan;
 mod scalar;
+mod tag;
 
 pub use error::Error;
 pub use graph::{Graph, NodeKind, Requirements, Stats, VariableMut};
@@ -117,30 +118,39 @@ impl fmt::Display for Shape {
     }
 }
 
-/// An untyped node handle: the graph's 16-bit tag and the node's 16-bit index.
+/// An untyped node handle: the graph's 48-bit tag and the node's 16-bit index, in a `u64`.
 ///
-/// Its raw `u32` form is the handle of the C API; it is never 0.
+/// Its raw `u64` form (`tag << 16 | index`) is the handle of the C API; a handle of a live
+/// node is never 0, and tag 0 is no graph's. Every graph takes a fresh tag from one counter
+/// for the whole program when it is made and when it is cleared, so a handle of another graph,
+/// or of this one before [`Graph::clear`], is refused ([`Error::ForeignNode`]) for the life of
+/// a device: 48 bits come round after 2⁴⁸ − 1 tags, nine years of one `clear` a microsecond.
+/// (The counter has no lock, which a Cortex-M0 would need; a race between an interrupt and the
+/// main loop can give two graphs one tag, which weakens this check for them and nothing else.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(transparent)]
-pub struct NodeId(u32);
+pub struct NodeId(u64);
 
 impl NodeId {
-    /// Builds a handle from a graph tag and a node index.
-    pub const fn new(tag: u16, index: u16) -> Self {
-        Self(((tag as u32) << 16) | index as u32)
+    /// The largest graph tag, `2⁴⁸ − 1`.
+    pub const TAG_MAX: u64 = tag::TAG_MAX;
+
+    /// Builds a handle from a graph tag (its low 48 bits) and a node index.
+    pub const fn new(tag: u64, index: u16) -> Self {
+        Self(((tag & tag::TAG_MAX) << 16) | index as u64)
     }
-    /// The raw `u32` (the C handle).
-    pub const fn to_raw(self) -> u32 {
+    /// The raw `u64` (the C handle).
+    pub const fn to_raw(self) -> u64 {
         self.0
     }
-    /// From a raw `u32`; validity is checked by the graph when used.
-    pub const fn from_raw(raw: u32) -> Self {
+    /// From a raw `u64`; validity is checked by the graph when used.
+    pub const fn from_raw(raw: u64) -> Self {
         Self(raw)
     }
-    /// The owning graph's tag.
-    pub const fn tag(self) -> u16 {
-        (self.0 >> 16) as u16
+    /// The owning graph's tag (48 bits; 0 is no graph's).
+    pub const fn tag(self) -> u64 {
+        self.0 >> 16
     }
     /// The node's position in insertion order.
     pub const fn index(self) -> usize {

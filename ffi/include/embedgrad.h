@@ -109,6 +109,13 @@ enum eg_status
    */
   EG_STATUS_OVERLAP = 6,
   /**
+   * The graph memory holds a graph that was initialised at another address: a copy
+   * (`memcpy`, struct assignment) or a graph moved to other memory. It shares the original's
+   * tag, so the original's handles would be accepted; every call is refused until
+   * `eg_graph_init` is called on this memory.
+   */
+  EG_STATUS_MOVED = 7,
+  /**
    * The node table is full (`EG_NODES` nodes).
    */
   EG_STATUS_NODE_CAPACITY = 10,
@@ -129,11 +136,12 @@ enum eg_status
    */
   EG_STATUS_LENGTH_MISMATCH = 14,
   /**
-   * The handle names no node of this graph (0, or beyond the last node).
+   * The handle names no node of this graph (0, tag 0, or beyond the last node).
    */
   EG_STATUS_UNKNOWN_NODE = 15,
   /**
-   * The handle belongs to another graph, or to this graph before `eg_graph_clear`.
+   * The handle belongs to another graph, or to this graph before `eg_graph_clear` (or
+   * before `eg_graph_init` was called again on its memory).
    */
   EG_STATUS_FOREIGN_NODE = 16,
   /**
@@ -411,10 +419,10 @@ typedef uint32_t eg_optimizer_kind;
 typedef struct eg_graph eg_graph;
 
 /**
- * A node handle: the graph's tag in the high 16 bits, the node's index in the low 16 bits;
- * never 0.
+ * A node handle: the graph's 48-bit tag in the high bits, the node's index in the low 16
+ * bits; never 0 (a handle with tag 0 names no node).
  */
-typedef uint32_t eg_node;
+typedef uint64_t eg_node;
 
 /**
  * Details of a graph's last failed call (`eg_graph_last_error`). Fields that do not apply
@@ -550,6 +558,8 @@ eg_status eg_capacity(size_t *nodes, size_t *scalars);
  *
  * Calling it again on the same memory empties the graph: handles of the old graph become
  * foreign. The library never allocates; the graph lives in `mem` until the caller reuses it.
+ * The graph stays at `mem`: a copy of its bytes at another address is refused by every call
+ * (MOVED) until it is initialised again, which empties it.
  *
  * Errors: NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL (`size < eg_graph_size()`), OVERLAP
  * (`out` inside `mem`).

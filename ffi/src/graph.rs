@@ -14,6 +14,8 @@ const GRAPH_MAGIC: u32 = 0x4547_4752;
 /// pointers to it, obtained from `eg_graph_init`.
 pub struct EgGraph {
     magic: u32,
+    /// The address `eg_graph_init` initialised this graph at: a copy elsewhere is refused.
+    home: usize,
     last: EgErrorInfo,
     graph: FfiGraph,
 }
@@ -49,9 +51,17 @@ pub(crate) unsafe fn graph_mut<'a>(g: *mut EgGraph) -> Result<&'a mut EgGraph, E
     if magic != GRAPH_MAGIC {
         return Err(EgStatus::NotInitialised);
     }
+    // SAFETY: as the magic above; the magic shows that `eg_graph_init` wrote the field.
+    let home = unsafe { core::ptr::addr_of!((*g).home).read() };
+    if home != g.addr() {
+        // A copy of a graph initialised elsewhere: it has the original's tag, so it would
+        // accept the original's handles. Refused, before anything is read or written.
+        return Err(EgStatus::Moved);
+    }
     // SAFETY: the magic shows that `eg_graph_init` wrote a valid `EgGraph` here (the caller
-    // passes memory it got from `eg_graph_init` or memory that fails the magic check), and
-    // the caller guarantees exclusive access for the duration of the call.
+    // passes memory it got from `eg_graph_init`, a byte copy of such memory — refused above
+    // unless it sits where the graph was initialised — or memory that fails the magic check),
+    // and the caller guarantees exclusive access for the duration of the call.
     Ok(unsafe { &mut *g })
 }
 
@@ -85,13 +95,9 @@ pub(crate) unsafe fn with_graph(
     }
 }
 
-/// A handle from C: 0 is never a node.
-pub(crate) fn handle(raw: EgNode) -> Result<NodeId, Fail> {
-    if raw == 0 {
-        Err(Fail::Core(Error::UnknownNode(NodeId::from_raw(0))))
-    } else {
-        Ok(NodeId::from_raw(raw))
-    }
+/// A handle from C. The graph checks it: 0, and any handle with tag 0, is UNKNOWN_NODE.
+pub(crate) fn handle(raw: EgNode) -> NodeId {
+    NodeId::from_raw(raw)
 }
 
 /// Bytes of graph memory `eg_graph_init` needs with the capacities this library was built
@@ -135,6 +141,8 @@ pub unsafe extern "C" fn eg_capacity(nodes: *mut usize, scalars: *mut usize) -> 
 ///
 /// Calling it again on the same memory empties the graph: handles of the old graph become
 /// foreign. The library never allocates; the graph lives in `mem` until the caller reuses it.
+/// The graph stays at `mem`: a copy of its bytes at another address is refused by every call
+/// (MOVED) until it is initialised again, which empties it.
 ///
 /// Errors: NULL_POINTER, MISALIGNED, BUFFER_TOO_SMALL (`size < eg_graph_size()`), OVERLAP
 /// (`out` inside `mem`).
@@ -166,10 +174,11 @@ pub unsafe extern "C" fn eg_graph_init(
         // The graph is initialised in place, with no copy of it on the stack whatever the
         // optimiser does: zeroed memory is `Graph::empty()` (core documents and keeps that
         // representation; the firmware's `static` graphs land in `.bss` because of it), and
-        // the two small header fields are then written one by one.
+        // the three small header fields are then written one by one.
         unsafe {
             core::ptr::write_bytes(g, 0, 1);
             core::ptr::addr_of_mut!((*g).magic).write(GRAPH_MAGIC);
+            core::ptr::addr_of_mut!((*g).home).write(g.addr());
             core::ptr::addr_of_mut!((*g).last).write(EgErrorInfo::NONE);
         }
         out.write(g);
@@ -372,7 +381,7 @@ pub unsafe extern "C" fn eg_feed(
     len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = handle(placeholder)?;
+        let id = handle(placeholder);
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let data = unsafe { guard::input(data, len, &[gs]) }?;
         graph.feed_slice(id, data)?;
@@ -397,7 +406,7 @@ pub unsafe extern "C" fn eg_assign(
     len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = handle(node)?;
+        let id = handle(node);
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let data = unsafe { guard::input(data, len, &[gs]) }?;
         graph.assign_slice(id, data)?;
@@ -416,7 +425,7 @@ pub unsafe extern "C" fn eg_assign(
 #[no_mangle]
 pub unsafe extern "C" fn eg_run(g: *mut EgGraph, target: EgNode) -> EgStatus {
     let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
-        graph.run(handle(target)?)?;
+        graph.run(handle(target))?;
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
@@ -439,11 +448,8 @@ pub unsafe extern "C" fn eg_run_many(
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         // SAFETY: the pointer is NULL or points to that many values (the caller's contract).
         let raw = unsafe { guard::input(targets, n, &[gs]) }?;
-        if let Some(zero) = raw.iter().find(|r| **r == 0) {
-            handle(*zero)?;
-        }
-        // SAFETY: `NodeId` is `#[repr(transparent)]` over `u32` and every `u32` is a valid
-        // `NodeId` (the graph checks it), so a `[u32]` is a valid `[NodeId]` of equal length.
+        // SAFETY: `NodeId` is `#[repr(transparent)]` over `u64` and every `u64` is a valid
+        // `NodeId` (the graph checks it), so a `[u64]` is a valid `[NodeId]` of equal length.
         let ids = unsafe { core::slice::from_raw_parts(raw.as_ptr().cast::<NodeId>(), raw.len()) };
         graph.run_many(ids)?;
         Ok(())
@@ -458,7 +464,7 @@ pub unsafe extern "C" fn eg_run_many(
 /// As `eg_backward`.
 unsafe fn backward(g: *mut EgGraph, loss: EgNode, accumulate: bool) -> EgStatus {
     let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
-        graph.backward_dyn(handle(loss)?, accumulate)?;
+        graph.backward_dyn(handle(loss), accumulate)?;
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
@@ -532,7 +538,7 @@ pub unsafe extern "C" fn eg_forward_backward(
 
 /// A handle that must name a 1x1 node.
 pub(crate) fn scalar_node(graph: &FfiGraph, raw: EgNode) -> Result<NodeId, Fail> {
-    let id = handle(raw)?;
+    let id = handle(raw);
     let s = graph.shape(id)?;
     if s != Shape::new(1, 1) {
         return Err(Error::NotScalar(s).into());
@@ -552,7 +558,7 @@ unsafe fn read(
     out_len: usize,
 ) -> EgStatus {
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
-        let id = handle(node)?;
+        let id = handle(node);
         guard::check_array(out.cast_const(), out_len, &[gs])?;
         // The buffer's size first: it does not depend on whether a value is held.
         let shape = graph.shape(id)?;
@@ -633,7 +639,7 @@ pub unsafe extern "C" fn eg_shape(
         let (r, rs) = unsafe { Out::new(rows, &[gs]) }?;
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (c, _) = unsafe { Out::new(cols, &[gs, rs]) }?;
-        let s = graph.shape(handle(node)?)?;
+        let s = graph.shape(handle(node))?;
         r.write(s.rows);
         c.write(s.cols);
         Ok(())
@@ -653,7 +659,7 @@ pub unsafe extern "C" fn eg_node_kind(g: *mut EgGraph, node: EgNode, kind: *mut 
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (k, _) = unsafe { Out::new(kind, &[gs]) }?;
-        let v = match graph.kind(handle(node)?)? {
+        let v = match graph.kind(handle(node))? {
             NodeKind::Placeholder => EgKind::Placeholder,
             NodeKind::Variable => EgKind::Variable,
             NodeKind::Constant => EgKind::Constant,

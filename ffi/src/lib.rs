@@ -33,7 +33,7 @@
 //!
 //! let mut mem: Box<EgGraphStorage> = Box::new(EgGraphStorage { align_u64: 0 });
 //! let mut g: *mut EgGraph = ptr::null_mut();
-//! let (mut x, mut y) = (0u32, 0u32);
+//! let (mut x, mut y) = (0u64, 0u64);
 //! let mut out = [0.0f32; 2];
 //! unsafe {
 //!     let size = core::mem::size_of::<EgGraphStorage>();
@@ -68,9 +68,10 @@
 //! (`eg_graph_size()`, `eg_graph_align()`) and writes an empty graph into the memory; the
 //! library never allocates. A compile-time assertion keeps the header's bound above the real
 //! size whenever an op or the core grows. The graph is initialised in place, in any build:
-//! the memory is zeroed (zeroed memory is an empty graph, `Graph::empty()`) and the two header
-//! fields written, so no copy of the graph passes through the stack, whatever the optimiser
-//! does; the C test on the Cortex-M4F paints the stack and prints the high-water mark.
+//! the memory is zeroed (zeroed memory is an empty graph, `Graph::empty()`) and the three
+//! header fields (magic, the graph's address, the last error) written, so no copy of the
+//! graph passes through the stack, whatever the optimiser does; the C test on the Cortex-M4F
+//! paints the stack and prints the high-water mark.
 //!
 //! An `eg_optimizer` is a small plain struct the caller declares (48 bytes on a 64-bit host,
 //! 36 on a 32-bit MCU): gradient descent, momentum (classical or Nesterov) or Adam. Momentum
@@ -81,10 +82,20 @@
 //!
 //! ## Handles and checks
 //!
-//! A node handle (`eg_node`) is the `u32` of [`NodeId`](embedgrad_core::NodeId): the graph's
-//! 16-bit tag and the node's index. It is never 0, so 0 can mean "no node" in C; a handle of
-//! another graph (or of this one before `eg_graph_clear`) is FOREIGN_NODE, one beyond the last
-//! node UNKNOWN_NODE.
+//! A node handle (`eg_node`, a `uint64_t`) is the raw form of
+//! [`NodeId`](embedgrad_core::NodeId): the graph's 48-bit tag and the node's 16-bit index. It
+//! is never 0, so 0 can mean "no node" in C; a handle with tag 0 or an index beyond the last
+//! node is UNKNOWN_NODE, a handle of another graph (or of this one before `eg_graph_clear` or a
+//! second `eg_graph_init`) FOREIGN_NODE. Tags come from one counter for the whole program and
+//! are not reused for 2⁴⁸ − 1 clears (nine years of one a microsecond), so a stale handle
+//! stays refused for the life of a device.
+//!
+//! A graph records the address it was initialised at. Its memory copied elsewhere (`memcpy`,
+//! struct assignment, a graph moved to other memory) carries the original's tag, so the
+//! original's handles would work on the copy; every call through such a copy is refused with
+//! MOVED, and nothing is read from or written to it, until `eg_graph_init` makes it a graph
+//! of its own (empty, with a fresh tag). Memory copied back to the address it came from is the
+//! graph again: saving a graph to other memory and restoring it in place is allowed.
 //!
 //! Every call returns an `eg_status`; outputs are written only on success, as the last step.
 //! Before a reference is made from any pointer it is checked for NULL and alignment, its length
@@ -160,9 +171,9 @@ use embedgrad_ops::StdOp;
 
 include!(concat!(env!("OUT_DIR"), "/capacity.rs"));
 
-/// A node handle: the graph's tag in the high 16 bits, the node's index in the low 16 bits;
-/// never 0.
-pub type EgNode = u32;
+/// A node handle: the graph's 48-bit tag in the high bits, the node's index in the low 16
+/// bits; never 0 (a handle with tag 0 names no node).
+pub type EgNode = u64;
 
 /// Node capacity of a library built without `EMBEDGRAD_FFI_NODES`.
 pub const EG_DEFAULT_NODES: usize = 64;

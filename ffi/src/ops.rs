@@ -172,7 +172,7 @@ fn push(graph: &mut FfiGraph, op: u32, param: f32, inputs: &[EgNode]) -> Result<
     }
     let mut ids = [NodeId::from_raw(0); MAX_INPUTS];
     for (id, raw) in ids.iter_mut().zip(inputs) {
-        *id = handle(*raw)?;
+        *id = handle(*raw);
     }
     let ids = ids.get(..inputs.len()).unwrap_or(&[]);
     Ok(graph.push_op(op, ids)?)

@@ -605,8 +605,8 @@ unsafe fn batches<'a>(
         Span::of(ys.as_ptr(), ys.len())?,
     ];
     let feeds = Feeds {
-        x: handle(x)?,
-        y: handle(y)?,
+        x: handle(x),
+        y: handle(y),
         loss: scalar_node(graph, loss)?,
     };
     Ok(Batches {

@@ -29,6 +29,11 @@ pub enum EgStatus {
     InvalidArgument = 5,
     /// Two buffers of one call overlap, or a buffer overlaps the graph itself.
     Overlap = 6,
+    /// The graph memory holds a graph that was initialised at another address: a copy
+    /// (`memcpy`, struct assignment) or a graph moved to other memory. It shares the original's
+    /// tag, so the original's handles would be accepted; every call is refused until
+    /// `eg_graph_init` is called on this memory.
+    Moved = 7,
     /// The node table is full (`EG_NODES` nodes).
     NodeCapacity = 10,
     /// The scalar arena is full (`EG_SCALARS` values and gradients).
@@ -39,9 +44,10 @@ pub enum EgStatus {
     ShapeMismatch = 13,
     /// A data array's length differs from the node's `rows * cols`.
     LengthMismatch = 14,
-    /// The handle names no node of this graph (0, or beyond the last node).
+    /// The handle names no node of this graph (0, tag 0, or beyond the last node).
     UnknownNode = 15,
-    /// The handle belongs to another graph, or to this graph before `eg_graph_clear`.
+    /// The handle belongs to another graph, or to this graph before `eg_graph_clear` (or
+    /// before `eg_graph_init` was called again on its memory).
     ForeignNode = 16,
     /// The node is of the wrong kind: feeding a non-placeholder, assigning to a placeholder or
     /// an op.
@@ -74,7 +80,7 @@ impl EgStatus {
     /// use (C code lists the `EG_STATUS_*` enumerators, or asks `eg_status_str`).
     ///
     /// cbindgen:ignore
-    pub const ALL: [EgStatus; 24] = [
+    pub const ALL: [EgStatus; 25] = [
         EgStatus::Ok,
         EgStatus::NullPointer,
         EgStatus::Misaligned,
@@ -82,6 +88,7 @@ impl EgStatus {
         EgStatus::NotInitialised,
         EgStatus::InvalidArgument,
         EgStatus::Overlap,
+        EgStatus::Moved,
         EgStatus::NodeCapacity,
         EgStatus::ScalarCapacity,
         EgStatus::InvalidShape,
@@ -111,6 +118,7 @@ impl EgStatus {
             EgStatus::NotInitialised => c"EG_STATUS_NOT_INITIALISED",
             EgStatus::InvalidArgument => c"EG_STATUS_INVALID_ARGUMENT",
             EgStatus::Overlap => c"EG_STATUS_OVERLAP",
+            EgStatus::Moved => c"EG_STATUS_MOVED",
             EgStatus::NodeCapacity => c"EG_STATUS_NODE_CAPACITY",
             EgStatus::ScalarCapacity => c"EG_STATUS_SCALAR_CAPACITY",
             EgStatus::InvalidShape => c"EG_STATUS_INVALID_SHAPE",

@@ -93,7 +93,7 @@ fn statuses_have_distinct_names_and_values() {
         let c = unsafe { core::ffi::CStr::from_ptr(eg_status_str(s as i32)) };
         assert_eq!(c, s.name());
     }
-    let c = unsafe { core::ffi::CStr::from_ptr(eg_status_str(7)) };
+    let c = unsafe { core::ffi::CStr::from_ptr(eg_status_str(9)) };
     assert_eq!(c.to_str().unwrap(), "EG_STATUS_UNKNOWN");
     assert_eq!(EgStatus::Ok as i32, 0);
 }
@@ -341,6 +341,65 @@ fn capacity_errors_leave_the_graph_usable() {
     assert_eq!(unsafe { eg_run(f.g, x) }, EgStatus::ForeignNode);
     let y = f.placeholder(1, 1);
     assert_ne!(x, y);
+}
+
+/// A byte copy of a graph at another address shares the original's tag: it is refused (MOVED)
+/// by every call until `eg_graph_init`, and copied back to where it was initialised it is the
+/// graph again.
+#[test]
+fn a_copied_graph_is_refused_until_initialised() {
+    let f = Fixture::new();
+    let x = f.placeholder(1, 2);
+    let y = f.op(EgOp::Negative, &[x]);
+    let copy = Fixture::new();
+    let saved = Fixture::new();
+    let size = size_of::<EgGraphStorage>();
+    unsafe {
+        ptr::copy_nonoverlapping(f.mem.cast::<u8>(), copy.mem.cast::<u8>(), size);
+        ptr::copy_nonoverlapping(f.mem.cast::<u8>(), saved.mem.cast::<u8>(), size);
+    }
+    let (mut n, mut rows, mut cols, mut info) = (0, 0, 0, EgErrorInfo::NONE);
+    unsafe {
+        assert_eq!(eg_run(copy.g, y), EgStatus::Moved);
+        assert_eq!(eg_shape(copy.g, x, &mut rows, &mut cols), EgStatus::Moved);
+        assert_eq!(eg_negative(copy.g, y, &mut n), EgStatus::Moved);
+        assert_eq!(eg_graph_clear(copy.g), EgStatus::Moved);
+        assert_eq!(eg_graph_last_error(copy.g, &mut info), EgStatus::Moved);
+        assert_eq!((n, rows, cols), (0, 0, 0));
+        // the original is untouched and works
+        assert_eq!(eg_feed(f.g, x, [1.0f32, -2.0].as_ptr(), 2), EgStatus::Ok);
+        assert_eq!(eg_run(f.g, y), EgStatus::Ok);
+        // initialised again, the copy is a graph of its own: the original's handles are foreign
+        let mut g = ptr::null_mut();
+        assert_eq!(eg_graph_init(copy.mem.cast(), size, &mut g), EgStatus::Ok);
+        assert_eq!(g, copy.g);
+        assert_eq!(eg_run(copy.g, y), EgStatus::ForeignNode);
+        assert_ne!(copy.placeholder(1, 1) >> 16, x >> 16, "a fresh tag");
+        // a copy restored at its own address is the graph as it was
+        assert_eq!(eg_graph_clear(f.g), EgStatus::Ok);
+        assert_eq!(eg_run(f.g, y), EgStatus::ForeignNode);
+        ptr::copy_nonoverlapping(saved.mem.cast::<u8>(), f.mem.cast::<u8>(), size);
+        assert_eq!(eg_run(saved.g, y), EgStatus::Moved);
+        assert_eq!(eg_shape(f.g, x, &mut rows, &mut cols), EgStatus::Ok);
+        assert_eq!((rows, cols), (1, 2));
+    }
+}
+
+/// A handle with tag 0 (index 1, say) names no node; it is not another graph's.
+#[test]
+fn a_handle_with_tag_0_is_unknown() {
+    let f = Fixture::new();
+    let x = f.placeholder(1, 2);
+    f.op(EgOp::Negative, &[x]);
+    let mut out = 0;
+    for h in [0, 1, x & 0xFFFF] {
+        assert_eq!(
+            unsafe { eg_negative(f.g, h, &mut out) },
+            EgStatus::UnknownNode
+        );
+        assert_eq!(f.last().node, h);
+    }
+    assert_eq!(out, 0);
 }
 
 #[test]
@@ -665,7 +724,7 @@ fn same_as_train(
 
 /// A handle of the same graph as `h` with index `index`.
 fn shifted(h: EgNode, index: u32) -> EgNode {
-    (h & 0xFFFF_0000) | index
+    (h & !0xFFFF) | EgNode::from(index)
 }
 
 #[test]

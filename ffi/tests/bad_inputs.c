@@ -1,7 +1,8 @@
 /* Every bad input the C API documents, from C: NULL pointers, misaligned and overlapping
  * buffers, memory that is too small or not initialised, short output buffers, mismatched
- * lengths and shapes, a full graph, unknown and foreign handles, wrong node kinds, missing
- * feeds, non-scalar losses, NaN and infinite data, out-of-range enum values. Each call must
+ * lengths and shapes, a full graph, unknown and foreign handles, a graph copied to other
+ * memory, wrong node kinds, missing feeds, non-scalar losses, NaN and infinite data,
+ * out-of-range enum values. Each call must
  * return its documented status, write none of its outputs, and leave the graph working: the
  * test ends by computing and training on the same graph. */
 #include "check.h"
@@ -9,16 +10,16 @@
 #include <math.h>
 #include <stddef.h>
 
-static eg_graph_storage mem, mem2, zeroed;
+static eg_graph_storage mem, mem2, zeroed, copy, saved;
 
 static volatile float zero_f = 0.0f; /* NaN and infinity at run time, no constant folding */
 #define NAN_F (zero_f / zero_f)
 #define INF_F (1.0f / zero_f)
 
-/* A NodeId with the same tag as `h` and index `h`'s + `delta`. */
+/* A handle with the same tag as `h` (its high 48 bits) and index `h`'s + `delta`. */
 static eg_node shifted(eg_node h, unsigned delta)
 {
-    return (h & 0xFFFF0000u) | ((h + delta) & 0xFFFFu);
+    return (h & ~(eg_node)0xFFFFu) | ((h + delta) & 0xFFFFu);
 }
 
 /* Calls every function that takes a graph with `g` and otherwise valid arguments: each must
@@ -159,7 +160,9 @@ static void pointers(eg_graph *g)
     EXPECT(eg_variable(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_variable(g, 2, 2, odd_f, 4, &out), EG_STATUS_MISALIGNED);
     EXPECT(eg_variable(g, 2, 2, inside, 4, &out), EG_STATUS_OVERLAP);
-    EXPECT(eg_variable(g, 1, 1, data, 1, (eg_node *)(void *)data), EG_STATUS_OVERLAP);
+    memset(&u, 0, sizeof u); /* the output handle over the data: 8-aligned, as a handle is */
+    EXPECT(eg_variable(g, 1, 1, (const float *)(void *)raw, 1, (eg_node *)(void *)raw),
+           EG_STATUS_OVERLAP);
     EXPECT(eg_constant(g, 2, 2, NULL, 4, &out), EG_STATUS_NULL_POINTER);
     EXPECT(eg_constant(g, 2, 2, data, 4, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_feed(g, x, NULL, 4), EG_STATUS_NULL_POINTER);
@@ -301,8 +304,12 @@ static void handles_and_kinds(eg_graph *g, eg_graph *other)
     OK(eg_placeholder(other, 1, 2, &foreign));
     OK(eg_sgd_init(&opt, 0.1f));
 
-    /* unknown: 0, and past the last node */
+    /* unknown: 0, tag 0 (no graph's: index 1, or s's index), and past the last node */
     EXPECT(eg_negative(g, 0, &out), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_negative(g, 1, &out), EG_STATUS_UNKNOWN_NODE);
+    EXPECT(eg_run(g, s & 0xFFFFu), EG_STATUS_UNKNOWN_NODE);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_UNKNOWN_NODE && info.node == (s & 0xFFFFu));
     EXPECT(eg_run(g, shifted(s, 1)), EG_STATUS_UNKNOWN_NODE);
     EXPECT(eg_value(g, shifted(s, 500), v, 4), EG_STATUS_UNKNOWN_NODE);
     OK(eg_graph_last_error(g, &info));
@@ -355,6 +362,56 @@ static void handles_and_kinds(eg_graph *g, eg_graph *other)
     OK(eg_grad(g, w, v, 4));
     CHECK(v[0] == 1 && v[1] == 1 && v[2] == 2 && v[3] == 2); /* x^T [1 1] */
     CHECK(out == 777);
+}
+
+/* A graph's bytes copied to other memory carry its tag, so its handles would work there: every
+ * call through the copy is MOVED (and writes nothing) until eg_graph_init, which makes it a
+ * graph of its own. Copied back to where it was initialised, the bytes are the graph again. */
+static void copied_graph(eg_graph *g)
+{
+    eg_node x, y, out = 777;
+    eg_graph *c = (eg_graph *)(void *)&copy, *again = NULL;
+    float data[2] = {1, -2}, v[2] = {9, 9};
+    size_t rows = 555, cols = 555;
+    eg_error_info info;
+
+    OK(eg_graph_clear(g));
+    OK(eg_placeholder(g, 1, 2, &x));
+    OK(eg_negative(g, x, &y));
+    memcpy(&copy, &mem, sizeof mem);
+    memcpy(&saved, &mem, sizeof mem);
+    EXPECT(eg_feed(c, x, data, 2), EG_STATUS_MOVED);
+    EXPECT(eg_run(c, y), EG_STATUS_MOVED);
+    EXPECT(eg_value(c, y, v, 2), EG_STATUS_MOVED);
+    EXPECT(eg_shape(c, x, &rows, &cols), EG_STATUS_MOVED);
+    EXPECT(eg_negative(c, y, &out), EG_STATUS_MOVED);
+    CHECK(out == 777 && v[0] == 9 && rows == 555 && cols == 555);
+    CHECK(memcmp(&copy, &saved, sizeof copy) == 0); /* nothing was written to the copy */
+    every_call(c, EG_STATUS_MOVED);
+    CHECK(memcmp(&copy, &saved, sizeof copy) == 0);
+    /* the original is untouched and works */
+    OK(eg_feed(g, x, data, 2));
+    OK(eg_run(g, y));
+    OK(eg_value(g, y, v, 2));
+    CHECK(v[0] == -1 && v[1] == 2);
+    /* initialised, the copy is a graph of its own: the original's handles are foreign there */
+    OK(eg_graph_init(&copy, sizeof copy, &again));
+    CHECK(again == c);
+    EXPECT(eg_run(c, y), EG_STATUS_FOREIGN_NODE);
+    OK(eg_graph_last_error(c, &info));
+    CHECK(info.status == EG_STATUS_FOREIGN_NODE && info.node == y);
+    OK(eg_placeholder(c, 1, 1, &out));
+    CHECK(out >> 16 != x >> 16); /* a fresh tag */
+    /* saved and restored at its own address, the graph is as it was */
+    OK(eg_graph_clear(g));
+    EXPECT(eg_run(g, y), EG_STATUS_FOREIGN_NODE);
+    memcpy(&mem, &saved, sizeof mem);
+    EXPECT(eg_run((eg_graph *)(void *)&saved, y), EG_STATUS_MOVED);
+    OK(eg_shape(g, x, &rows, &cols));
+    CHECK(rows == 1 && cols == 2);
+    EXPECT(eg_run(g, y), EG_STATUS_MISSING_FEED); /* saved before x was fed */
+    OK(eg_feed(g, x, data, 2));
+    OK(eg_run(g, y));
 }
 
 /* NaN and infinity: refused on input, and training refuses to update on a non-finite loss. */
@@ -605,6 +662,7 @@ int main(void)
     pointers(g);
     sizes_and_shapes(g);
     handles_and_kinds(g, other);
+    copied_graph(g);
     non_finite(g);
     capacity(g);
     optimizers(g);

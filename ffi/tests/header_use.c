@@ -38,6 +38,7 @@ static void statuses(void)
         NAMED(EG_STATUS_NOT_INITIALISED),
         NAMED(EG_STATUS_INVALID_ARGUMENT),
         NAMED(EG_STATUS_OVERLAP),
+        NAMED(EG_STATUS_MOVED),
         NAMED(EG_STATUS_NODE_CAPACITY),
         NAMED(EG_STATUS_SCALAR_CAPACITY),
         NAMED(EG_STATUS_INVALID_SHAPE),
@@ -214,6 +215,8 @@ static void structs(void)
     CHECK(info.status == EG_STATUS_LENGTH_MISMATCH);
     CHECK(info.expected == 4 && info.found == 1);
     CHECK(info.node == 0);
+    CHECK(sizeof x == 8 && sizeof info.node == sizeof(eg_node)); /* 48-bit tag, 16-bit index */
+    CHECK(x != 0 && (x >> 16) != 0);
     CHECK(info.expected_rows == 0 && info.expected_cols == 0);
     CHECK(info.found_rows == 0 && info.found_cols == 0);
 

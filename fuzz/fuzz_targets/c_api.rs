@@ -11,6 +11,7 @@
 //! - a failed call writes none of its outputs (sentinels stay), and leaves the graph's size as
 //!   it was; the graph's last error then reports the same status;
 //! - a successful feed or assignment reads back exactly; a new node's handle is never 0;
+//! - a byte copy of a graph at another address is refused (MOVED) and left as it was;
 //! - `eg_status_str` names every integer.
 
 #![no_main]
@@ -36,6 +37,9 @@ impl In<'_> {
     }
     fn u32(&mut self) -> u32 {
         u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from(self.u32()) | u64::from(self.u32()) << 32
     }
     fn f32(&mut self) -> f32 {
         match self.u8() % 8 {
@@ -74,15 +78,16 @@ struct World {
     /// Graph pointers from successful `eg_graph_init` calls.
     graphs: [*mut EgGraph; 2],
     /// Node handles returned so far, per graph.
-    handles: [Vec<u32>; 2],
+    handles: [Vec<EgNode>; 2],
     /// Data and output floats.
     floats: *mut f32,
     /// Handle arrays for ops and `eg_run_many`.
-    ids: *mut u32,
+    ids: *mut EgNode,
     /// Two optimizers.
     opts: *mut [EgOptimizer; 2],
     /// Output cells.
     out_u32: *mut u32,
+    out_node: *mut EgNode,
     out_usize: *mut [usize; 2],
     out_f32: *mut f32,
     out_err: *mut EgErrorInfo,
@@ -105,11 +110,12 @@ impl World {
             graphs: [ptr::null_mut(); 2],
             handles: [Vec::new(), Vec::new()],
             floats: Box::into_raw(vec![0.0f32; FLOATS].into_boxed_slice()).cast(),
-            ids: Box::into_raw(vec![0u32; 8].into_boxed_slice()).cast(),
+            ids: Box::into_raw(vec![0 as EgNode; 8].into_boxed_slice()).cast(),
             // SAFETY: every bit pattern is a valid `EgOptimizer` (integers, floats and a raw
             // pointer; its docs say so), so all-zero is one.
             opts: boxed(unsafe { core::mem::zeroed::<[EgOptimizer; 2]>() }),
             out_u32: boxed(0),
+            out_node: boxed(0),
             out_usize: boxed([0; 2]),
             out_f32: boxed(0.0),
             out_err: boxed(EgErrorInfo {
@@ -145,17 +151,20 @@ impl World {
         }
     }
 
-    /// A node handle: one of the graph's, one of the other graph's, 0, or any integer.
-    fn node(&self, inp: &mut In<'_>, k: Option<usize>) -> u32 {
+    /// A node handle: one of the graph's, one of the other graph's, one of the graph's with one
+    /// bit of its tag flipped, 0, or any integer (32 or 64 bits).
+    fn node(&self, inp: &mut In<'_>, k: Option<usize>) -> EgNode {
         let b = inp.u8();
         let own = k.map(|k| &self.handles[k]).filter(|h| !h.is_empty());
         let other = &self.handles[k.map_or(1, |k| 1 - k)];
         match (b % 16, own) {
             (0, _) => 0,
-            (1, _) => inp.u32(),
+            (1, _) => EgNode::from(inp.u32()),
             (2, _) if !other.is_empty() => other[usize::from(b) % other.len()],
+            (3, Some(h)) => h[usize::from(b / 16) % h.len()] ^ 1 << (16 + inp.u8() % 48),
+            (4, _) => inp.u64(),
             (_, Some(h)) => h[usize::from(b / 16) % h.len()],
-            _ => inp.u32(),
+            _ => EgNode::from(inp.u32()),
         }
     }
 
@@ -276,6 +285,7 @@ impl Drop for World {
             drop(Box::from_raw(ptr::slice_from_raw_parts_mut(self.ids, 8)));
             drop(Box::from_raw(self.opts));
             drop(Box::from_raw(self.out_u32));
+            drop(Box::from_raw(self.out_node));
             drop(Box::from_raw(self.out_usize));
             drop(Box::from_raw(self.out_f32));
             drop(Box::from_raw(self.out_err));
@@ -363,7 +373,7 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 }
             }
             2..=5 => {
-                let (out, cell) = w.out(inp, w.out_u32, g);
+                let (out, cell) = w.out(inp, w.out_node, g);
                 let st = match cmd {
                     2 => eg_placeholder(g, inp.dim(), inp.dim(), out),
                     3 | 4 => {
@@ -404,7 +414,7 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 }
                 if st == EgStatus::Ok {
                     assert!(cell);
-                    let h = *w.out_u32;
+                    let h = *w.out_node;
                     assert_ne!(h, 0);
                     w.handles[k.unwrap()].push(h);
                     let (n, _) = w.usage(g).unwrap();
@@ -412,7 +422,7 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 } else {
                     if cell {
                         assert!(
-                            World::cell_untouched(w.out_u32),
+                            World::cell_untouched(w.out_node),
                             "handle written on failure"
                         );
                     }
@@ -449,7 +459,7 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 let (ids, n) = match inp.u8() % 8 {
                     0 => (ptr::null(), n),
                     1 => (w.ids.cast_const(), usize::MAX),
-                    2 if !g.is_null() => (g.cast::<u32>().cast_const(), n.max(1)),
+                    2 if !g.is_null() => (g.cast::<EgNode>().cast_const(), n.max(1)),
                     _ => (w.ids.cast_const(), n),
                 };
                 let st = eg_run_many(g, ids, n);
@@ -603,6 +613,23 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 assert!(!s.is_null());
                 assert!(!CStr::from_ptr(s).to_bytes().is_empty());
                 assert!(!CStr::from_ptr(eg_version()).to_bytes().is_empty());
+            }
+            _ if inp.u8() % 4 == 0 => {
+                // A byte copy of a graph in the never-initialised memory: it has the original's
+                // tag, and is refused (MOVED) whatever the handle, writing nothing; then zeroed.
+                let k = usize::from(inp.u8() & 1);
+                if !w.graphs[k].is_null() {
+                    let copy = w.mem[2];
+                    ptr::copy_nonoverlapping(w.mem[k], copy, 1);
+                    let h = w.node(inp, Some(k));
+                    assert_eq!(eg_run(copy.cast(), h), EgStatus::Moved);
+                    assert_eq!(eg_graph_clear(copy.cast()), EgStatus::Moved);
+                    let same = (0..size_of::<EgGraphStorage>()).all(|i| {
+                        copy.cast::<u8>().add(i).read() == w.mem[k].cast::<u8>().add(i).read()
+                    });
+                    assert!(same, "a refused copy was written");
+                    ptr::write_bytes(copy.cast::<u8>(), 0, size_of::<EgGraphStorage>());
+                }
             }
             _ => {
                 // Garbage over the never-initialised memory: still not a graph.

@@ -98,7 +98,8 @@ impl In<'_> {
         match (b, g.len()) {
             (0..=239, n) if n > 0 => g.node_at(usize::from(b) % n).unwrap(),
             (240..=247, _) => NodeId::new(g.tag(), 100 + u16::from(b)),
-            _ => NodeId::from_raw(self.u32()),
+            (248..=249, _) => NodeId::from_raw(self.u64()),
+            _ => NodeId::from_raw(u64::from(self.u32())),
         }
     }
 }

@@ -14,4 +14,6 @@ embedgrad_firmware::firmware!(Example {
     name: "selftest_fail",
     train: fail,
     skip: None,
+    stack: 0,
+    on_fault: None,
 });

@@ -27,4 +27,6 @@ embedgrad_firmware::firmware!(Example {
     name: "selftest_fault",
     train: faults,
     skip: None,
+    stack: 0,
+    on_fault: None,
 });

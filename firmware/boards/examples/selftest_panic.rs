@@ -16,4 +16,6 @@ embedgrad_firmware::firmware!(Example {
     name: "selftest_panic",
     train: panics,
     skip: None,
+    stack: 0,
+    on_fault: None,
 });

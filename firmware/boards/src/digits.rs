@@ -41,6 +41,9 @@ pub const DIGITS: Example = Example {
     name: "digits",
     train: train_digits,
     skip: SKIP,
+    // The graph and the trainer are statics (in `.bss`, which the linker places itself).
+    stack: 0,
+    on_fault: None,
 };
 
 const NODES: usize = digits::capacity(BATCH).0;

@@ -25,6 +25,7 @@
 
 pub mod bench;
 pub mod digits;
+pub mod guard;
 mod platform;
 pub mod stack;
 pub mod workload;
@@ -34,6 +35,10 @@ pub use bench::Bench;
 /// The machine this build is for (`microbit`, `lm3s6965evb`, `mps2-an386`, `qemu-virt-rv32`,
 /// `nrf52840`), chosen by build.rs from the target.
 pub const BOARD: &str = env!("EMBEDGRAD_BOARD");
+
+/// The most stack this board can give the application, in bytes: its RAM on Cortex-M (the
+/// statics take their share of it), the stack region of the memory map on RISC-V.
+pub const STACK_REGION_MAX: usize = include!(concat!(env!("OUT_DIR"), "/stack_region.rs"));
 
 /// Semihosting exit codes of the firmware (QEMU's own exit status).
 pub mod exit_code {
@@ -58,6 +63,15 @@ pub struct Example {
     /// `Some(reason)` when this build does not train the example on this board (it would take
     /// too long in QEMU, say): the firmware then logs `SKIP <name>: <reason>` and exits 0.
     pub skip: Option<&'static str>,
+    /// Bytes of stack that `train`'s frames need at least, as far as the build knows them:
+    /// its graph and data set (e.g. `size_of` of the graph type). [`firmware!`] passes it,
+    /// plus [`guard::RUN_RESERVE`], to the linker, and the link **fails** when it does not fit
+    /// in the stack region that the statics leave in RAM. 0: no build-time check (a run-time
+    /// overflow is still a reported fault, see [`guard`]).
+    pub stack: usize,
+    /// Runs in the fault handler (on the handlers' own stack) after the `FAULT` line, before
+    /// the exit: e.g. a check that the user's statics survived. `None` for none.
+    pub on_fault: Option<fn()>,
 }
 
 /// What a successful example reports.
@@ -122,6 +136,7 @@ impl From<embedgrad_core::Error> for Failure {
 /// `METRIC steps=<n>`, `METRIC stack_hwm_bytes=<n>`, `METRIC final_loss=<l> reference_loss=<r>`
 /// (examples with a reference) and `PASS <name>` or `FAIL <name>: <failure>`.
 pub fn run(example: &Example) -> ! {
+    guard::init();
     stack::paint();
     defmt::println!("METRIC example={=str} board={=str}", example.name, BOARD);
     if let Some(reason) = example.skip {
@@ -174,28 +189,56 @@ pub fn run(example: &Example) -> ! {
 #[macro_export]
 macro_rules! firmware {
     ($example:expr) => {
+        const __EG_EXAMPLE: $crate::Example = $example;
+
+        // The example's declared stack need, for the build's check (`stack-check.x`).
+        ::core::arch::global_asm!(
+            ".globl __eg_stack_need",
+            ".set __eg_stack_need, {need}",
+            need = const __EG_EXAMPLE.stack + $crate::guard::RUN_RESERVE,
+        );
+
         #[cfg(target_arch = "arm")]
         #[$crate::__private::cortex_m_rt::entry]
         fn main() -> ! {
-            $crate::run(&$example)
+            $crate::run(&__EG_EXAMPLE)
         }
 
         #[cfg(target_arch = "arm")]
         #[$crate::__private::cortex_m_rt::exception]
         unsafe fn HardFault(frame: &$crate::__private::cortex_m_rt::ExceptionFrame) -> ! {
-            $crate::__private::hard_fault(frame)
+            $crate::__private::fault(
+                "HardFault",
+                frame as *const $crate::__private::cortex_m_rt::ExceptionFrame as usize,
+                &__EG_EXAMPLE,
+            )
+        }
+
+        // MemManage, BusFault and UsageFault (enabled on the Cortex-M3/M4F by `guard::init`)
+        // and any other exception: the frame is on the application's stack (PSP there).
+        #[cfg(target_arch = "arm")]
+        #[$crate::__private::cortex_m_rt::exception]
+        unsafe fn DefaultHandler(irqn: i16) {
+            let kind = match irqn {
+                -12 => "MemManage",
+                -11 => "BusFault",
+                -10 => "UsageFault",
+                _ => "exception",
+            };
+            $crate::__private::fault(kind, $crate::__private::thread_sp(), &__EG_EXAMPLE)
         }
 
         #[cfg(target_arch = "riscv32")]
         #[$crate::__private::riscv_rt::entry]
         fn main() -> ! {
-            $crate::run(&$example)
+            $crate::run(&__EG_EXAMPLE)
         }
 
+        /// Called by the trap entry (`guard`), on the trap stack.
         #[cfg(target_arch = "riscv32")]
-        #[export_name = "ExceptionHandler"]
-        fn exception_handler(frame: &$crate::__private::riscv_rt::TrapFrame) -> ! {
-            $crate::__private::exception(frame)
+        #[export_name = "eg_trap"]
+        extern "C" fn __eg_trap(sp: usize, ra: usize) -> ! {
+            $crate::__private::trap(sp, ra, &__EG_EXAMPLE)
         }
     };
 }

@@ -214,11 +214,30 @@ pub const fn capacity(example: Seed, b: usize) -> Capacity {
     Capacity { nodes, scalars }
 }
 
+/// The graph capacities of the three seed firmwares on this board.
+const PERCEPTRON_CAP: Capacity = firmware_capacity(Seed::Perceptron, plan::PERCEPTRON.batch);
+const MLP_XOR_CAP: Capacity = firmware_capacity(Seed::MlpXor, plan::MLP_XOR.batch);
+const SPIRAL_DEEP_CAP: Capacity = firmware_capacity(Seed::SpiralDeep, plan::SPIRAL_DEEP.batch);
+
+/// The stack a seed firmware's `train_seed` needs at least, as far as the build knows it: its
+/// graph of `N` nodes and `S` scalars and the `kept` points and labels it keeps beside it
+/// ([`Example::stack`], checked by the link). The frames of the training loop, the planner
+/// and the logging come on top (measured: `stack_hwm_bytes`, see the README).
+pub const fn seed_stack<const N: usize, const S: usize>(kept: usize) -> usize {
+    core::mem::size_of::<Graph<f32, SeedOp, N, S>>()
+        + kept * (core::mem::size_of::<[f32; 2]>() + core::mem::size_of::<u8>())
+}
+
 /// The `perceptron` example (100 points, 100 steps).
 pub const PERCEPTRON: Example = Example {
     name: "perceptron",
     train: train_perceptron,
     skip: plan::PERCEPTRON.skip,
+    stack: seed_stack::<{ PERCEPTRON_CAP.nodes }, { PERCEPTRON_CAP.scalars }>(kept_points(
+        plan::PERCEPTRON.batch,
+        100,
+    )),
+    on_fault: None,
 };
 
 /// The `mlp_xor` example (100 points, 2-2-2, 1000 steps).
@@ -226,6 +245,11 @@ pub const MLP_XOR: Example = Example {
     name: "mlp_xor",
     train: train_mlp_xor,
     skip: plan::MLP_XOR.skip,
+    stack: seed_stack::<{ MLP_XOR_CAP.nodes }, { MLP_XOR_CAP.scalars }>(kept_points(
+        plan::MLP_XOR.batch,
+        100,
+    )),
+    on_fault: None,
 };
 
 /// The `spiral_deep` example (200 points, 2-16-16-16-2, 6000 steps).
@@ -233,6 +257,11 @@ pub const SPIRAL_DEEP: Example = Example {
     name: "spiral_deep",
     train: train_spiral_deep,
     skip: plan::SPIRAL_DEEP.skip,
+    stack: seed_stack::<{ SPIRAL_DEEP_CAP.nodes }, { SPIRAL_DEEP_CAP.scalars }>(kept_points(
+        plan::SPIRAL_DEEP.batch,
+        200,
+    )),
+    on_fault: None,
 };
 
 /// The exact capacity of the planned graph of `example` with micro-batches of `batch` rows:
@@ -270,7 +299,7 @@ const fn kept_points(batch: usize, points: usize) -> usize {
 /// Trains `perceptron` as planned for this board.
 pub fn train_perceptron(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::PERCEPTRON.batch;
-    const CAP: Capacity = firmware_capacity(Seed::Perceptron, B);
+    const CAP: Capacity = PERCEPTRON_CAP;
     train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100, { kept_points(B, 100) }>(
         Seed::Perceptron,
         plan::PERCEPTRON,
@@ -283,7 +312,7 @@ pub fn train_perceptron(bench: &mut Bench) -> Result<Outcome, Failure> {
 /// Trains `mlp_xor` as planned for this board.
 pub fn train_mlp_xor(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::MLP_XOR.batch;
-    const CAP: Capacity = firmware_capacity(Seed::MlpXor, B);
+    const CAP: Capacity = MLP_XOR_CAP;
     train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 100, { kept_points(B, 100) }>(
         Seed::MlpXor,
         plan::MLP_XOR,
@@ -296,7 +325,7 @@ pub fn train_mlp_xor(bench: &mut Bench) -> Result<Outcome, Failure> {
 /// Trains `spiral_deep` as planned for this board.
 pub fn train_spiral_deep(bench: &mut Bench) -> Result<Outcome, Failure> {
     const B: usize = plan::SPIRAL_DEEP.batch;
-    const CAP: Capacity = firmware_capacity(Seed::SpiralDeep, B);
+    const CAP: Capacity = SPIRAL_DEEP_CAP;
     train_seed::<{ CAP.nodes }, { CAP.scalars }, B, 200, { kept_points(B, 200) }>(
         Seed::SpiralDeep,
         plan::SPIRAL_DEEP,
