@@ -13,9 +13,10 @@
 //! embedgrad_firmware::firmware!(embedgrad_firmware::workload::MLP_XOR);
 //! ```
 //!
-//! [`firmware!`] defines the entry point and the fault handler; [`run`] then
+//! [`firmware!`] defines the entry point and the fault handlers (and passes the example's
+//! declared stack need to the build's check, see [`guard`]); [`run`] then
 //!
-//! 1. paints the stack ([`stack`]),
+//! 1. sets up the stack-overflow guard ([`guard::init`]) and paints the stack ([`stack`]),
 //! 2. runs the example, which wraps each training step in [`Bench::step`]: the first step is
 //!    bracketed by the `bench_start`/`bench_stop` markers that the instruction-counting QEMU
 //!    plugin watches,
