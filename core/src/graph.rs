@@ -55,7 +55,7 @@ pub(crate) struct Node<O> {
     /// Depends on a trainable (not frozen) variable, or is one: has a gradient.
     pub(crate) needs_grad: bool,
     /// A variable that is not trained (see [`Graph::set_trainable`]).
-    frozen: bool,
+    pub(crate) frozen: bool,
     /// The value buffer holds the node's value from the last run.
     pub(crate) kept: bool,
 }
@@ -518,11 +518,21 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             .map(|(i, _)| self.id_of(i))
     }
 
-    /// Total scalars in all variables (the size of an optimizer's per-parameter state).
+    /// Total scalars in all variables, trainable or frozen (what a checkpoint stores).
     pub fn variable_scalars(&self) -> usize {
         self.nodes
             .iter()
             .filter(|n| matches!(n.kind, NodeKind::Variable))
+            .map(|n| n.len())
+            .sum()
+    }
+
+    /// Scalars of the trainable (not frozen) variables: the per-parameter state an optimizer
+    /// needs (its `P`).
+    pub fn trainable_scalars(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.kind, NodeKind::Variable) && !n.frozen)
             .map(|n| n.len())
             .sum()
     }
@@ -1267,11 +1277,12 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         Ok(self.node(id)?.reached)
     }
 
-    /// Calls `f(index, id, value, grad, reached)` for every variable in insertion order, with
-    /// its value mutable: the hook optimizers use. `index` counts scalars over all variables
-    /// before this one (an offset into per-parameter optimizer state). Stops at the first error.
-    /// A frozen variable, or one without a gradient held now, comes with an empty `grad` and
-    /// `reached == false`.
+    /// Calls `f` for every variable in insertion order, with its value mutable: the hook
+    /// optimizers use. [`VariableMut::offset`] counts the scalars of the *trainable* variables
+    /// before this one (an offset into per-parameter optimizer state, so that an optimizer
+    /// for a partly frozen model needs state for its trainable scalars only). Stops at the
+    /// first error. A frozen variable, or one without a gradient held now, comes with an
+    /// empty `grad` and `reached == false`.
     ///
     /// # Errors
     /// Whatever `f` returns.
@@ -1294,7 +1305,9 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
                 grad,
                 reached,
             })?;
-            offset += len;
+            if !n.frozen {
+                offset += len;
+            }
         }
         Ok(())
     }
@@ -1324,7 +1337,8 @@ pub(crate) fn variable_views<T>(
 pub struct VariableMut<'a, T> {
     /// The variable's handle.
     pub id: NodeId,
-    /// Scalars in all earlier variables: this one's offset into per-parameter state.
+    /// Scalars in all earlier trainable variables: this one's offset into per-parameter
+    /// state (a frozen variable's offset is where the next trainable one's state starts).
     pub offset: usize,
     /// The value, row-major, to be updated.
     pub value: &'a mut [T],

@@ -46,7 +46,13 @@ use embedgrad_ops::prelude::*;
 use embedgrad_ops::StdOp;
 use embedgrad_train::data::{shuffle, Dataset, Evaluation, Table, Targets};
 use embedgrad_train::init::Init;
+use embedgrad_train::layers::FineTune;
+use embedgrad_train::safetensors::{self, Dtype, Layout, LoadOptions, Param, ParamName};
+use embedgrad_train::safetensors::{SafeTensors, WeightsError};
 use embedgrad_train::{minimize, Adam, Feeds, Schedule, SplitMix64};
+
+pub mod finetune;
+pub use finetune::{Writer, FINE_TUNE};
 
 /// Images.
 pub const SAMPLES: usize = 1797;
@@ -148,6 +154,78 @@ impl<const B: usize> Net<B> {
             loss: self.loss.id(),
         }
     }
+
+    /// The weights named as the state dict of PyTorch's
+    /// `nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))`: `0.weight` (32 × 64),
+    /// `0.bias` (32), `2.weight` (10 × 32), `2.bias` (10) — for
+    /// [`safetensors`](embedgrad_train::safetensors).
+    pub fn params(&self) -> [Param<'static>; 4] {
+        let p = |index, field, node, layout| Param {
+            name: ParamName::Module {
+                prefix: "",
+                index,
+                field,
+            },
+            node,
+            layout,
+        };
+        [
+            p(0, "weight", self.w1.id(), Layout::Transposed),
+            p(0, "bias", self.b1.id(), Layout::Vector),
+            p(2, "weight", self.w2.id(), Layout::Transposed),
+            p(2, "bias", self.b2.id(), Layout::Vector),
+        ]
+    }
+
+    /// Chooses what trains: every layer, the last one, or the biases only (see
+    /// [`FineTune`]).
+    ///
+    /// # Errors
+    /// A bad handle (a net of another graph).
+    pub fn fine_tune<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &self,
+        g: &mut Graph<T, O, N, S>,
+        mode: FineTune,
+    ) -> Result<(), Error> {
+        let (w1, b1, w2, b2) = match mode {
+            FineTune::All => (true, true, true, true),
+            FineTune::LastLayer => (false, false, true, true),
+            FineTune::BiasesOnly => (false, true, false, true),
+            FineTune::Nothing => (false, false, false, false),
+        };
+        g.set_trainable(self.w1.id(), w1)?;
+        g.set_trainable(self.b1.id(), b1)?;
+        g.set_trainable(self.w2.id(), w2)?;
+        g.set_trainable(self.b2.id(), b2)
+    }
+
+    /// Loads the weights from a safetensors file (see [`Net::params`]); nothing changes
+    /// unless the whole file is right.
+    ///
+    /// # Errors
+    /// The [`WeightsError`] of [`SafeTensors::parse`] and [`safetensors::load`].
+    pub fn load_weights<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &self,
+        g: &mut Graph<T, O, N, S>,
+        file: &[u8],
+    ) -> Result<(), WeightsError> {
+        let st: SafeTensors<'_, 4> = SafeTensors::parse(file)?;
+        safetensors::load(&st, g, &self.params(), LoadOptions::default())
+    }
+
+    /// Writes the weights as a safetensors file of `dtype` elements through `sink` (see
+    /// [`safetensors::write`]); returns its length.
+    ///
+    /// # Errors
+    /// As [`safetensors::write`].
+    pub fn save_weights<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &self,
+        g: &Graph<T, O, N, S>,
+        dtype: Dtype,
+        sink: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, WeightsError> {
+        safetensors::write(g, &self.params(), dtype, sink)
+    }
 }
 
 /// Builds the 64-32-10 network for mini-batches of `B` rows: weights He-uniform (first layer,
@@ -222,12 +300,15 @@ pub enum Part {
 }
 
 /// Everything a digits run needs besides the graph: the data set and its split, the network's
-/// handles, Adam (state for [`PARAMETERS`] scalars), the shuffling generator and a batch's
-/// buffers. About `4·(2·2410 + 65·B) + 3.6 K` bytes in f32 — put it in a `static` or a `Box`.
+/// handles, Adam (state for `P` trainable scalars: [`PARAMETERS`] by default; 330 suffice to
+/// fine-tune the last layer), the shuffling generator, a batch's buffers and the [`Writer`]
+/// whose hand the images are seen in. About `4·(2·P + 65·B) + 3.6 K` bytes in f32 — put it
+/// in a `static` or a `Box`.
 #[derive(Clone, Debug)]
-pub struct Trainer<T: Scalar, const B: usize> {
+pub struct Trainer<T: Scalar, const B: usize, const P: usize = PARAMETERS> {
     net: Net<B>,
-    opt: Adam<T, PARAMETERS>,
+    opt: Adam<T, P>,
+    writer: Writer,
     schedule: Schedule,
     rng: SplitMix64,
     indices: [u16; SAMPLES],
@@ -236,7 +317,7 @@ pub struct Trainer<T: Scalar, const B: usize> {
     steps: u32,
 }
 
-impl<T: Scalar, const B: usize> Trainer<T, B> {
+impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
     /// Splits the data, builds the network into the empty graph `g` with weights drawn from
     /// SplitMix64(`recipe.seed`) and sets up Adam with `recipe.schedule`.
     ///
@@ -270,6 +351,7 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
                 loss: Tensor::from_id(none),
             },
             opt: Adam::with(T::ZERO, T::ZERO, T::ZERO, T::ZERO),
+            writer: Writer::Original,
             schedule: Schedule::Constant { lr: 0.0 },
             rng: SplitMix64::new(0),
             indices: [0; SAMPLES],
@@ -314,8 +396,50 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
     }
 
     /// The optimizer.
-    pub fn optimizer(&self) -> &Adam<T, PARAMETERS> {
+    pub fn optimizer(&self) -> &Adam<T, P> {
         &self.opt
+    }
+
+    /// Sees every image in `writer`'s hand from now on (training and evaluation): the
+    /// original digits, or a distorted "unseen writer" to fine-tune on.
+    pub fn set_writer(&mut self, writer: Writer) {
+        self.writer = writer;
+    }
+
+    /// The writer the images are seen in.
+    pub fn writer(&self) -> Writer {
+        self.writer
+    }
+
+    /// Starts over with `recipe`'s schedule: Adam's moments and update count zero, the step
+    /// count zero, the rows in the split's order again and the shuffling generator re-seeded
+    /// (the weights stay): how a fine-tuning run starts from loaded weights, the same run
+    /// whatever the trainer did before.
+    ///
+    /// # Errors
+    /// None in practice (as [`split`]).
+    pub fn restart(&mut self, recipe: &Recipe) -> Result<(), Error> {
+        split(&mut self.indices)?;
+        self.opt.reset();
+        self.schedule = recipe.schedule;
+        recipe.schedule.set(&mut self.opt, 0);
+        self.rng = SplitMix64::new(recipe.seed);
+        self.steps = 0;
+        Ok(())
+    }
+
+    /// Fills the batch buffers with the rows `rows` in the trainer's writer's hand.
+    fn fill(&mut self, rows: &[u16]) -> Result<(), Error> {
+        dataset()?.fill_batch(
+            rows,
+            self.x.as_flattened_mut(),
+            &mut self.y,
+            Targets::Labels,
+        )?;
+        for x in self.x.iter_mut().take(rows.len()) {
+            self.writer.apply(x);
+        }
+        Ok(())
     }
 
     /// Steps taken so far.
@@ -367,14 +491,15 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
             .ok_or(Error::InvalidArgument)?;
         // The tables in flash, checked again (a few instructions per label), so that the
         // trainer itself holds nothing but zeros until `init`.
-        dataset()?.feed_batch(
-            g,
-            self.net.feeds(),
-            Targets::Labels,
-            rows,
-            self.x.as_flattened_mut(),
-            &mut self.y,
-        )?;
+        let rows: &[u16] = rows;
+        let mut batch = [0u16; B];
+        for (d, &r) in batch.iter_mut().zip(rows) {
+            *d = r;
+        }
+        let n = rows.len();
+        self.fill(batch.get(..n).unwrap_or(&[]))?;
+        g.feed_slice(self.net.x.id(), self.x.as_flattened())?;
+        g.feed_slice(self.net.y.id(), &self.y)?;
         self.schedule.set(&mut self.opt, self.steps);
         let loss = minimize(&mut self.opt, g, self.net.loss)?;
         self.steps = self.steps.saturating_add(1);
@@ -410,20 +535,56 @@ impl<T: Scalar, const B: usize> Trainer<T, B> {
         g: &mut Graph<T, O, N, S>,
         part: Part,
     ) -> Result<Evaluation<T>, Error> {
-        let (train, test) = self.indices.split_at(TRAIN);
-        let rows = match part {
-            Part::Train => train,
-            Part::Test => test,
+        let (start, end) = match part {
+            Part::Train => (0, TRAIN),
+            Part::Test => (TRAIN, SAMPLES),
         };
-        dataset()?.evaluate(
-            g,
-            self.net.feeds(),
-            Targets::Labels,
-            self.net.logits.id(),
-            rows,
-            self.x.as_flattened_mut(),
-            &mut self.y,
-        )
+        if self.writer == Writer::Original {
+            let rows = self.indices.get(start..end).unwrap_or(&[]);
+            return dataset()?.evaluate(
+                g,
+                self.net.feeds(),
+                Targets::Labels,
+                self.net.logits.id(),
+                rows,
+                self.x.as_flattened_mut(),
+                &mut self.y,
+            );
+        }
+        // Another writer: the same batches, each row distorted before it is fed.
+        let mut ev = Evaluation {
+            loss: T::ZERO,
+            correct: 0,
+            total: 0,
+        };
+        let mut at = start;
+        while at < end {
+            let n = B.min(end - at);
+            let mut batch = [0u16; B];
+            for (d, &r) in batch
+                .iter_mut()
+                .zip(self.indices.get(at..at + n).unwrap_or(&[]))
+            {
+                *d = r;
+            }
+            let rows = batch.get(..n).unwrap_or(&[]);
+            self.fill(rows)?;
+            g.feed_slice(self.net.x.id(), self.x.as_flattened())?;
+            g.feed_slice(self.net.y.id(), &self.y)?;
+            g.run_many(&[self.net.loss.id(), self.net.logits.id()])?;
+            ev.loss += g.value(self.net.loss)?.data[0][0];
+            let scores = g.value_slice(self.net.logits.id())?;
+            for (&r, row) in rows.iter().zip(scores.chunks_exact(CLASSES)) {
+                if LABELS.get(usize::from(r)).map(|&l| usize::from(l))
+                    == Some(embedgrad_train::argmax(row))
+                {
+                    ev.correct += 1;
+                }
+            }
+            ev.total += n;
+            at += n;
+        }
+        Ok(ev)
     }
 
     /// The node of the class scores (`B × 10`).

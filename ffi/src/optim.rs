@@ -95,7 +95,7 @@ impl Rule<'_> {
 
     /// BUFFER_TOO_SMALL when the state does not hold every trainable scalar of the graph.
     fn check(&self, graph: &FfiGraph) -> Result<(), Fail> {
-        if graph.variable_scalars() > self.capacity() {
+        if graph.trainable_scalars() > self.capacity() {
             Err(EgStatus::BufferTooSmall.into())
         } else {
             Ok(())
@@ -108,7 +108,7 @@ impl Optimizer<f32> for Rule<'_> {
         &mut self,
         g: &mut Graph<f32, O, N, S>,
     ) -> Result<(), Error> {
-        if g.variable_scalars() > self.capacity() {
+        if g.trainable_scalars() > self.capacity() {
             return Err(Error::InvalidArgument);
         }
         match self {

@@ -17,9 +17,11 @@
 
 use crate::json;
 use embedgrad_core::{Error, Requirements, Scalar};
-use embedgrad_data::digits::{self, Part, Recipe, Trainer, BATCH};
+use embedgrad_data::digits::{self, Part, Recipe, Trainer, Writer, BATCH, FINE_TUNE};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::data::Evaluation;
+use embedgrad_train::layers::FineTune;
+use embedgrad_train::safetensors::{Dtype, WeightsError};
 use embedgrad_train::{fnv1a, FNV_OFFSET};
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,9 @@ pub struct DigitsRun<T> {
     pub test: Evaluation<T>,
     /// What the graph holds.
     pub requirements: Requirements,
+    /// The trained weights as a safetensors file (PyTorch's `nn.Sequential` names; F32 for an
+    /// f32 run, F64 for f64).
+    pub weights: Vec<u8>,
 }
 
 impl<T: Scalar> DigitsRun<T> {
@@ -84,12 +89,248 @@ pub fn train<T: Scalar>(
     }
     let train = t.evaluate(&mut g, Part::Train)?;
     let test = t.evaluate(&mut g, Part::Test)?;
+    let weights = save(&g, t.net()).map_err(WeightsError::into_error)?;
     Ok(DigitsRun {
         epochs,
         train,
         test,
         requirements: g.requirements(),
+        weights,
     })
+}
+
+/// The element type of a weight file written from a `T` graph.
+fn dtype<T: Scalar>() -> Dtype {
+    if T::BYTES == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+fn save<T: Scalar, const N: usize, const S: usize>(
+    g: &StdGraph<T, N, S>,
+    net: &digits::Net<BATCH>,
+) -> Result<Vec<u8>, WeightsError> {
+    let mut out = Vec::new();
+    net.save_weights(g, dtype::<T>(), |b| {
+        out.extend_from_slice(b);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Why a weight file could not be used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WeightsFailure {
+    /// The file is not the digits model's weights.
+    File(WeightsError),
+    /// Training or evaluating failed.
+    Graph(Error),
+}
+
+impl std::fmt::Display for WeightsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightsFailure::File(e) => write!(f, "{e}"),
+            WeightsFailure::Graph(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<Error> for WeightsFailure {
+    fn from(e: Error) -> Self {
+        WeightsFailure::Graph(e)
+    }
+}
+
+type Graph<T> = StdGraph<T, { digits::NODES }, SCALARS>;
+
+/// A graph and its trainer, on the heap.
+type Loaded<T> = (Box<Graph<T>>, Box<Trainer<T, BATCH>>);
+
+/// A graph and trainer with the weights of `file` loaded, seeing `writer`'s hand.
+fn loaded<T: Scalar>(file: &[u8], writer: Writer) -> Result<Loaded<T>, WeightsFailure> {
+    let mut g: Box<Graph<T>> = Box::new(StdGraph::new());
+    let mut t: Box<Trainer<T, BATCH>> = Box::new(Trainer::new(&mut g, &FINE_TUNE)?);
+    t.net()
+        .load_weights(&mut g, file)
+        .map_err(WeightsFailure::File)?;
+    t.set_writer(writer);
+    Ok((g, t))
+}
+
+/// The held-out accuracy of the weights in `file` on the digits as `writer` draws them.
+///
+/// # Errors
+/// [`WeightsFailure::File`] for a file that is not the digits model's weights.
+pub fn evaluate<T: Scalar>(file: &[u8], writer: Writer) -> Result<Evaluation<T>, WeightsFailure> {
+    let (mut g, mut t) = loaded::<T>(file, writer)?;
+    Ok(t.evaluate(&mut g, Part::Test)?)
+}
+
+/// The class scores (logits) of the weights in `file` for the images `rows` (storage order of
+/// the data set, each as `writer` draws it), computed in batches of [`BATCH`].
+///
+/// # Errors
+/// As [`evaluate`]; [`Error::InvalidArgument`] for rows past the data set.
+pub fn predict<T: Scalar>(
+    file: &[u8],
+    writer: Writer,
+    rows: std::ops::Range<usize>,
+) -> Result<Vec<[T; digits::CLASSES]>, WeightsFailure> {
+    let (mut g, t) = loaded::<T>(file, writer)?;
+    let data = digits::dataset()?;
+    if rows.end > data.len() {
+        return Err(Error::InvalidArgument.into());
+    }
+    let net = *t.net();
+    let mut out = Vec::with_capacity(rows.len());
+    let (mut x, mut y) = ([[T::ZERO; digits::FEATURES]; BATCH], [T::ZERO; BATCH]);
+    let mut start = rows.start;
+    while start < rows.end {
+        let n = data.fill_range(
+            start,
+            x.as_flattened_mut(),
+            &mut y,
+            embedgrad_train::data::Targets::Labels,
+        )?;
+        for row in x.iter_mut() {
+            writer.apply(row);
+        }
+        g.feed_slice(net.x.id(), x.as_flattened())?;
+        let logits = g.eval(net.logits)?;
+        for row in logits.data.iter().take(n.min(rows.end - start)) {
+            out.push(*row);
+        }
+        start += n;
+    }
+    Ok(out)
+}
+
+/// `{"row":R,"label":L,"logits":[…]}` for image `row`.
+pub fn predict_line<T: Scalar>(row: usize, logits: &[T]) -> String {
+    let label = digits::LABELS.get(row).copied().unwrap_or(0);
+    let values: Vec<String> = logits.iter().map(|&v| json::number(v)).collect();
+    format!(
+        "{{\"row\":{row},\"label\":{label},\"logits\":[{}]}}",
+        values.join(",")
+    )
+}
+
+/// The outcome of [`fine_tune`].
+#[derive(Clone, Debug)]
+pub struct FineTuneRun<T> {
+    /// Held-out accuracy on the writer before fine-tuning.
+    pub before: Evaluation<T>,
+    /// Held-out accuracy on the writer after.
+    pub after: Evaluation<T>,
+    /// Per epoch: the mean training loss and the time.
+    pub epochs: Vec<(T, Duration)>,
+    /// Trainable scalars during fine-tuning.
+    pub trainable: usize,
+    /// The graph's need while fine-tuning (frozen layers need no gradients).
+    pub requirements: Requirements,
+    /// The fine-tuned weights as a safetensors file.
+    pub weights: Vec<u8>,
+}
+
+/// Fine-tunes the weights in `file` to `writer` ([`FINE_TUNE`]: Adam, the writer's training
+/// rows), training what `mode` says, calling `on_epoch(epoch, mean_loss, time)`.
+///
+/// # Errors
+/// As [`evaluate`]; graph errors.
+pub fn fine_tune<T: Scalar>(
+    file: &[u8],
+    writer: Writer,
+    mode: FineTune,
+    mut on_epoch: impl FnMut(usize, T, Duration),
+) -> Result<FineTuneRun<T>, WeightsFailure> {
+    let (mut g, mut t) = loaded::<T>(file, writer)?;
+    let before = t.evaluate(&mut g, Part::Test)?;
+    t.net().fine_tune(&mut g, mode)?;
+    t.restart(&FINE_TUNE)?;
+    let mut epochs = Vec::new();
+    for e in 1..=FINE_TUNE.epochs {
+        let start = Instant::now();
+        let loss = t.epoch(&mut g, |f| f())?;
+        let time = start.elapsed();
+        on_epoch(e, loss, time);
+        epochs.push((loss, time));
+    }
+    let after = t.evaluate(&mut g, Part::Test)?;
+    let weights = save(&g, t.net()).map_err(WeightsFailure::File)?;
+    Ok(FineTuneRun {
+        before,
+        after,
+        epochs,
+        trainable: g.trainable_scalars(),
+        requirements: g.requirements(),
+        weights,
+    })
+}
+
+/// The name of a fine-tuning mode on the command line: `all`, `last`, `biases`, `none`.
+pub fn mode_name(mode: FineTune) -> &'static str {
+    match mode {
+        FineTune::All => "all",
+        FineTune::LastLayer => "last",
+        FineTune::BiasesOnly => "biases",
+        FineTune::Nothing => "none",
+    }
+}
+
+/// The mode of a name ([`mode_name`]).
+pub fn mode_from_name(s: &str) -> Option<FineTune> {
+    [
+        FineTune::All,
+        FineTune::LastLayer,
+        FineTune::BiasesOnly,
+        FineTune::Nothing,
+    ]
+    .into_iter()
+    .find(|&m| mode_name(m) == s)
+}
+
+/// `{"example":"digits","writer":W,"test_accuracy":A,"correct":C,"total":N}`.
+pub fn eval_line<T: Scalar>(writer: Writer, e: &Evaluation<T>) -> String {
+    format!(
+        "{{\"example\":\"digits\",\"writer\":{},\"test_accuracy\":{},\"correct\":{},\"total\":{}}}",
+        json::string(writer.name()),
+        json::number(e.accuracy()),
+        e.correct,
+        e.total
+    )
+}
+
+/// `{"example":"digits","writer":W,"mode":M,"epoch":E,"loss":L}`.
+pub fn fine_tune_epoch_line<T: Scalar>(
+    writer: Writer,
+    mode: FineTune,
+    epoch: usize,
+    loss: T,
+) -> String {
+    format!(
+        "{{\"example\":\"digits\",\"writer\":{},\"mode\":{},\"epoch\":{epoch},\"loss\":{}}}",
+        json::string(writer.name()),
+        json::string(mode_name(mode)),
+        json::number(loss)
+    )
+}
+
+/// `{"example":"digits","writer":W,"mode":M,"before":A,"test_accuracy":B,"trainable":P,"scalars":S}`:
+/// held-out accuracy on the writer before and after fine-tuning, the trainable scalars and
+/// the graph's scalars while fine-tuning.
+pub fn fine_tune_line<T: Scalar>(writer: Writer, mode: FineTune, r: &FineTuneRun<T>) -> String {
+    format!(
+        "{{\"example\":\"digits\",\"writer\":{},\"mode\":{},\"before\":{},\"test_accuracy\":{},\"trainable\":{},\"scalars\":{}}}",
+        json::string(writer.name()),
+        json::string(mode_name(mode)),
+        json::number(r.before.accuracy()),
+        json::number(r.after.accuracy()),
+        r.trainable,
+        r.requirements.scalars
+    )
 }
 
 /// `{"example":"digits","precision":P,"epoch":E,"loss":L}`.
@@ -143,6 +384,7 @@ mod tests {
                 unplanned_scalars: 1,
                 bytes: 8,
             },
+            weights: Vec::new(),
         };
         assert_eq!(
             final_line("f64", &r),

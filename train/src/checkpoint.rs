@@ -90,7 +90,7 @@
 //! | 24 | 4 | the optimizer's update count ([`Optimizer::update_count`]) |
 //! | 28 | 4 | record length in bytes, `40 + 4V + B(P + Q) + 4` |
 //! | 32 | 4 | model fingerprint ([`model_fingerprint`]) |
-//! | 36 | 4 | optimizer fingerprint ([`Optimizer::fingerprint`]) |
+//! | 36 | 4 | optimizer fingerprint ([`Optimizer::fingerprint`]; combined with which variables are trainable when some are frozen) |
 //! | 40 | 4·V | shape table: `rows: u16`, `cols: u16` of each variable, in insertion order |
 //! | 40 + 4V | B·P | variable values, row-major, one variable after the other |
 //! | … | B·Q | optimizer state |
@@ -124,7 +124,11 @@
 //! record is intact (magic, version, lengths, CRC), that it was saved from a graph of the same
 //! scalar type, the same number of variables and scalars, the same variable shapes and the
 //! same [`model_fingerprint`], by an optimizer with the same [`Optimizer::fingerprint`] and
-//! state length, and that every stored value is finite. [`Store::save`] and [`save_to_slice`]
+//! state length (and the same variables frozen: the state covers the trainable ones only), and
+//! that every stored value is finite. [`restore_weights_from_slice`] and
+//! [`Store::restore_weights`] restore the variables alone and skip the optimizer's checks: an
+//! inference device, or one fine-tuning with another optimizer, restores any checkpoint of its
+//! model. [`Store::save`] and [`save_to_slice`]
 //! never write a non-finite value: they refuse a model with a non-finite variable or optimizer
 //! state with [`Error::NonFinite`], before anything is written or erased.
 //!
@@ -351,6 +355,29 @@ pub fn model_fingerprint<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             NodeKind::Constant => f.u32(3).u32(rows).u32(cols),
             NodeKind::Op(op) => f.u32(4).bytes(op.name().as_bytes()).u32(cols),
         };
+    }
+    Ok(f.finish())
+}
+
+/// The optimizer fingerprint a record stores: [`Optimizer::fingerprint`] as it is when every
+/// variable trains; with some frozen, combined with which ones are — the optimizer's state is
+/// laid out over the trainable variables, so state saved with other variables frozen would
+/// land on the wrong ones.
+fn state_fingerprint<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &Graph<T, O, N, S>,
+    opt: &impl Optimizer<T>,
+) -> Result<u32, Error> {
+    let base = opt.fingerprint();
+    let mut frozen = false;
+    for id in g.variables() {
+        frozen |= !g.is_trainable(id)?;
+    }
+    if !frozen {
+        return Ok(base);
+    }
+    let mut f = Fingerprint::new(b"embedgrad-frozen").u32(base);
+    for id in g.variables() {
+        f = f.flag(g.is_trainable(id)?);
     }
     Ok(f.finish())
 }
@@ -678,7 +705,7 @@ fn encode<T: Scalar, O: Op<T>, const N: usize, const S: usize, K: Sink>(
     put_bytes(&mut h, 24, &opt.update_count().to_le_bytes());
     put_bytes(&mut h, 28, &len.to_le_bytes());
     put_bytes(&mut h, 32, &plan.model.to_le_bytes());
-    put_bytes(&mut h, 36, &opt.fingerprint().to_le_bytes());
+    put_bytes(&mut h, 36, &state_fingerprint(g, opt)?.to_le_bytes());
     w.push(&h)?;
     for id in g.variables() {
         let s = g.shape(id)?;
@@ -951,7 +978,7 @@ fn verify<R: Source>(src: &mut R) -> Result<Info, Reject> {
 fn check_fit<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     info: &Info,
     g: &Graph<T, O, N, S>,
-    opt: &impl Optimizer<T>,
+    opt: Option<&impl Optimizer<T>>,
 ) -> Result<(), RestoreError> {
     if usize::from(info.scalar_bytes) != T::BYTES {
         return Err(RestoreError::OtherScalarType {
@@ -973,16 +1000,18 @@ fn check_fit<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     if scalars != info.value_scalars as usize {
         return Err(count_mismatch(scalars, info.value_scalars));
     }
-    let state = opt.state().len();
-    if state != info.state_scalars as usize {
-        return Err(count_mismatch(state, info.state_scalars));
-    }
-    let optimizer = opt.fingerprint();
-    if optimizer != info.optimizer {
-        return Err(RestoreError::OtherOptimizer {
-            expected: optimizer,
-            found: info.optimizer,
-        });
+    if let Some(opt) = opt {
+        let state = opt.state().len();
+        if state != info.state_scalars as usize {
+            return Err(count_mismatch(state, info.state_scalars));
+        }
+        let optimizer = state_fingerprint(g, opt).map_err(RestoreError::Mismatch)?;
+        if optimizer != info.optimizer {
+            return Err(RestoreError::OtherOptimizer {
+                expected: optimizer,
+                found: info.optimizer,
+            });
+        }
     }
     if !info.finite {
         return Err(RestoreError::Mismatch(Error::NonFinite));
@@ -1005,7 +1034,7 @@ fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     src: &mut R,
     info: &Info,
     g: &mut Graph<T, O, N, S>,
-    opt: &mut impl Optimizer<T>,
+    opt: Option<&mut impl Optimizer<T>>,
 ) -> Result<(), CopyError> {
     let before = |e: Error| CopyError::Before(reject(e).into());
     let mut r = Reader::new(src);
@@ -1036,14 +1065,27 @@ fn apply<R: Source, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         Ok(())
     })
     .map_err(|_: Error| CopyError::After)?;
-    for x in opt.state_mut() {
-        *x = r.scalar().map_err(|_| CopyError::After)?;
+    match opt {
+        Some(opt) => {
+            for x in opt.state_mut() {
+                *x = r.scalar().map_err(|_| CopyError::After)?;
+            }
+            if r.crc.finish() != info.crc || r.offset() + CRC_LEN != info.len as usize {
+                // The bytes changed between the two reads: only a failing storage does that.
+                return Err(CopyError::After);
+            }
+            opt.set_update_count(info.update_count);
+        }
+        None => {
+            // Weights only: the state is read past (the CRC covers it), not kept.
+            for _ in 0..info.state_scalars {
+                r.scalar::<T>().map_err(|_| CopyError::After)?;
+            }
+            if r.crc.finish() != info.crc || r.offset() + CRC_LEN != info.len as usize {
+                return Err(CopyError::After);
+            }
+        }
     }
-    if r.crc.finish() != info.crc || r.offset() + CRC_LEN != info.len as usize {
-        // The bytes changed between the two reads: only a failing storage does that.
-        return Err(CopyError::After);
-    }
-    opt.set_update_count(info.update_count);
     Ok(())
 }
 
@@ -1126,9 +1168,57 @@ pub fn restore_from_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     opt: &mut impl Optimizer<T>,
     bytes: &[u8],
 ) -> Result<Info, RestoreError> {
+    restore_slice(g, Some(opt), bytes)
+}
+
+/// Restores the variables only from a record, whatever optimizer saved it: what an inference
+/// device, or one that fine-tunes with another optimizer, needs. The record is checked as by
+/// [`restore_from_slice`] except for the optimizer (its kind, settings, state length and which
+/// variables were frozen); its optimizer state is checked by the CRC and left unused. Nothing
+/// changes unless it succeeds.
+///
+/// ```
+/// use embedgrad_core::Matrix;
+/// use embedgrad_ops::prelude::*;
+/// use embedgrad_train::checkpoint::{restore_from_slice, restore_weights_from_slice, save_to_slice};
+/// use embedgrad_train::{minimize, Adam, GradientDescent};
+///
+/// let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+/// let w = g.variable(&Matrix::new([[2.0f32]]))?;
+/// let loss = g.reduce_sum(w)?;
+/// let mut adam: Adam<f32, 1> = Adam::new(0.1);
+/// minimize(&mut adam, &mut g, loss)?;
+/// let mut rec = [0u8; 128];
+/// let n = save_to_slice(&g, &adam, 1, &mut rec)?;
+///
+/// let mut h: StdGraph<f32, 4, 16> = StdGraph::new();
+/// let v = h.variable(&Matrix::new([[0.0f32]]))?;
+/// h.reduce_sum(v)?; // the same model
+/// // Without Adam, a full restore is refused; the weights alone restore.
+/// assert!(restore_from_slice(&mut h, &mut GradientDescent::new(0.1), &rec[..n]).is_err());
+/// restore_weights_from_slice(&mut h, &rec[..n])?;
+/// assert_eq!(h.value(v)?, g.value(w)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`restore_from_slice`], without [`RestoreError::OtherOptimizer`] and the state-length
+/// mismatch.
+pub fn restore_weights_from_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    bytes: &[u8],
+) -> Result<Info, RestoreError> {
+    restore_slice(g, None::<&mut crate::GradientDescent<T>>, bytes)
+}
+
+fn restore_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+    opt: Option<&mut impl Optimizer<T>>,
+    bytes: &[u8],
+) -> Result<Info, RestoreError> {
     let mut src = SliceSource(bytes);
     let info = verify(&mut src)?;
-    check_fit(&info, g, opt)?;
+    check_fit(&info, g, opt.as_deref())?;
     match apply(&mut src, &info, g, opt) {
         Ok(()) => Ok(info),
         Err(CopyError::Before(e)) => Err(e),
@@ -1539,14 +1629,34 @@ impl<F: NorFlash> Store<F> {
         g: &mut Graph<T, O, N, S>,
         opt: &mut impl Optimizer<T>,
     ) -> Result<Restored, RestoreError> {
+        self.restore_twice(g, Some(opt))
+    }
+
+    /// As [`Store::restore`], the variables only, whatever optimizer saved the checkpoint
+    /// (see [`restore_weights_from_slice`]).
+    ///
+    /// # Errors
+    /// As [`Store::restore`], without the optimizer's refusals.
+    pub fn restore_weights<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+    ) -> Result<Restored, RestoreError> {
+        self.restore_twice(g, None::<&mut crate::GradientDescent<T>>)
+    }
+
+    fn restore_twice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+        mut opt: Option<&mut impl Optimizer<T>>,
+    ) -> Result<Restored, RestoreError> {
         let slots = self.slots().map_err(|_| RestoreError::Storage)?;
         let Some((slot, info)) = pick(&slots)? else {
             return Ok(Restored::Empty);
         };
-        check_fit(&info, g, opt)?;
+        check_fit(&info, g, opt.as_deref())?;
         let mut changed = false;
         for _attempt in 0..2 {
-            match apply(&mut self.source(slot), &info, g, opt) {
+            match apply(&mut self.source(slot), &info, g, opt.as_deref_mut()) {
                 Ok(()) => {
                     return Ok(Restored::Checkpoint {
                         info,
@@ -1586,7 +1696,7 @@ impl<F: NorFlash> Store<F> {
         let Some((slot, info)) = pick(&slots)? else {
             return Ok(Restored::Empty);
         };
-        check_fit(&info, g, opt)?;
+        check_fit(&info, g, Some(&*opt))?;
         let need = (info.len as usize).div_ceil(F::READ_SIZE.max(1)) * F::READ_SIZE.max(1);
         let found = buf.len();
         let b = buf
@@ -1603,7 +1713,7 @@ impl<F: NorFlash> Store<F> {
             Ok(i) if i == info => {}
             _ => return Err(RestoreError::Storage),
         }
-        match apply(&mut SliceSource(again), &info, g, opt) {
+        match apply(&mut SliceSource(again), &info, g, Some(opt)) {
             Ok(()) => Ok(Restored::Checkpoint {
                 info,
                 other_damaged: slots.get(1 - slot).is_some_and(Slot::is_damaged),

@@ -37,10 +37,12 @@
 pub mod checkpoint;
 pub mod data;
 pub mod init;
+pub mod layers;
 pub mod loss;
 mod optim;
 mod optimizers;
 mod rng;
+pub mod safetensors;
 mod schedule;
 pub mod seed;
 pub mod source;

@@ -70,6 +70,23 @@ pub trait Optimizer<T: Scalar> {
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
         Err(Error::NotPlanned(v.id))
     }
+
+    /// One training step with this optimizer: forward, backprop, update — the free
+    /// [`minimize`] (a planned step when a plan for `loss` is installed). Returns the loss
+    /// computed before the update.
+    ///
+    /// # Errors
+    /// As [`minimize`]; no variable is changed on an error.
+    fn minimize<O: Op<T>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<T, O, N, S>,
+        loss: Tensor<1, 1>,
+    ) -> Result<T, Error>
+    where
+        Self: Sized,
+    {
+        minimize(self, g, loss)
+    }
 }
 
 /// The tutorial's `GradientDescentOptimizer`: `W ← W − η ∂J/∂W`.

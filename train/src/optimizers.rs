@@ -3,7 +3,8 @@
 //! schedules use, and gradient clipping by global norm ([`clip_grad_norm`]).
 //!
 //! The state arrays are sized by a const generic `P`: the number of trainable scalars, which
-//! [`Graph::variable_scalars`] reports (and [`Example::parameters`](crate::seed::Example::parameters)
+//! [`Graph::trainable_scalars`] reports (frozen variables take no state; see
+//! [`layers`](crate::layers) for `P` as a `const`, and [`Example::parameters`](crate::seed::Example::parameters)
 //! for the seed nets). `P` may be larger than the graph needs (the rest is unused); when it is
 //! smaller, [`Optimizer::apply`] returns [`Error::InvalidArgument`] before changing anything.
 //!
@@ -51,7 +52,7 @@ fn check_capacity<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &Graph<T, O, N, S>,
     p: usize,
 ) -> Result<(), Error> {
-    if g.variable_scalars() > p {
+    if g.trainable_scalars() > p {
         Err(Error::InvalidArgument)
     } else {
         Ok(())

@@ -150,8 +150,11 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 s.value = n.value;
                 s.v_end = end;
                 if matches!(n.kind, NodeKind::Variable) {
+                    // Optimizer state is laid out over the trainable variables only.
                     s.var_offset = var_offset;
-                    var_offset = var_offset.saturating_add(n.len() as u32);
+                    if !n.frozen {
+                        var_offset = var_offset.saturating_add(n.len() as u32);
+                    }
                 }
             }
             slots

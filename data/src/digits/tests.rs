@@ -166,3 +166,58 @@ fn evaluation_matches_a_hand_written_forward_pass() {
     );
     assert!(ev.accuracy() > 0.9);
 }
+
+/// The fine-tuning demo on the host: a model pre-trained with the recipe, written as
+/// safetensors and loaded back, adapts to each distorted writer; the whole net adapts best,
+/// the biases least, and the original writer loses nothing.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn fine_tuning_wins_back_an_unseen_writer() {
+    use embedgrad_ops::prelude::*;
+    use embedgrad_train::layers::FineTune;
+    use embedgrad_train::safetensors::Dtype;
+    const B: usize = BATCH;
+    let mut g: Box<StdGraph<f32, NODES, { 297 * B + 4822 }>> = Box::new(StdGraph::new());
+    let mut t: Box<Trainer<f32, B>> = Box::new(Trainer::new(&mut g, &RECIPE).unwrap());
+    for _ in 0..RECIPE.epochs {
+        t.epoch(&mut g, |f| f()).unwrap();
+    }
+    let mut file = vec![0u8; 12_000];
+    let mut at = 0;
+    let n = t
+        .net()
+        .save_weights(&g, Dtype::F32, |b| {
+            file[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+            true
+        })
+        .unwrap();
+    assert_eq!(n, 8 + 304 + 4 * PARAMETERS); // a 299-byte header padded to 304
+    let original = t.evaluate(&mut g, Part::Test).unwrap().accuracy();
+    let mut tune = |w: Writer, mode: FineTune| {
+        t.net().load_weights(&mut g, &file[..n]).unwrap();
+        t.net().fine_tune(&mut g, FineTune::All).unwrap();
+        t.set_writer(w);
+        let before = t.evaluate(&mut g, Part::Test).unwrap().accuracy();
+        t.net().fine_tune(&mut g, mode).unwrap();
+        t.restart(&FINE_TUNE).unwrap();
+        for _ in 0..FINE_TUNE.epochs {
+            t.epoch(&mut g, |f| f()).unwrap();
+        }
+        (before, t.evaluate(&mut g, Part::Test).unwrap().accuracy())
+    };
+    let (b, a) = tune(Writer::Original, FineTune::All);
+    assert_eq!(b, original);
+    assert!(a >= original - 0.02, "{original} → {a}");
+    let (before, last) = tune(Writer::Unseen, FineTune::LastLayer);
+    let (_, all) = tune(Writer::Unseen, FineTune::All);
+    let (_, biases) = tune(Writer::Unseen, FineTune::BiasesOnly);
+    assert!(
+        before < 0.5,
+        "the unseen writer is hard for the pre-trained model: {before}"
+    );
+    assert!(
+        biases > before + 0.2 && last > biases && all > last && all > 0.85,
+        "{before} → last {last}, all {all}, biases {biases}"
+    );
+}

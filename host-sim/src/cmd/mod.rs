@@ -75,12 +75,32 @@ USAGE:
         Prints the step plan of the example's full-batch training step: the fused steps, and
         every buffer with its lifetime, offset and size, against the interpreter's memory.
 
-    embedgrad-sim train digits [--precision f32|f64] [--json]
+    embedgrad-sim train digits [--precision f32|f64] [--json] [--save PATH]
         Trains a 64-32-10 relu network with Adam on the UCI handwritten digits (8x8 images,
         1,437 for training, 360 held out; 20 epochs of mini-batches of 16). Prints each
         epoch's mean training loss and time, then the training and held-out accuracy; with
         --json, one line per epoch {\"example\":\"digits\",\"precision\":P,\"epoch\":E,\"loss\":L},
-        then the final loss, accuracy, test_accuracy and the data's checksum.
+        then the final loss, accuracy, test_accuracy and the data's checksum. --save writes
+        the trained weights to PATH as safetensors, in the layout of PyTorch's
+        nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).
+
+    embedgrad-sim eval digits --weights PATH [--writer W] [--precision f32|f64] [--json]
+        Prints the held-out accuracy of the weights in PATH (safetensors, as --save writes
+        them or PyTorch's safetensors.torch.save_file does) on the digits as writer W draws
+        them (original, slanted, thick, shifted or unseen; default original); with --json,
+        {\"example\":\"digits\",\"writer\":W,\"test_accuracy\":A,\"correct\":C,\"total\":N}.
+
+    embedgrad-sim predict digits --weights PATH [--rows N] [--writer W] [--precision f32|f64]
+        Prints the class scores (logits) of the weights in PATH for the first N images of the
+        data set (default 16), one JSON line each: {\"row\":R,\"label\":L,\"logits\":[...]}.
+
+    embedgrad-sim finetune digits --weights PATH [--writer W] [--mode last|all|biases] [--json] [--save PATH]
+        Adapts the weights in PATH to a writer they have not seen (default unseen: slanted
+        and thick) by training on that writer's training images (5 epochs, Adam 0.01),
+        training the last layer (default), the whole network or the biases only; prints the
+        held-out accuracy on that writer before and after. With --json, one line per epoch,
+        then {\"example\":\"digits\",\"writer\":W,\"mode\":M,\"before\":A,\"test_accuracy\":B,
+        \"trainable\":P,\"scalars\":S}. --save writes the fine-tuned weights.
 
     embedgrad-sim sensor-demo [--samples N] [--seed S] [--error-rate P] [--json]
         Learns online to tell two gestures (tilt, shake) apart from a simulated MPU-6050
@@ -107,6 +127,9 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
             digits::run(args.get(1..).unwrap_or(&[]))
         }
         Some("train") => train::run(args.get(1..).unwrap_or(&[])),
+        Some("eval") => digits::eval(args.get(1..).unwrap_or(&[])),
+        Some("predict") => digits::predict(args.get(1..).unwrap_or(&[])),
+        Some("finetune") => digits::finetune(args.get(1..).unwrap_or(&[])),
         Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
         Some("plan") => plan::run(args.get(1..).unwrap_or(&[])),
         Some(a) if a.starts_with('-') => examples::run(args),

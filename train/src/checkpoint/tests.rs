@@ -847,3 +847,107 @@ fn a_damaged_slot_read_differently_twice_is_a_storage_fault() {
     assert_eq!(store.slots(), Err(Error::Storage));
     assert!(matches!(store.slots(), Ok([Slot::Valid(_), Slot::Erased])));
 }
+
+#[test]
+fn weights_restore_without_the_optimizer_that_saved_them() {
+    let (g, _, _) = model32(3.0);
+    let rec = saved32(&g, [7.0, 8.0]);
+    let (mut h, _, _) = model32(0.0);
+    // A full restore with another optimizer is refused and changes nothing …
+    let before = values(&h);
+    assert!(matches!(
+        restore_from_slice(&mut h, &mut GradientDescent::new(0.1f32), &rec),
+        Err(RestoreError::Mismatch(Error::LengthMismatch { .. }))
+    ));
+    assert_eq!(values(&h), before);
+    // … the weights alone restore.
+    let info = restore_weights_from_slice(&mut h, &rec).unwrap();
+    assert_eq!(info.state_scalars, 2);
+    assert_eq!(values(&h), values(&g));
+
+    // Still refused: damage, another model, another scalar type.
+    let mut bad = rec.clone();
+    let k = bad.len() - 6;
+    bad[k] ^= 1;
+    let (mut h, _, _) = model32(0.0);
+    assert_eq!(
+        restore_weights_from_slice(&mut h, &bad),
+        Err(RestoreError::Damaged)
+    );
+    assert_eq!(values(&h), values(&model32(0.0).0));
+    let mut other = G32::new();
+    other
+        .variable(&Matrix::new([[0.0f32, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        .unwrap();
+    let _x = other.placeholder::<1, 3>().unwrap(); // another placeholder width
+    other.variable(&Matrix::new([[0.0f32, 0.0, 0.0]])).unwrap();
+    assert!(matches!(
+        restore_weights_from_slice(&mut other, &rec),
+        Err(RestoreError::OtherModel { .. })
+    ));
+    let mut g64: StdGraph<f64, 8, 64> = StdGraph::new();
+    g64.variable(&Matrix::new([[0.0f64, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        .unwrap();
+    let _x = g64.placeholder::<1, 2>().unwrap();
+    g64.variable(&Matrix::new([[0.0f64, 0.0, 0.0]])).unwrap();
+    assert!(matches!(
+        restore_weights_from_slice(&mut g64, &rec),
+        Err(RestoreError::OtherScalarType { .. })
+    ));
+
+    // From flash.
+    let mut store = Store::new(Flash::new(), 256, 512).unwrap();
+    let (mut h, _, _) = model32(0.0);
+    assert_eq!(store.restore_weights(&mut h), Ok(Restored::Empty));
+    let opt = Stateful {
+        state: [1.0f32, 2.0],
+        count: 5,
+    };
+    store.save(&g, &opt).unwrap();
+    assert_eq!(
+        store.restore_weights(&mut h).map(|r| r.sequence()),
+        Ok(Some(1))
+    );
+    assert_eq!(values(&h), values(&g));
+}
+
+#[test]
+fn state_saved_with_other_variables_frozen_is_refused() {
+    let (mut g, w, _) = model32(1.0);
+    g.set_trainable(w, false).unwrap();
+    let opt = Stateful {
+        state: [1.0f32, 2.0],
+        count: 1,
+    };
+    let mut buf = [0u8; 256];
+    let n = save_to_slice(&g, &opt, 1, &mut buf).unwrap();
+    let rec = &buf[..n];
+    // The same graph, the same freezing: restores.
+    let mut same = model32(0.0);
+    same.0.set_trainable(same.1, false).unwrap();
+    let mut o = Stateful {
+        state: [0.0f32; 2],
+        count: 0,
+    };
+    restore_from_slice(&mut same.0, &mut o, rec).unwrap();
+    assert_eq!(o.state, [1.0, 2.0]);
+    // Nothing frozen (or the other variable frozen): the state would land elsewhere.
+    for freeze_b in [false, true] {
+        let (mut h, _, b) = model32(0.0);
+        if freeze_b {
+            h.set_trainable(b, false).unwrap();
+        }
+        let mut o = Stateful {
+            state: [0.0f32; 2],
+            count: 0,
+        };
+        assert!(matches!(
+            restore_from_slice(&mut h, &mut o, rec),
+            Err(RestoreError::OtherOptimizer { .. })
+        ));
+        assert_eq!(o.state, [0.0, 0.0]);
+        // The weights do not depend on it.
+        restore_weights_from_slice(&mut h, rec).unwrap();
+        assert_eq!(values(&h), values(&g));
+    }
+}
