@@ -41,6 +41,7 @@ pub mod layers;
 pub mod loss;
 mod optim;
 mod optimizers;
+pub mod quant;
 mod rng;
 pub mod safetensors;
 mod schedule;

@@ -11,7 +11,8 @@
 //!   byte lengths, no overlap, no gap) and lists its tensors, borrowing their bytes from the
 //!   slice (a file in memory-mapped flash is read where it lies; [`TensorInfo::as_f32`] views
 //!   aligned `F32` data in place). The JSON is parsed by `serde-json-core`, which allocates
-//!   nothing. F64, F32, F16 and BF16 are read and converted to the graph's scalar.
+//!   nothing. F64, F32, F16 and BF16 are read and converted to the graph's scalar; I8 and
+//!   I32 (quantized models, [`quant`](crate::quant)) are read too.
 //! - [`load`] copies a file into a graph's variables through a list of [`Param`]s (a name,
 //!   a node, a [`Layout`]); it checks every tensor first (present, shape, finite values, no
 //!   tensor left over) and changes nothing unless all are right.
@@ -241,6 +242,10 @@ pub enum Dtype {
     F16,
     /// bfloat16 (the top half of a binary32).
     BF16,
+    /// 8-bit two's complement integers (quantized weights, see [`quant`](crate::quant)).
+    I8,
+    /// 32-bit two's complement integers (quantized biases and multipliers).
+    I32,
 }
 
 impl Dtype {
@@ -250,6 +255,8 @@ impl Dtype {
             Dtype::F64 => 8,
             Dtype::F32 => 4,
             Dtype::F16 | Dtype::BF16 => 2,
+            Dtype::I8 => 1,
+            Dtype::I32 => 4,
         }
     }
 
@@ -260,17 +267,21 @@ impl Dtype {
             Dtype::F32 => "F32",
             Dtype::F16 => "F16",
             Dtype::BF16 => "BF16",
+            Dtype::I8 => "I8",
+            Dtype::I32 => "I32",
         }
     }
 
-    /// The dtype of a header name; `None` for the ones this module does not read (integers,
-    /// booleans, 8-bit floats).
+    /// The dtype of a header name; `None` for the ones this module does not read (other
+    /// integers, booleans, 8-bit floats).
     pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "F64" => Some(Dtype::F64),
             "F32" => Some(Dtype::F32),
             "F16" => Some(Dtype::F16),
             "BF16" => Some(Dtype::BF16),
+            "I8" => Some(Dtype::I8),
+            "I32" => Some(Dtype::I32),
             _ => None,
         }
     }
@@ -290,6 +301,10 @@ impl Dtype {
             Dtype::BF16 => bytes
                 .first_chunk::<2>()
                 .map_or(f64::NAN, |b| half::bf16::from_le_bytes(*b).to_f64()),
+            Dtype::I8 => bytes.first().map_or(f64::NAN, |&b| f64::from(b as i8)),
+            Dtype::I32 => bytes
+                .first_chunk::<4>()
+                .map_or(f64::NAN, |b| f64::from(i32::from_le_bytes(*b))),
         }
     }
 
@@ -311,6 +326,17 @@ impl Dtype {
             Dtype::BF16 => {
                 if let Some(d) = out.first_chunk_mut::<2>() {
                     *d = half::bf16::from_f64(v).to_le_bytes();
+                }
+            }
+            // Rounded to nearest and saturated (`as` from a float saturates; NaN gives 0).
+            Dtype::I8 => {
+                if let Some(d) = out.first_mut() {
+                    *d = (libm::round(v) as i8) as u8;
+                }
+            }
+            Dtype::I32 => {
+                if let Some(d) = out.first_chunk_mut::<4>() {
+                    *d = (libm::round(v) as i32).to_le_bytes();
                 }
             }
         }
@@ -344,7 +370,7 @@ pub enum Problem {
     },
     /// Two entries of the header have the same name.
     DuplicateName,
-    /// A dtype this module does not read (it reads F64, F32, F16 and BF16).
+    /// A dtype this module does not read (it reads F64, F32, F16, BF16, I8 and I32).
     UnsupportedDtype,
     /// More than [`MAX_RANK`] dimensions, or more elements than memory can address.
     UnsupportedShape {
@@ -458,7 +484,7 @@ impl fmt::Display for WeightsError {
             }
             Problem::DuplicateName => f.write_str("named twice in the header"),
             Problem::UnsupportedDtype => {
-                f.write_str("unsupported dtype (F64, F32, F16 and BF16 are read)")
+                f.write_str("unsupported dtype (F64, F32, F16, BF16, I8 and I32 are read)")
             }
             Problem::UnsupportedShape { rank } => write!(
                 f,
@@ -549,6 +575,24 @@ impl<'a> TensorInfo<'a> {
     /// 4-byte aligned in memory, on a little-endian target (every Cortex-M and RISC-V one).
     pub fn as_f32(&self) -> Option<&'a [f32]> {
         if self.dtype != Dtype::F32 || cfg!(target_endian = "big") {
+            return None;
+        }
+        bytemuck::try_cast_slice(self.data).ok()
+    }
+
+    /// The elements as `i8`s in place: `Some` for `I8` data (any alignment, either byte
+    /// order).
+    pub fn as_i8(&self) -> Option<&'a [i8]> {
+        if self.dtype != Dtype::I8 {
+            return None;
+        }
+        bytemuck::try_cast_slice(self.data).ok()
+    }
+
+    /// The elements as `i32`s in place: `Some` for `I32` data that is 4-byte aligned in
+    /// memory, on a little-endian target.
+    pub fn as_i32(&self) -> Option<&'a [i32]> {
+        if self.dtype != Dtype::I32 || cfg!(target_endian = "big") {
             return None;
         }
         bytemuck::try_cast_slice(self.data).ok()
@@ -1261,6 +1305,127 @@ pub fn write<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     }
     if fill > 0 && !sink(buf.get(..fill).unwrap_or(&[])) {
         return Err(failed);
+    }
+    Ok(total)
+}
+
+/// A tensor that is not a graph variable, for [`write_raw`]: its name, dtype, shape and
+/// little-endian bytes (`bytes.len()` = elements × dtype size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawTensor<'n> {
+    /// Its name.
+    pub name: &'n str,
+    /// Its element type.
+    pub dtype: Dtype,
+    /// Its shape.
+    pub dims: Dims,
+    /// Its bytes, little-endian.
+    pub bytes: &'n [u8],
+}
+
+/// Writes arbitrary tensors (a quantized model's integers, say) as a safetensors file, in the
+/// order given, streaming to `sink`; the header is padded to a multiple of 8 bytes and carries
+/// `metadata` (`(key, value)` pairs of plain strings) besides `{"format":"pt"}`. Put the
+/// tensors whose elements are wider first to keep every tensor aligned to its element size.
+/// Returns the file's length.
+///
+/// # Errors
+/// [`Problem::BadName`] for a name or metadata string a header cannot hold or a name given
+/// twice; [`Problem::ByteLength`] when a tensor's bytes do not match its dtype and shape;
+/// [`Problem::Write`] when the sink stops.
+pub fn write_raw(
+    tensors: &[RawTensor<'_>],
+    metadata: &[(&str, &str)],
+    mut sink: impl FnMut(&[u8]) -> bool,
+) -> Result<usize, WeightsError> {
+    let plain = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+    for (k, v) in metadata {
+        if !plain(k) || !plain(v) || *k == "format" {
+            return Err(WeightsError::at(Problem::BadName, k));
+        }
+    }
+    let mut data = 0usize;
+    for (i, t) in tensors.iter().enumerate() {
+        let twice = tensors
+            .get(..i)
+            .unwrap_or(&[])
+            .iter()
+            .any(|u| u.name == t.name);
+        if t.name.is_empty() || t.name == "__metadata__" || !plain(t.name) || twice {
+            return Err(WeightsError::at(Problem::BadName, t.name));
+        }
+        let want = t
+            .dims
+            .elements()
+            .and_then(|n| n.checked_mul(t.dtype.size()));
+        if want != Some(t.bytes.len()) {
+            return Err(WeightsError::at(
+                Problem::ByteLength {
+                    expected: want.unwrap_or(0) as u64,
+                    found: t.bytes.len() as u64,
+                },
+                t.name,
+            ));
+        }
+        data += t.bytes.len();
+    }
+    let header = |w: &mut dyn fmt::Write| -> fmt::Result {
+        w.write_str("{\"__metadata__\":{\"format\":\"pt\"")?;
+        for (k, v) in metadata {
+            write!(w, ",\"{k}\":\"{v}\"")?;
+        }
+        w.write_str("}")?;
+        let mut offset = 0;
+        for t in tensors {
+            write!(
+                w,
+                ",\"{}\":{{\"dtype\":\"{}\",\"shape\":[",
+                t.name,
+                t.dtype.name()
+            )?;
+            for (i, d) in t.dims.as_slice().iter().enumerate() {
+                if i > 0 {
+                    w.write_str(",")?;
+                }
+                write!(w, "{d}")?;
+            }
+            write!(
+                w,
+                "],\"data_offsets\":[{},{}]}}",
+                offset,
+                offset + t.bytes.len()
+            )?;
+            offset += t.bytes.len();
+        }
+        w.write_str("}")
+    };
+    let mut count = HeaderOut::<fn(&[u8]) -> bool> {
+        sink: None,
+        len: 0,
+        failed: false,
+    };
+    header(&mut count).map_err(|_| WeightsError::file(Problem::Write { needed: 0 }))?;
+    let padded = count.len.div_ceil(8) * 8;
+    let total = 8 + padded + data;
+    let failed = WeightsError::file(Problem::Write { needed: total });
+    if !sink(&(padded as u64).to_le_bytes()) {
+        return Err(failed);
+    }
+    let mut out = HeaderOut {
+        sink: Some(&mut sink),
+        len: 0,
+        failed: false,
+    };
+    header(&mut out).map_err(|_| failed)?;
+    if out.failed
+        || (padded > count.len && !sink([b' '; 8].get(..padded - count.len).unwrap_or(&[])))
+    {
+        return Err(failed);
+    }
+    for t in tensors {
+        if !t.bytes.is_empty() && !sink(t.bytes) {
+            return Err(failed);
+        }
     }
     Ok(total)
 }

@@ -221,3 +221,45 @@ fn fine_tuning_wins_back_an_unseen_writer() {
         "{before} → last {last}, all {all}, biases {biases}"
     );
 }
+
+/// int8 after training: within one point of the f32 network on the held-out images, and the
+/// same model through a safetensors file.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn the_int8_network_is_within_a_point_of_f32() {
+    use embedgrad_ops::prelude::*;
+    use embedgrad_train::quant::QuantMlp;
+    use embedgrad_train::safetensors::SafeTensors;
+    const B: usize = BATCH;
+    let mut g: Box<StdGraph<f32, NODES, { 297 * B + 4822 }>> = Box::new(StdGraph::new());
+    let mut t: Box<Trainer<f32, B>> = Box::new(Trainer::new(&mut g, &RECIPE).unwrap());
+    for _ in 0..RECIPE.epochs {
+        t.epoch(&mut g, |f| f()).unwrap();
+    }
+    let f32_acc = t.evaluate(&mut g, Part::Test).unwrap().accuracy();
+    let mut storage = Box::new(quantized::Storage::new());
+    let q = quantized::quantize(&g, t.net(), t.rows(Part::Train), &mut storage).unwrap();
+    let (correct, total) = quantized::evaluate(&q, t.rows(Part::Test)).unwrap();
+    let int8_acc = correct as f64 / total as f64;
+    println!("digits held-out: f32 {f32_acc:.4}, int8 {int8_acc:.4} ({correct}/{total})");
+    assert!(
+        (f32_acc - int8_acc).abs() <= 0.01,
+        "f32 {f32_acc}, int8 {int8_acc}"
+    );
+    let mut file = Vec::new();
+    q.write([0, 2], |b| {
+        file.extend_from_slice(b);
+        true
+    })
+    .unwrap();
+    let mut aligned = vec![0u64; file.len().div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut aligned);
+    bytes[..file.len()].copy_from_slice(&file);
+    let st: SafeTensors<'_, 16> = SafeTensors::parse(&bytes[..file.len()]).unwrap();
+    let back = QuantMlp::<2>::from_safetensors(&st, [0, 2]).unwrap();
+    assert_eq!(back, q);
+    assert_eq!(
+        quantized::evaluate(&back, t.rows(Part::Test)).unwrap(),
+        (correct, total)
+    );
+}
