@@ -159,7 +159,7 @@ impl<const B: usize> Net<B> {
     /// The weights named as the state dict of PyTorch's
     /// `nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))`: `0.weight` (32 × 64),
     /// `0.bias` (32), `2.weight` (10 × 32), `2.bias` (10) — for
-    /// [`safetensors`](embedgrad_train::safetensors).
+    /// [`safetensors`].
     pub fn params(&self) -> [Param<'static>; 4] {
         let p = |index, field, node, layout| Param {
             name: ParamName::Module {

@@ -16,7 +16,7 @@
 //! - [`load`] copies a file into a graph's variables through a list of [`Param`]s (a name,
 //!   a node, a [`Layout`]); it checks every tensor first (present, shape, finite values, no
 //!   tensor left over) and changes nothing unless all are right.
-//! - [`write`] streams a file of any [`Dtype`] to a closure; [`write_to_slice`],
+//! - [`write()`] streams a file of any [`Dtype`] to a closure; [`write_to_slice`],
 //!   [`write_to_io`] (`embedded-io`'s `Write`, which a host file becomes through
 //!   `embedded-io-adapters`) and [`write_to_flash`] (`embedded-storage`'s `NorFlash`) wrap it.
 //! - A [`Model`] names its variables as PyTorch's `nn.Sequential` state dict does
@@ -973,7 +973,7 @@ impl<const B: usize, const IN: usize, const OUT: usize, const L: usize> Model<B,
     /// (each layer's `Linear` at [`Layer::torch_index`](crate::layers::Layer), its weight
     /// transposed, its bias a vector), each name after `prefix` (`""` for a bare
     /// `nn.Sequential`, `"net."` for one held as `self.net`). Flatten with
-    /// `.as_flattened()` for [`load`] and [`write`].
+    /// `.as_flattened()` for [`load`] and [`write()`].
     pub fn params<'n>(&self, prefix: &'n str) -> ParamList<'n, L> {
         ParamList(self.layers.map(|l| {
             [
@@ -1179,10 +1179,10 @@ fn header<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     w.write_str("}")
 }
 
-/// The length of the file [`write`] writes.
+/// The length of the file [`write()`] writes.
 ///
 /// # Errors
-/// As [`write`], except for the sink.
+/// As [`write()`], except for the sink.
 pub fn encoded_len<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &Graph<T, O, N, S>,
     params: &[Param<'_>],
@@ -1430,10 +1430,10 @@ pub fn write_raw(
     Ok(total)
 }
 
-/// [`write`] into a buffer; returns the file's length.
+/// [`write()`] into a buffer; returns the file's length.
 ///
 /// # Errors
-/// As [`write`]; [`Problem::Write`] with the length needed when `out` is too small (then
+/// As [`write()`]; [`Problem::Write`] with the length needed when `out` is too small (then
 /// `out` holds a partial file).
 pub fn write_to_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &Graph<T, O, N, S>,
@@ -1452,11 +1452,11 @@ pub fn write_to_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     })
 }
 
-/// [`write`] to an `embedded-io` writer (a UART, a socket, or on the host a file through
+/// [`write()`] to an `embedded-io` writer (a UART, a socket, or on the host a file through
 /// `embedded-io-adapters`' `FromStd`).
 ///
 /// # Errors
-/// As [`write`]; [`Problem::Write`] when the writer fails.
+/// As [`write()`]; [`Problem::Write`] when the writer fails.
 pub fn write_to_io<T: Scalar, O: Op<T>, const N: usize, const S: usize, W: embedded_io::Write>(
     g: &Graph<T, O, N, S>,
     params: &[Param<'_>],
@@ -1466,14 +1466,14 @@ pub fn write_to_io<T: Scalar, O: Op<T>, const N: usize, const S: usize, W: embed
     write(g, params, dtype, |b| w.write_all(b).is_ok())
 }
 
-/// [`write`] to NOR flash at `offset` (a multiple of the erase size): erases the sectors the
+/// [`write()`] to NOR flash at `offset` (a multiple of the erase size): erases the sectors the
 /// file needs, then programs it in words (the last word padded with `0xFF`). Returns the
 /// file's length; read it back with [`SafeTensors::parse`] on the flash's bytes.
 ///
 /// # Errors
 /// [`Problem::Write`] when `offset` is not erase-aligned, the file does not fit below
 /// `capacity()`, the write size is not a power of two up to 64, or the flash fails; as
-/// [`write`] otherwise.
+/// [`write()`] otherwise.
 pub fn write_to_flash<T: Scalar, O: Op<T>, const N: usize, const S: usize, F: NorFlash>(
     g: &Graph<T, O, N, S>,
     params: &[Param<'_>],
