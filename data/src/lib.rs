@@ -7,6 +7,10 @@
 //! - [`digits`]: the UCI optical recognition of handwritten digits (8×8 images, grey levels
 //!   0..=16, 1,797 samples, 10 classes) as shipped by scikit-learn, 112 KiB (115,008 bytes) of `u8` in flash,
 //!   a fixed 1,437 / 360 train/test split and a 64-32-10 multilayer perceptron.
+//! - [`exercises`]: shoulder physiotherapy exercises seen by a smartwatch's 3-axis
+//!   accelerometer and gyroscope (D. M. Burns et al., 2018, as seglearn ships it; BSD 3-Clause),
+//!   980 windows of 64 steps × 6 channels at 25 Hz, 7 classes, 10 subjects, 368 KiB
+//!   (376,320 bytes) of `i8` in flash, a fixed 784 / 196 train/test split.
 //!
 //! ```
 //! use embedgrad_data::digits;
@@ -37,3 +41,4 @@
 )]
 
 pub mod digits;
+pub mod exercises;

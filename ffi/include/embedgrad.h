@@ -40,9 +40,10 @@
 #define EG_DEFAULT_SCALARS 16384
 
 /**
- * Upper bound of the graph's bytes besides its nodes and scalars, on any target.
+ * Upper bound of the graph's bytes besides its nodes and scalars, on any target (the last
+ * error's details, those of the last weights error, and the graph's own fields).
  */
-#define EG_GRAPH_FIXED_BYTES 192
+#define EG_GRAPH_FIXED_BYTES 384
 
 /**
  * Upper bound of the bytes of one node record, on any target.
@@ -64,6 +65,33 @@
  * upper bound of `eg_graph_size()`).
  */
 #define EG_GRAPH_BYTES ((EG_GRAPH_FIXED_BYTES + (EG_NODES * EG_NODE_BYTES)) + (EG_SCALARS * EG_SCALAR_BYTES))
+
+/**
+ * Bytes of every write the checkpoint store makes, and the alignment of its offsets: the
+ * device's program unit must divide it, and `erase_size` be a multiple of it.
+ */
+#define EG_FLASH_WRITE_SIZE 32
+
+/**
+ * The most parameters one weights call takes, and the most tensors a file may hold.
+ */
+#define EG_WEIGHTS_MAX_TENSORS 16
+
+/**
+ * The longest parameter name a weights call takes, in bytes without the NUL.
+ */
+#define EG_WEIGHTS_MAX_NAME 255
+
+/**
+ * Bytes of a tensor name in `eg_weights_error`, the NUL included: a name longer than 32 bytes
+ * is cut at a character boundary and ends in `…`.
+ */
+#define EG_WEIGHTS_NAME_BYTES 40
+
+/**
+ * The most dimensions of a tensor (of the shapes in `eg_weights_error`).
+ */
+#define EG_WEIGHTS_MAX_RANK 4
 
 /**
  * The result of every call: `EG_STATUS_OK` (0) or the reason it failed.
@@ -171,17 +199,48 @@ enum eg_status
    */
   EG_STATUS_ARITY = 22,
   /**
-   * Storage failed (checkpoints; not used by this API yet).
+   * The flash failed: a callback of `eg_flash` returned non-zero, or a slot did not read
+   * back as written (checkpoints). Nothing in the graph or optimizer changed.
    */
   EG_STATUS_STORAGE = 23,
   /**
-   * Stored data is corrupt (checkpoints; not used by this API yet).
+   * The flash holds a damaged checkpoint: a committed one that no longer checks out (bit
+   * errors, a failing part). Not an empty store (that is `EG_RESTORED_NOTHING` with OK).
+   * Nothing changed; erase it on purpose with `eg_checkpoint_erase`.
    */
   EG_STATUS_CORRUPT = 24,
   /**
    * A data source failed (not used by this API yet).
    */
   EG_STATUS_SOURCE = 25,
+  /**
+   * The flash holds an intact checkpoint of another format version (written by other
+   * firmware): `found` is its version, `expected` this library's.
+   */
+  EG_STATUS_OTHER_FORMAT = 26,
+  /**
+   * The checkpoint was saved from another model (same number of variables and scalars,
+   * another structure), or one of another scalar type: `expected` and `found` are the
+   * fingerprints (or the bytes per scalar).
+   */
+  EG_STATUS_OTHER_MODEL = 27,
+  /**
+   * The checkpoint was saved by another kind of optimizer, one with other settings, or with
+   * other variables frozen: `expected` and `found` are the fingerprints. Restore the
+   * weights alone with `eg_checkpoint_restore_weights`.
+   */
+  EG_STATUS_OTHER_OPTIMIZER = 28,
+  /**
+   * The checkpoint checked out, but the flash failed (or returned other bytes) while it was
+   * copied, twice: the variables and optimizer state are partly restored. The one failure
+   * that changes the graph: restore again, or rebuild the model.
+   */
+  EG_STATUS_PARTLY_RESTORED = 29,
+  /**
+   * A weight file was refused (a bad or truncated file, or one that does not fit the
+   * parameters): `eg_weights_last_error` names the tensor and the problem. Nothing changed.
+   */
+  EG_STATUS_BAD_WEIGHTS = 30,
   /**
    * An error this version of the C API does not know (a newer core library).
    */
@@ -192,6 +251,102 @@ enum eg_status
 typedef enum eg_status eg_status;
 #else
 typedef int32_t eg_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What was wrong with a weight file (`eg_weights_error.problem`).
+ */
+enum eg_weights_problem
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No problem (no weights call has failed).
+   */
+  EG_WEIGHTS_PROBLEM_NONE = 0,
+  /**
+   * Shorter than the 8-byte header length: `found` bytes.
+   */
+  EG_WEIGHTS_PROBLEM_TOO_SHORT = 1,
+  /**
+   * The header length (`found`) runs past the end of the file (`expected` bytes follow the
+   * length): a truncated file.
+   */
+  EG_WEIGHTS_PROBLEM_HEADER_PAST_END = 2,
+  /**
+   * The header is not the JSON of a safetensors header.
+   */
+  EG_WEIGHTS_PROBLEM_NOT_JSON = 3,
+  /**
+   * More tensors than a call reads (`expected` = `EG_WEIGHTS_MAX_TENSORS`).
+   */
+  EG_WEIGHTS_PROBLEM_TOO_MANY_TENSORS = 4,
+  /**
+   * The tensor is named twice in the header.
+   */
+  EG_WEIGHTS_PROBLEM_DUPLICATE_NAME = 5,
+  /**
+   * A dtype that is not F64, F32, F16 or BF16.
+   */
+  EG_WEIGHTS_PROBLEM_UNSUPPORTED_DTYPE = 6,
+  /**
+   * More than `EG_WEIGHTS_MAX_RANK` dimensions (`found_rank`), or too many elements.
+   */
+  EG_WEIGHTS_PROBLEM_UNSUPPORTED_SHAPE = 7,
+  /**
+   * `data_offsets` (`offset_start`, `offset_end`) outside the `expected` bytes of data.
+   */
+  EG_WEIGHTS_PROBLEM_OFFSETS_OUT_OF_RANGE = 8,
+  /**
+   * The offsets span `found` bytes, the dtype and shape need `expected`.
+   */
+  EG_WEIGHTS_PROBLEM_BYTE_LENGTH = 9,
+  /**
+   * The tensor's bytes overlap those of the tensor named in `other`.
+   */
+  EG_WEIGHTS_PROBLEM_OVERLAP = 10,
+  /**
+   * The tensors cover `found` of the `expected` bytes of data (a gap or trailing bytes).
+   */
+  EG_WEIGHTS_PROBLEM_UNCOVERED = 11,
+  /**
+   * A parameter's tensor is not in the file.
+   */
+  EG_WEIGHTS_PROBLEM_MISSING = 12,
+  /**
+   * A tensor of the file no parameter names (allow it with `allow_extra`).
+   */
+  EG_WEIGHTS_PROBLEM_UNEXPECTED = 13,
+  /**
+   * The tensor's shape (`found_dims`) is not the one the variable needs in its layout
+   * (`expected_dims`).
+   */
+  EG_WEIGHTS_PROBLEM_WRONG_SHAPE = 14,
+  /**
+   * Element `found` (row-major, in the file's layout) is NaN or infinite as an f32.
+   */
+  EG_WEIGHTS_PROBLEM_NON_FINITE = 15,
+  /**
+   * A name a header cannot hold (empty, `__metadata__`, a quote, a backslash or a control
+   * character), a name given twice, or one that is not UTF-8 or too long.
+   */
+  EG_WEIGHTS_PROBLEM_BAD_NAME = 16,
+  /**
+   * The output holds fewer bytes than the file needs (`expected`).
+   */
+  EG_WEIGHTS_PROBLEM_WRITE = 17,
+  /**
+   * A parameter's handle is bad or names no variable: the status says which.
+   */
+  EG_WEIGHTS_PROBLEM_GRAPH = 18,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_weights_problem eg_weights_problem;
+#else
+typedef uint32_t eg_weights_problem;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -413,10 +568,195 @@ typedef uint32_t eg_optimizer_kind;
 #endif // __cplusplus
 
 /**
+ * How a variable's values lie in its tensor (`eg_param.layout`).
+ */
+enum eg_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The tensor is the variable's `rows x cols`, row-major.
+   */
+  EG_LAYOUT_MATRIX = 1,
+  /**
+   * The tensor is the variable transposed, `cols x rows`: PyTorch's `nn.Linear` weight
+   * (`OUT x IN`) for the graph's `IN x OUT`.
+   */
+  EG_LAYOUT_TRANSPOSED = 2,
+  /**
+   * The tensor is one-dimensional, `rows * cols` long: PyTorch's bias (`OUT`) for the
+   * graph's `1 x OUT`.
+   */
+  EG_LAYOUT_VECTOR = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_layout eg_layout;
+#else
+typedef uint32_t eg_layout;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The element type of a written file (`eg_weights_save`). Files of every one are read.
+ */
+enum eg_dtype
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * IEEE binary32: exact for the graph's f32.
+   */
+  EG_DTYPE_F32 = 1,
+  /**
+   * IEEE binary64.
+   */
+  EG_DTYPE_F64 = 2,
+  /**
+   * IEEE binary16 (rounded to nearest).
+   */
+  EG_DTYPE_F16 = 3,
+  /**
+   * bfloat16 (rounded to nearest).
+   */
+  EG_DTYPE_BF16 = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_dtype eg_dtype;
+#else
+typedef uint32_t eg_dtype;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a restore did (`*restored` of `eg_checkpoint_restore`).
+ */
+enum eg_restored
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No checkpoint was ever committed (a new device, or its first save was cut short):
+   * nothing changed; start from the initial weights, saving is safe.
+   */
+  EG_RESTORED_NOTHING = 0,
+  /**
+   * The newest checkpoint was restored.
+   */
+  EG_RESTORED_CHECKPOINT = 1,
+  /**
+   * The newest valid checkpoint was restored, and the other slot holds a damaged one (or
+   * one of another format), which may have been newer: the flash is failing.
+   */
+  EG_RESTORED_CHECKPOINT_OTHER_DAMAGED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_restored eg_restored;
+#else
+typedef uint32_t eg_restored;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A graph of f32 nodes and the standard ops, in memory the caller owns. Opaque: C only holds
  * pointers to it, obtained from `eg_graph_init`.
  */
 typedef struct eg_graph eg_graph;
+
+/**
+ * An optimizer in caller memory: declare one (static, on the stack, in a struct) and fill it
+ * with `eg_sgd_init`, `eg_momentum_init` or `eg_adam_init`. The fields are private: set them
+ * only through the functions of this library.
+ */
+typedef struct eg_optimizer {
+  uint32_t magic;
+  uint32_t kind;
+  float learning_rate;
+  /**
+   * Momentum `mu`, or Adam's `beta1`.
+   */
+  float beta1;
+  /**
+   * Adam's `beta2`.
+   */
+  float beta2;
+  /**
+   * Adam's `epsilon`.
+   */
+  float epsilon;
+  /**
+   * Updates applied so far (Adam's `t`).
+   */
+  uint32_t updates;
+  /**
+   * Per-parameter state in caller memory (momentum, Adam), or NULL.
+   */
+  float *state;
+  /**
+   * Floats at `state`.
+   */
+  size_t state_len;
+} eg_optimizer;
+
+/**
+ * Reads `len` bytes at `offset` into `buf`; returns 0 on success. Any offset and length.
+ */
+typedef int32_t (*eg_flash_read)(void *ctx, uint32_t offset, uint8_t *buf, size_t len);
+
+/**
+ * Programs `len` bytes from `data` at `offset` (both multiples of `EG_FLASH_WRITE_SIZE`,
+ * into erased memory); returns 0 on success.
+ */
+typedef int32_t (*eg_flash_write)(void *ctx, uint32_t offset, const uint8_t *data, size_t len);
+
+/**
+ * Erases `[from, to)` to `0xFF` (both multiples of `erase_size`, `from < to`); returns 0 on
+ * success.
+ */
+typedef int32_t (*eg_flash_erase)(void *ctx, uint32_t from, uint32_t to);
+
+/**
+ * A NOR flash (or anything that behaves like one) of the caller, as three callbacks.
+ *
+ * Offsets count from the start of this flash (the callbacks add their own base address).
+ * The callbacks get `ctx` as their first argument, run during the call that uses them, and
+ * must not call into this library with the graph or optimizer of that call. A non-zero return
+ * fails the call with STORAGE. Power-cut safety needs what NOR flash does: an erase leaves
+ * `0xFF`, a write interrupted by a power cut leaves the words it was writing undefined and the
+ * rest unchanged.
+ */
+typedef struct eg_flash {
+  /**
+   * Passed to every callback.
+   */
+  void *ctx;
+  /**
+   * Reads bytes: `read(ctx, offset, buf, len)`.
+   */
+  eg_flash_read read;
+  /**
+   * Programs bytes: `write(ctx, offset, data, len)`.
+   */
+  eg_flash_write write;
+  /**
+   * Erases whole sectors: `erase(ctx, from, to)`.
+   */
+  eg_flash_erase erase;
+  /**
+   * Bytes of flash the callbacks address, from offset 0.
+   */
+  uint32_t capacity;
+  /**
+   * The sector size: what one erase clears. A non-zero multiple of `EG_FLASH_WRITE_SIZE`
+   * (a device with smaller sectors declares a multiple of them).
+   */
+  uint32_t erase_size;
+} eg_flash;
 
 /**
  * A node handle: the graph's 48-bit tag in the high bits, the node's index in the low 16
@@ -465,39 +805,78 @@ typedef struct eg_error_info {
 } eg_error_info;
 
 /**
- * An optimizer in caller memory: declare one (static, on the stack, in a struct) and fill it
- * with `eg_sgd_init`, `eg_momentum_init` or `eg_adam_init`. The fields are private: set them
- * only through the functions of this library.
+ * One variable and its tensor in a file: a NUL-terminated name (`"0.weight"`), the
+ * variable's handle and an `eg_layout`.
  */
-typedef struct eg_optimizer {
-  uint32_t magic;
-  uint32_t kind;
-  float learning_rate;
+typedef struct eg_param {
   /**
-   * Momentum `mu`, or Adam's `beta1`.
+   * The tensor's name, NUL-terminated, at most `EG_WEIGHTS_MAX_NAME` bytes of UTF-8.
    */
-  float beta1;
+  const char *name;
   /**
-   * Adam's `beta2`.
+   * The variable.
    */
-  float beta2;
+  eg_node node;
   /**
-   * Adam's `epsilon`.
+   * An `eg_layout` value.
    */
-  float epsilon;
+  uint32_t layout;
+} eg_param;
+
+/**
+ * The details of the last weights call that failed on a graph (`eg_weights_last_error`).
+ * Fields that do not apply to the problem are 0 (names empty).
+ */
+typedef struct eg_weights_error {
   /**
-   * Updates applied so far (Adam's `t`).
+   * The status the call returned (BAD_WEIGHTS for every problem of the file).
    */
-  uint32_t updates;
+  eg_status status;
   /**
-   * Per-parameter state in caller memory (momentum, Adam), or NULL.
+   * What was wrong.
    */
-  float *state;
+  eg_weights_problem problem;
   /**
-   * Floats at `state`.
+   * The tensor concerned (empty for the file as a whole), NUL-terminated.
    */
-  size_t state_len;
-} eg_optimizer;
+  char tensor[EG_WEIGHTS_NAME_BYTES];
+  /**
+   * The other tensor (OVERLAP), NUL-terminated.
+   */
+  char other[EG_WEIGHTS_NAME_BYTES];
+  /**
+   * The shape the variable needs (WRONG_SHAPE): dimensions used.
+   */
+  uint32_t expected_rank;
+  /**
+   * The shape the variable needs, outermost dimension first.
+   */
+  uint32_t expected_dims[EG_WEIGHTS_MAX_RANK];
+  /**
+   * The file's shape (WRONG_SHAPE), or the rank (UNSUPPORTED_SHAPE): dimensions used.
+   */
+  uint32_t found_rank;
+  /**
+   * The file's shape, outermost dimension first.
+   */
+  uint32_t found_dims[EG_WEIGHTS_MAX_RANK];
+  /**
+   * Expected count (bytes, tensors), as the problem says.
+   */
+  uint64_t expected;
+  /**
+   * Found count (bytes, a header length, an element index), as the problem says.
+   */
+  uint64_t found;
+  /**
+   * The tensor's first data offset (OFFSETS_OUT_OF_RANGE).
+   */
+  uint64_t offset_start;
+  /**
+   * The tensor's second data offset (OFFSETS_OUT_OF_RANGE).
+   */
+  uint64_t offset_end;
+} eg_weights_error;
 
 /**
  * Memory for one graph: `EG_GRAPH_BYTES` bytes, aligned for any graph. Declare one and pass
@@ -530,6 +909,94 @@ extern "C" {
  * The library's version, a static NUL-terminated string such as `"0.1.0"`.
  */
 const char *eg_version(void);
+
+/**
+ * The bytes of one slot a checkpoint of this graph and optimizer needs (record, padding and
+ * commit unit): `slot_len` must be at least this, rounded up to a multiple of the flash's
+ * `erase_size`. Two slots take `2 * slot_len` bytes from `base`.
+ *
+ * Errors: NON_FINITE (a variable or the optimizer state is not finite), and as
+ * `eg_optimizer_step` for the optimizer; NULL_POINTER, MISALIGNED, OVERLAP.
+ *
+ * # Safety
+ * As `eg_optimizer_step`; `bytes` is NULL or valid for one write.
+ */
+eg_status eg_checkpoint_bytes_needed(struct eg_graph *g, struct eg_optimizer *opt, size_t *bytes);
+
+/**
+ * Saves a checkpoint — every variable, the optimizer's state and its update count — into
+ * two alternating slots of `slot_len` bytes at `base` of the caller's flash, and stores its
+ * sequence number in `*sequence` (1 for the first, then one more than the newest).
+ *
+ * The save goes into the slot that does not hold the newest checkpoint, and a slot counts
+ * only once its commit marker, written last, is in place: a power cut at any point of a save
+ * leaves the previous checkpoint restorable. `base` and `slot_len` are multiples of
+ * `flash->erase_size`; `slot_len` at least `eg_checkpoint_bytes_needed`.
+ *
+ * Errors: BUFFER_TOO_SMALL (`slot_len` below what the checkpoint needs: `expected` and
+ * `found` in `eg_graph_last_error`) and NON_FINITE (a variable or the state is not finite),
+ * both before the flash is touched; STORAGE (a callback failed, or the slot did not read back
+ * as written); INVALID_ARGUMENT (erase size, base or slot length out of line, slots beyond
+ * `capacity`); NULL_POINTER (a missing callback), MISALIGNED, OVERLAP; as
+ * `eg_optimizer_step` for the optimizer. The graph and optimizer never change.
+ *
+ * # Safety
+ * As `eg_optimizer_step`; `flash` is NULL or points to an `eg_flash` whose callbacks keep its
+ * contract; `sequence` is NULL or valid for one write.
+ */
+eg_status eg_checkpoint_save(struct eg_graph *g, struct eg_optimizer *opt, const struct eg_flash *flash, uint32_t base, uint32_t slot_len, uint32_t *sequence);
+
+/**
+ * Restores the newest checkpoint of the two slots at `base` into the graph's variables and
+ * the optimizer (its state and update count; the learning rate is not part of a checkpoint),
+ * and stores what happened in `*restored` (an `eg_restored`) and the checkpoint's sequence
+ * number in `*sequence` (0 when nothing was restored).
+ *
+ * An empty store — both slots erased, or holding only saves cut short — is not an error:
+ * OK with `EG_RESTORED_NOTHING`, and nothing changes. Everything is checked before the first
+ * variable changes: the record (CRC), the model (shapes, structure), the optimizer (kind,
+ * settings, state length — size it with `eg_optimizer_state_len` as when it was saved —, the
+ * variables frozen), finite values.
+ *
+ * Errors, all of which change nothing except PARTLY_RESTORED: STORAGE (the flash failed to
+ * read: try again, do not save over it); CORRUPT (a damaged checkpoint and no valid one);
+ * OTHER_FORMAT (another format version); OTHER_MODEL; OTHER_OPTIMIZER (restore the weights
+ * alone with `eg_checkpoint_restore_weights`); LENGTH_MISMATCH (another number of variables,
+ * of scalars or of optimizer state: `expected` and `found` in `eg_graph_last_error`);
+ * SHAPE_MISMATCH (a variable of another shape); PARTLY_RESTORED (the flash failed twice
+ * while the checked record was copied); INVALID_ARGUMENT, NULL_POINTER, MISALIGNED, OVERLAP
+ * as `eg_checkpoint_save`. After CORRUPT or OTHER_FORMAT do not start afresh and save (two
+ * saves would overwrite both slots): discard the checkpoint on purpose with
+ * `eg_checkpoint_erase`.
+ *
+ * # Safety
+ * As `eg_checkpoint_save`; `restored` and `sequence` are NULL or valid for one write.
+ */
+eg_status eg_checkpoint_restore(struct eg_graph *g, struct eg_optimizer *opt, const struct eg_flash *flash, uint32_t base, uint32_t slot_len, uint32_t *restored, uint32_t *sequence);
+
+/**
+ * As `eg_checkpoint_restore`, the variables only, whatever optimizer saved the checkpoint
+ * and whichever variables were frozen: an inference device, or one that fine-tunes with
+ * another optimizer, restores any checkpoint of its model. The optimizer state in the record
+ * is checked (CRC) and left unused.
+ *
+ * Errors: as `eg_checkpoint_restore`, without OTHER_OPTIMIZER.
+ *
+ * # Safety
+ * As `eg_checkpoint_restore`, without an optimizer.
+ */
+eg_status eg_checkpoint_restore_weights(struct eg_graph *g, const struct eg_flash *flash, uint32_t base, uint32_t slot_len, uint32_t *restored, uint32_t *sequence);
+
+/**
+ * Erases both slots at `base` (`2 * slot_len` bytes): the store is empty afterwards. This is
+ * how a checkpoint that is damaged or not for this firmware is discarded — on purpose.
+ *
+ * Errors: STORAGE (the erase callback failed), INVALID_ARGUMENT, NULL_POINTER, MISALIGNED.
+ *
+ * # Safety
+ * `flash` is NULL or points to an `eg_flash` whose callbacks keep its contract.
+ */
+eg_status eg_checkpoint_erase(const struct eg_flash *flash, uint32_t base, uint32_t slot_len);
 
 /**
  * Bytes of graph memory `eg_graph_init` needs with the capacities this library was built
@@ -590,12 +1057,44 @@ eg_status eg_graph_clear(struct eg_graph *g);
 eg_status eg_graph_usage(struct eg_graph *g, size_t *nodes, size_t *scalars);
 
 /**
- * The number of trainable scalars: the entries of all variables.
+ * The number of trainable scalars: the entries of every variable that is not frozen
+ * (`eg_set_trainable`). It sizes an optimizer's state (`eg_optimizer_state_len`), which
+ * covers the trainable variables only, in insertion order.
  *
  * # Safety
  * As `eg_graph_usage`.
  */
 eg_status eg_parameter_count(struct eg_graph *g, size_t *out);
+
+/**
+ * Freezes (`trainable == 0`) or unfreezes (`trainable == 1`) a variable. A frozen variable
+ * keeps its value, gets no gradient, is not updated and has no optimizer state: fine-tuning
+ * the last layer (freeze the others) or the biases only. Every variable starts trainable.
+ *
+ * The optimizer's state covers the trainable variables in insertion order, so after changing
+ * which variables train, size the state again (`eg_parameter_count`) and reset the optimizer
+ * (`eg_optimizer_reset`). A checkpoint records which variables were frozen: a full restore
+ * into a graph with other variables frozen is refused (OTHER_OPTIMIZER); the weights alone
+ * restore (`eg_checkpoint_restore_weights`).
+ *
+ * Errors: UNKNOWN_NODE, FOREIGN_NODE, WRONG_KIND (not a variable), INVALID_ARGUMENT
+ * (`trainable` other than 0 or 1).
+ *
+ * # Safety
+ * As `eg_graph_clear`.
+ */
+eg_status eg_set_trainable(struct eg_graph *g, eg_node node, uint32_t trainable);
+
+/**
+ * Whether a node trains: 1 for a variable that is not frozen, 0 for a frozen variable and
+ * for every other kind of node.
+ *
+ * Errors: UNKNOWN_NODE, FOREIGN_NODE, NULL_POINTER, MISALIGNED, OVERLAP.
+ *
+ * # Safety
+ * As `eg_graph_usage`.
+ */
+eg_status eg_is_trainable(struct eg_graph *g, eg_node node, uint32_t *out);
 
 /**
  * Copies the details of the graph's last failed call into `*out` (status OK and zeros if no
@@ -1100,6 +1599,73 @@ eg_status eg_step_accumulated(struct eg_optimizer *opt, struct eg_graph *g, eg_n
  * value that is no status. Never NULL; the string is static.
  */
 const char *eg_status_str(int32_t status);
+
+/**
+ * Loads a safetensors file into variables: for each of the `n` parameters, the tensor of its
+ * name is converted to f32 (files of F32, F64, F16 and BF16 are read), from its layout to the
+ * variable's `rows x cols`, and copied into the variable. `file[0..len]` may lie in flash.
+ *
+ * The whole file is checked first — header length, the header's JSON, dtypes, shapes,
+ * offsets, overlaps and gaps — and then every parameter: its tensor present, of the shape its
+ * layout needs, with finite values; with `allow_extra == 0` a tensor no parameter names is
+ * refused too (a file of another model), with `allow_extra == 1` it is ignored (a backbone
+ * without its head). Nothing changes unless all is right.
+ *
+ * Errors: BAD_WEIGHTS (the file: `eg_weights_last_error` says which tensor and what is
+ * wrong); WRONG_KIND (a parameter that is not a variable), UNKNOWN_NODE, FOREIGN_NODE;
+ * INVALID_ARGUMENT (more than `EG_WEIGHTS_MAX_TENSORS` parameters, a layout or `allow_extra`
+ * out of range, a name that is not UTF-8 or longer than `EG_WEIGHTS_MAX_NAME`);
+ * NULL_POINTER, MISALIGNED, OVERLAP (a buffer or name inside the graph).
+ *
+ * The file's JSON header is parsed by serde-json-core, whose string parser keeps bounds
+ * checks the compiler cannot prove away: a firmware that calls this function does not link
+ * with the `panic-never` feature (see the crate docs).
+ *
+ * # Safety
+ * As `eg_graph_clear`; `file` is NULL or points to `len` bytes, `params` NULL or to `n`
+ * parameters with NUL-terminated names; nothing writes them during the call.
+ */
+eg_status eg_weights_load(struct eg_graph *g, const uint8_t *file, size_t len, const struct eg_param *params, size_t n, uint32_t allow_extra);
+
+/**
+ * The length in bytes of the file `eg_weights_save` writes for these parameters and `dtype`
+ * (an `eg_dtype`).
+ *
+ * Errors: INVALID_ARGUMENT (a bad name — empty, `__metadata__`, a quote, a backslash or a
+ * control character, or given twice — and as `eg_weights_load`); WRONG_KIND, UNKNOWN_NODE,
+ * FOREIGN_NODE; NULL_POINTER, MISALIGNED, OVERLAP.
+ *
+ * # Safety
+ * As `eg_weights_load`; `len` is NULL or valid for one write.
+ */
+eg_status eg_weights_len(struct eg_graph *g, const struct eg_param *params, size_t n, uint32_t dtype, size_t *len);
+
+/**
+ * Writes the parameters' variables as a safetensors file of `dtype` elements into
+ * `out[0..cap]`, in the order given, each in its layout, and stores its length in
+ * `*written`. The header carries `{"format":"pt"}` as metadata and is padded to 8 bytes, as
+ * PyTorch's writer does, so a file of `nn.Sequential` names and layouts loads into PyTorch
+ * with `load_state_dict`. F32 files load back bit for bit.
+ *
+ * Errors: BUFFER_TOO_SMALL (`cap` below `eg_weights_len`; `out` is then untouched), and as
+ * `eg_weights_len`.
+ *
+ * # Safety
+ * As `eg_weights_len`; `out` is NULL or valid for writes of `cap` bytes, `written` NULL or
+ * valid for one write.
+ */
+eg_status eg_weights_save(struct eg_graph *g, const struct eg_param *params, size_t n, uint32_t dtype, uint8_t *out, size_t cap, size_t *written);
+
+/**
+ * Copies the details of the graph's last failed weights call (`eg_weights_load`,
+ * `eg_weights_len`, `eg_weights_save`) into `*out`: the problem, the tensor's name, the
+ * shapes and counts. Status OK and zeros if none has failed since `eg_graph_init`; other
+ * calls, failed or not, do not change it.
+ *
+ * # Safety
+ * As `eg_graph_usage`.
+ */
+eg_status eg_weights_last_error(struct eg_graph *g, struct eg_weights_error *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,6 +2,7 @@
 
 use crate::guard::{self, check_ptr, disjoint, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
+use crate::weights::EgWeightsError;
 use crate::{EgNode, FfiGraph, EG_NODES, EG_SCALARS};
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
@@ -17,6 +18,8 @@ pub struct EgGraph {
     /// The address `eg_graph_init` initialised this graph at: a copy elsewhere is refused.
     home: usize,
     last: EgErrorInfo,
+    /// The details of the last weights call that failed (`eg_weights_last_error`).
+    pub(crate) weights: EgWeightsError,
     graph: FfiGraph,
 }
 
@@ -40,10 +43,7 @@ pub enum EgKind {
 /// A non-NULL, aligned `g` must point to `size_of::<EgGraph>()` readable and writable bytes
 /// that nothing else accesses during the call.
 pub(crate) unsafe fn graph_mut<'a>(g: *mut EgGraph) -> Result<&'a mut EgGraph, EgStatus> {
-    check_ptr(g.cast_const()).map_err(|f| match f {
-        Fail::Api(s) => s,
-        Fail::Core(e) => e.into(),
-    })?;
+    check_ptr(g.cast_const()).map_err(|f| EgErrorInfo::from(f).status)?;
     // SAFETY: `g` is non-NULL and aligned (checked above) and points to readable memory of an
     // `EgGraph` (caller); reading the `u32` through a raw place creates no reference to the
     // (possibly uninitialised) rest of the struct.
@@ -89,6 +89,9 @@ pub(crate) unsafe fn with_graph(
     match result {
         Ok(()) => EgStatus::Ok,
         Err(fail) => {
+            if let Fail::Weights(w) = fail {
+                eg.weights = EgWeightsError::from(w);
+            }
             eg.last = fail.into();
             eg.last.status
         }
@@ -174,12 +177,13 @@ pub unsafe extern "C" fn eg_graph_init(
         // The graph is initialised in place, with no copy of it on the stack whatever the
         // optimiser does: zeroed memory is `Graph::empty()` (core documents and keeps that
         // representation; the firmware's `static` graphs land in `.bss` because of it), and
-        // the three small header fields are then written one by one.
+        // the small header fields are then written one by one.
         unsafe {
             core::ptr::write_bytes(g, 0, 1);
             core::ptr::addr_of_mut!((*g).magic).write(GRAPH_MAGIC);
             core::ptr::addr_of_mut!((*g).home).write(g.addr());
             core::ptr::addr_of_mut!((*g).last).write(EgErrorInfo::NONE);
+            core::ptr::addr_of_mut!((*g).weights).write(EgWeightsError::NONE);
         }
         out.write(g);
         Ok(())
@@ -230,7 +234,9 @@ pub unsafe extern "C" fn eg_graph_usage(
     unsafe { with_graph(g, f) }
 }
 
-/// The number of trainable scalars: the entries of all variables.
+/// The number of trainable scalars: the entries of every variable that is not frozen
+/// (`eg_set_trainable`). It sizes an optimizer's state (`eg_optimizer_state_len`), which
+/// covers the trainable variables only, in insertion order.
 ///
 /// # Safety
 /// As `eg_graph_usage`.
@@ -239,7 +245,61 @@ pub unsafe extern "C" fn eg_parameter_count(g: *mut EgGraph, out: *mut usize) ->
     let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (o, _) = unsafe { Out::new(out, &[gs]) }?;
-        o.write(graph.variable_scalars());
+        o.write(graph.trainable_scalars());
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Freezes (`trainable == 0`) or unfreezes (`trainable == 1`) a variable. A frozen variable
+/// keeps its value, gets no gradient, is not updated and has no optimizer state: fine-tuning
+/// the last layer (freeze the others) or the biases only. Every variable starts trainable.
+///
+/// The optimizer's state covers the trainable variables in insertion order, so after changing
+/// which variables train, size the state again (`eg_parameter_count`) and reset the optimizer
+/// (`eg_optimizer_reset`). A checkpoint records which variables were frozen: a full restore
+/// into a graph with other variables frozen is refused (OTHER_OPTIMIZER); the weights alone
+/// restore (`eg_checkpoint_restore_weights`).
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, WRONG_KIND (not a variable), INVALID_ARGUMENT
+/// (`trainable` other than 0 or 1).
+///
+/// # Safety
+/// As `eg_graph_clear`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_set_trainable(
+    g: *mut EgGraph,
+    node: EgNode,
+    trainable: u32,
+) -> EgStatus {
+    let f = |graph: &mut FfiGraph, _: Span| -> Result<(), Fail> {
+        let on = match trainable {
+            0 => false,
+            1 => true,
+            _ => return Err(EgStatus::InvalidArgument.into()),
+        };
+        graph.set_trainable(handle(node), on)?;
+        Ok(())
+    };
+    // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
+    unsafe { with_graph(g, f) }
+}
+
+/// Whether a node trains: 1 for a variable that is not frozen, 0 for a frozen variable and
+/// for every other kind of node.
+///
+/// Errors: UNKNOWN_NODE, FOREIGN_NODE, NULL_POINTER, MISALIGNED, OVERLAP.
+///
+/// # Safety
+/// As `eg_graph_usage`.
+#[no_mangle]
+pub unsafe extern "C" fn eg_is_trainable(g: *mut EgGraph, node: EgNode, out: *mut u32) -> EgStatus {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+        // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
+        let (o, _) = unsafe { Out::new(out, &[gs]) }?;
+        let t = graph.is_trainable(handle(node))?;
+        o.write(u32::from(t));
         Ok(())
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).

@@ -154,16 +154,20 @@
     )
 )]
 
+mod checkpoint;
 mod graph;
 mod guard;
 mod ops;
 mod optim;
 mod status;
+mod weights;
 
+pub use checkpoint::*;
 pub use graph::*;
 pub use ops::*;
 pub use optim::*;
 pub use status::{eg_status_str, EgErrorInfo, EgStatus};
+pub use weights::*;
 
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
@@ -179,8 +183,9 @@ pub type EgNode = u64;
 pub const EG_DEFAULT_NODES: usize = 64;
 /// Scalar capacity (values plus gradients) of a library built without `EMBEDGRAD_FFI_SCALARS`.
 pub const EG_DEFAULT_SCALARS: usize = 16384;
-/// Upper bound of the graph's bytes besides its nodes and scalars, on any target.
-pub const EG_GRAPH_FIXED_BYTES: usize = 192;
+/// Upper bound of the graph's bytes besides its nodes and scalars, on any target (the last
+/// error's details, those of the last weights error, and the graph's own fields).
+pub const EG_GRAPH_FIXED_BYTES: usize = 384;
 /// Upper bound of the bytes of one node record, on any target.
 pub const EG_NODE_BYTES: usize = 120;
 /// Bytes of one scalar (f32).
@@ -223,6 +228,12 @@ pub union EgGraphStorage {
 
 // The header's bound holds for this target and these capacities: checked at compile time.
 const _: () = assert!(size_of::<EgGraph>() <= EG_GRAPH_BYTES);
+// The fixed part alone: the graph without nodes and scalars, and the C API's fields.
+const _: () = assert!(
+    size_of::<EgGraph>() - size_of::<FfiGraph>()
+        + size_of::<embedgrad_core::Graph<f32, StdOp, 0, 0>>()
+        <= EG_GRAPH_FIXED_BYTES
+);
 const _: () = assert!(align_of::<EgGraph>() <= EG_GRAPH_ALIGN);
 const _: () = assert!(align_of::<EgGraphStorage>() >= EG_GRAPH_ALIGN);
 const _: () = assert!(size_of::<EgGraphStorage>() >= EG_GRAPH_BYTES);

@@ -78,8 +78,9 @@ enum Rule<'a> {
         b2: f32,
         eps: f32,
         t: &'a mut u32,
-        m: &'a mut [f32],
-        v: &'a mut [f32],
+        /// The first moments, then as many second moments: one slice, so that the state a
+        /// checkpoint saves is `[m, v]` as `embedgrad_train::Adam`'s.
+        moments: &'a mut [f32],
     },
 }
 
@@ -89,7 +90,16 @@ impl Rule<'_> {
         match self {
             Rule::Sgd(_) => usize::MAX,
             Rule::Momentum { velocity, .. } => velocity.len(),
-            Rule::Adam { m, .. } => m.len(),
+            Rule::Adam { moments, .. } => moments.len() / 2,
+        }
+    }
+
+    /// Zeroes the state.
+    fn clear(&mut self) {
+        match self {
+            Rule::Momentum { velocity, .. } => velocity.fill(0.0),
+            Rule::Adam { moments, .. } => moments.fill(0.0),
+            Rule::Sgd(_) => {}
         }
     }
 
@@ -125,11 +135,138 @@ impl Optimizer<f32> for Rule<'_> {
                 b2,
                 eps,
                 t,
-                m,
-                v: s,
-            } => embedgrad_train::adam_step(g, m, s, t, [*lr, *b1, *b2, *eps]),
+                moments,
+            } => {
+                let half = moments.len() / 2;
+                let (m, v) = moments.split_at_mut(half);
+                embedgrad_train::adam_step(g, m, v, t, [*lr, *b1, *b2, *eps])
+            }
         }
     }
+
+    /// The whole state array (for Adam its first `2 * (state_len / 2)` floats): a checkpoint
+    /// restores only into an optimizer whose state has the same length.
+    fn state(&self) -> &[f32] {
+        match self {
+            Rule::Sgd(_) => &[],
+            Rule::Momentum { velocity, .. } => velocity,
+            Rule::Adam { moments, .. } => moments,
+        }
+    }
+
+    fn state_mut(&mut self) -> &mut [f32] {
+        match self {
+            Rule::Sgd(_) => &mut [],
+            Rule::Momentum { velocity, .. } => velocity,
+            Rule::Adam { moments, .. } => moments,
+        }
+    }
+
+    fn update_count(&self) -> u32 {
+        match self {
+            Rule::Adam { t, .. } => **t,
+            _ => 0,
+        }
+    }
+
+    fn set_update_count(&mut self, count: u32) {
+        if let Rule::Adam { t, .. } = self {
+            **t = count;
+        }
+    }
+
+    /// `embedgrad-train`'s own fingerprints (its optimizers of the same kind and settings):
+    /// a checkpoint of this optimizer restores into the same kind with the same settings only.
+    fn fingerprint(&self) -> u32 {
+        match self {
+            Rule::Sgd(o) => o.fingerprint(),
+            Rule::Momentum {
+                lr, mu, nesterov, ..
+            } => {
+                if *nesterov {
+                    embedgrad_train::Momentum::<f32, 0>::nesterov(*lr, *mu).fingerprint()
+                } else {
+                    embedgrad_train::Momentum::<f32, 0>::new(*lr, *mu).fingerprint()
+                }
+            }
+            Rule::Adam {
+                lr, b1, b2, eps, ..
+            } => embedgrad_train::Adam::<f32, 0>::with(*lr, *b1, *b2, *eps).fingerprint(),
+        }
+    }
+}
+
+/// An optimizer as a checkpoint sees it: the rule, and the update count of every kind (Adam
+/// keeps its own as `t`; the others count in `eg_optimizer.updates`, which the record carries
+/// too).
+pub(crate) struct Checkpointed<'a> {
+    rule: Rule<'a>,
+    count: u32,
+}
+
+impl Checkpointed<'_> {
+    /// The update count after a restore, for kinds other than Adam.
+    fn count(&self) -> Option<u32> {
+        match self.rule {
+            Rule::Adam { .. } => None,
+            _ => Some(self.count),
+        }
+    }
+}
+
+impl Optimizer<f32> for Checkpointed<'_> {
+    fn apply<O: Op<f32>, const N: usize, const S: usize>(
+        &mut self,
+        g: &mut Graph<f32, O, N, S>,
+    ) -> Result<(), Error> {
+        self.rule.apply(g)
+    }
+    fn state(&self) -> &[f32] {
+        self.rule.state()
+    }
+    fn state_mut(&mut self) -> &mut [f32] {
+        self.rule.state_mut()
+    }
+    fn update_count(&self) -> u32 {
+        self.count().unwrap_or(self.rule.update_count())
+    }
+    fn set_update_count(&mut self, count: u32) {
+        self.count = count;
+        self.rule.set_update_count(count);
+    }
+    fn fingerprint(&self) -> u32 {
+        self.rule.fingerprint()
+    }
+}
+
+/// Runs `f` on a checked optimizer as a checkpoint sees it, and keeps the update count it
+/// ends with. The optimizer must lie outside the graph's span `graph` and `others` (the call's
+/// other buffers), and its state outside all of them.
+///
+/// # Safety
+/// `opt` as in `eg_sgd_init`, with its state array.
+pub(crate) unsafe fn with_checkpointed<R>(
+    opt: *mut EgOptimizer,
+    graph: Span,
+    others: [Span; 3],
+    f: impl FnOnce(&mut Checkpointed<'_>) -> Result<R, Fail>,
+) -> Result<R, Fail> {
+    // SAFETY: forwarded contract.
+    let (o, os) = unsafe { optimizer(opt, graph) }?;
+    guard::disjoint(os, &others)?;
+    let [a, b, c] = others;
+    let count = o.updates;
+    let (result, after) = {
+        // SAFETY: the state array of an initialised optimizer is valid (the init contract).
+        let rule = unsafe { o.rule(&[graph, os, a, b, c]) }?;
+        let mut ck = Checkpointed { rule, count };
+        let r = f(&mut ck);
+        (r, ck.count())
+    };
+    if let (Ok(_), Some(n)) = (&result, after) {
+        o.updates = n;
+    }
+    result
 }
 
 fn valid_rate(lr: f32) -> Result<f32, Fail> {
@@ -188,17 +325,15 @@ impl EgOptimizer {
                 if !(eps.is_finite() && eps > 0.0) {
                     return Err(EgStatus::InvalidArgument.into());
                 }
-                let half = state.len() / 2;
-                let (m, rest) = state.split_at_mut(half);
-                let v = rest.get_mut(..half).unwrap_or(&mut []);
+                let whole = state.len() / 2 * 2;
+                let moments = state.get_mut(..whole).unwrap_or(&mut []);
                 Ok(Rule::Adam {
                     lr,
                     b1,
                     b2,
                     eps,
                     t: &mut self.updates,
-                    m,
-                    v,
+                    moments,
                 })
             }
             _ => Err(EgStatus::NotInitialised.into()),
@@ -244,15 +379,7 @@ unsafe fn init(
         t.state = state;
         t.state_len = state_len;
         // SAFETY: forwarded contract for `state`; it must lie outside the optimizer.
-        let rule = unsafe { t.rule(&[os]) }?;
-        match rule {
-            Rule::Momentum { velocity, .. } => velocity.fill(0.0),
-            Rule::Adam { m, v, .. } => {
-                m.fill(0.0);
-                v.fill(0.0);
-            }
-            Rule::Sgd(_) => {}
-        }
+        unsafe { t.rule(&[os]) }?.clear();
         t.updates = 0;
         *o = t;
         Ok(())
@@ -414,14 +541,7 @@ pub unsafe extern "C" fn eg_optimizer_reset(opt: *mut EgOptimizer) -> EgStatus {
         // SAFETY: forwarded contract; no graph is involved.
         let (o, os) = unsafe { optimizer(opt, Span::EMPTY) }?;
         // SAFETY: the state array of an initialised optimizer is valid (the init contract).
-        match unsafe { o.rule(&[os]) }? {
-            Rule::Momentum { velocity, .. } => velocity.fill(0.0),
-            Rule::Adam { m, v, .. } => {
-                m.fill(0.0);
-                v.fill(0.0);
-            }
-            Rule::Sgd(_) => {}
-        }
+        unsafe { o.rule(&[os]) }?.clear();
         o.updates = 0;
         Ok(())
     };

@@ -3,6 +3,8 @@
 use crate::EgNode;
 use core::ffi::c_char;
 use embedgrad_core::{Error, Shape};
+use embedgrad_train::checkpoint::{RestoreError, VERSION};
+use embedgrad_train::safetensors::{Problem, WeightsError};
 
 /// The result of every call: `EG_STATUS_OK` (0) or the reason it failed.
 ///
@@ -63,12 +65,33 @@ pub enum EgStatus {
     NonFinite = 21,
     /// The op was given the wrong number of inputs.
     Arity = 22,
-    /// Storage failed (checkpoints; not used by this API yet).
+    /// The flash failed: a callback of `eg_flash` returned non-zero, or a slot did not read
+    /// back as written (checkpoints). Nothing in the graph or optimizer changed.
     Storage = 23,
-    /// Stored data is corrupt (checkpoints; not used by this API yet).
+    /// The flash holds a damaged checkpoint: a committed one that no longer checks out (bit
+    /// errors, a failing part). Not an empty store (that is `EG_RESTORED_NOTHING` with OK).
+    /// Nothing changed; erase it on purpose with `eg_checkpoint_erase`.
     Corrupt = 24,
     /// A data source failed (not used by this API yet).
     Source = 25,
+    /// The flash holds an intact checkpoint of another format version (written by other
+    /// firmware): `found` is its version, `expected` this library's.
+    OtherFormat = 26,
+    /// The checkpoint was saved from another model (same number of variables and scalars,
+    /// another structure), or one of another scalar type: `expected` and `found` are the
+    /// fingerprints (or the bytes per scalar).
+    OtherModel = 27,
+    /// The checkpoint was saved by another kind of optimizer, one with other settings, or with
+    /// other variables frozen: `expected` and `found` are the fingerprints. Restore the
+    /// weights alone with `eg_checkpoint_restore_weights`.
+    OtherOptimizer = 28,
+    /// The checkpoint checked out, but the flash failed (or returned other bytes) while it was
+    /// copied, twice: the variables and optimizer state are partly restored. The one failure
+    /// that changes the graph: restore again, or rebuild the model.
+    PartlyRestored = 29,
+    /// A weight file was refused (a bad or truncated file, or one that does not fit the
+    /// parameters): `eg_weights_last_error` names the tensor and the problem. Nothing changed.
+    BadWeights = 30,
     /// An error this version of the C API does not know (a newer core library).
     Other = 99,
 }
@@ -80,7 +103,7 @@ impl EgStatus {
     /// use (C code lists the `EG_STATUS_*` enumerators, or asks `eg_status_str`).
     ///
     /// cbindgen:ignore
-    pub const ALL: [EgStatus; 25] = [
+    pub const ALL: [EgStatus; 30] = [
         EgStatus::Ok,
         EgStatus::NullPointer,
         EgStatus::Misaligned,
@@ -105,6 +128,11 @@ impl EgStatus {
         EgStatus::Storage,
         EgStatus::Corrupt,
         EgStatus::Source,
+        EgStatus::OtherFormat,
+        EgStatus::OtherModel,
+        EgStatus::OtherOptimizer,
+        EgStatus::PartlyRestored,
+        EgStatus::BadWeights,
         EgStatus::Other,
     ];
 
@@ -135,6 +163,11 @@ impl EgStatus {
             EgStatus::Storage => c"EG_STATUS_STORAGE",
             EgStatus::Corrupt => c"EG_STATUS_CORRUPT",
             EgStatus::Source => c"EG_STATUS_SOURCE",
+            EgStatus::OtherFormat => c"EG_STATUS_OTHER_FORMAT",
+            EgStatus::OtherModel => c"EG_STATUS_OTHER_MODEL",
+            EgStatus::OtherOptimizer => c"EG_STATUS_OTHER_OPTIMIZER",
+            EgStatus::PartlyRestored => c"EG_STATUS_PARTLY_RESTORED",
+            EgStatus::BadWeights => c"EG_STATUS_BAD_WEIGHTS",
             EgStatus::Other => c"EG_STATUS_OTHER",
         }
     }
@@ -258,8 +291,14 @@ impl From<Error> for EgErrorInfo {
 pub(crate) enum Fail {
     /// A check of the C API itself.
     Api(EgStatus),
+    /// A check of the C API, with details.
+    Info(EgErrorInfo),
     /// An error of the graph.
     Core(Error),
+    /// A weight file refused, or a parameter list that cannot be written.
+    Weights(WeightsError),
+    /// A checkpoint not restored.
+    Restore(RestoreError),
 }
 
 impl From<Error> for Fail {
@@ -274,11 +313,93 @@ impl From<EgStatus> for Fail {
     }
 }
 
+/// A u64 as a `size_t` (saturating on 32-bit targets).
+fn count(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+impl From<WeightsError> for EgErrorInfo {
+    /// The status of a weights error, with the counts that fit `expected` and `found` (the
+    /// whole story is in `eg_weights_last_error`).
+    fn from(w: WeightsError) -> Self {
+        let mut i = EgErrorInfo::status(EgStatus::BadWeights);
+        match w.problem {
+            Problem::Graph(e) => return e.into(),
+            Problem::BadName => i.status = EgStatus::InvalidArgument,
+            Problem::Write { needed } => {
+                i.status = EgStatus::BufferTooSmall;
+                i.expected = needed;
+            }
+            Problem::TooShort { found } => {
+                i.expected = 8;
+                i.found = found;
+            }
+            Problem::HeaderPastEnd { header, available } => {
+                i.expected = available;
+                i.found = count(header);
+            }
+            Problem::TooManyTensors { capacity } => i.expected = capacity,
+            Problem::OffsetsOutOfRange { end, data, .. } => {
+                i.expected = data;
+                i.found = count(end);
+            }
+            Problem::ByteLength { expected, found } => {
+                i.expected = count(expected);
+                i.found = count(found);
+            }
+            Problem::Uncovered { covered, data } => {
+                i.expected = data;
+                i.found = count(covered);
+            }
+            Problem::NonFinite { index } => i.found = index,
+            _ => {}
+        }
+        i
+    }
+}
+
+impl From<RestoreError> for EgErrorInfo {
+    fn from(r: RestoreError) -> Self {
+        let with = |s, expected: usize, found: usize| {
+            let mut i = EgErrorInfo::status(s);
+            i.expected = expected;
+            i.found = found;
+            i
+        };
+        match r {
+            RestoreError::Storage => EgErrorInfo::status(EgStatus::Storage),
+            RestoreError::CopyFailed => EgErrorInfo::status(EgStatus::PartlyRestored),
+            RestoreError::Damaged => EgErrorInfo::status(EgStatus::Corrupt),
+            RestoreError::OtherFormat { version } => with(
+                EgStatus::OtherFormat,
+                usize::from(VERSION),
+                usize::from(version),
+            ),
+            RestoreError::OtherScalarType { expected, found } => with(
+                EgStatus::OtherModel,
+                usize::from(expected),
+                usize::from(found),
+            ),
+            RestoreError::OtherModel { expected, found } => {
+                with(EgStatus::OtherModel, expected as usize, found as usize)
+            }
+            RestoreError::OtherOptimizer { expected, found } => {
+                with(EgStatus::OtherOptimizer, expected as usize, found as usize)
+            }
+            RestoreError::Mismatch(e) => e.into(),
+            _ => EgErrorInfo::status(EgStatus::Other),
+        }
+    }
+}
+
 impl From<Fail> for EgErrorInfo {
     fn from(f: Fail) -> Self {
         match f {
             Fail::Api(s) => EgErrorInfo::status(s),
+            Fail::Info(i) => i,
             Fail::Core(e) => e.into(),
+            Fail::Weights(w) => w.into(),
+            Fail::Restore(r) => r.into(),
         }
     }
 }

@@ -23,6 +23,16 @@ use embedgrad_ops::{
     sparse_softmax_cross_entropy::SparseSoftmaxCrossEntropy, square::Square, subtract::Subtract,
     tanh::Tanh, StdOp,
 };
+use embedgrad_ops::{
+    avg_pool1d::AvgPool1d,
+    conv1d::{Conv1d, Padding},
+    depthwise_conv1d::DepthwiseConv1d,
+    global_avg_pool1d::GlobalAvgPool1d,
+    gru::Gru,
+    max_pool1d::MaxPool1d,
+    reshape::Reshape,
+    slice_cols::SliceCols,
+};
 use embedgrad_train::{checkpoint, minimize, step_accumulated, Feeds, GradientDescent};
 use libfuzzer_sys::fuzz_target;
 
@@ -123,7 +133,21 @@ fn op_of(code: u8, param: u64) -> StdOp {
     } else {
         (param % 64) as f64 / 8.0 - 4.0
     };
-    match code % 20 {
+    // A size for the time-series ops: mostly 1 to 4, sometimes the largest their fields hold.
+    let size = |shift: u32| match (param >> shift) & 7 {
+        7 => 65_535,
+        v => (v % 4 + 1) as usize,
+    };
+    let padding = if param & 1 == 0 {
+        Padding::Valid
+    } else {
+        Padding::Same
+    };
+    let sized = |op: Result<StdOp, Error>| op.unwrap_or(Gru.into());
+    // Codes below 200 pick the first 20 ops as they always did (the seeds keep their meaning);
+    // 200 and up the time-series ops.
+    let code = if code < 200 { code % 20 } else { 20 + (code - 200) % 8 };
+    match code {
         0 => Negative.into(),
         1 => Log.into(),
         2 => Sigmoid.into(),
@@ -143,7 +167,15 @@ fn op_of(code: u8, param: u64) -> StdOp {
         16 => SoftmaxCrossEntropy.into(),
         17 => SparseSoftmaxCrossEntropy.into(),
         18 => SigmoidBinaryCrossEntropy.into(),
-        _ => Mse.into(),
+        19 => Mse.into(),
+        20 => sized(Conv1d::new(size(8), size(12), size(16), padding).map(Into::into)),
+        21 => sized(DepthwiseConv1d::new(size(12), size(16), padding).map(Into::into)),
+        22 => sized(MaxPool1d::new(size(8), size(12), size(16)).map(Into::into)),
+        23 => sized(AvgPool1d::new(size(8), size(12), size(16)).map(Into::into)),
+        24 => sized(GlobalAvgPool1d::new(size(8)).map(Into::into)),
+        25 => sized(Reshape::new(size(8), size(12)).map(Into::into)),
+        26 => sized(SliceCols::new(size(8) - 1, size(12)).map(Into::into)),
+        _ => Gru.into(),
     }
 }
 

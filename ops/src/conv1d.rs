@@ -752,14 +752,13 @@ pub(crate) mod tests {
             let pad = if same { Padding::Same } else { Padding::Valid };
             let op = Conv1d::new(cin, s, d, pad).unwrap();
             let [xs, ws, bs] = shapes(batch, t, cin, cout, k);
-            grad_check(
-                &op,
-                &[
-                    rand(i as u64, xs, -2.0, 2.0),
-                    rand(30 + i as u64, ws, -1.0, 1.0),
-                    rand(60 + i as u64, bs, -1.0, 1.0),
-                ],
-            );
+            let inputs = [
+                rand(i as u64, xs, -2.0, 2.0),
+                rand(30 + i as u64, ws, -1.0, 1.0),
+                rand(60 + i as u64, bs, -1.0, 1.0),
+            ];
+            grad_check(&op, &inputs);
+            directional_check(&op, &inputs);
         }
     }
 }

@@ -325,6 +325,7 @@ std_ops! {
     global_avg_pool1d::GlobalAvgPool1d => GlobalAvgPool1dExt,
     reshape::Reshape => ReshapeExt,
     slice_cols::SliceCols => SliceColsExt,
+    gru::Gru => GruExt,
 }
 
 /// The fusion class of each standard op (see [`Op::class`]): what lets the step planner run

@@ -409,3 +409,122 @@ fn plans_fail_cleanly_and_steps_need_a_plan() {
     assert_eq!(g.planned_loss(), None);
     let _ = (x, c);
 }
+
+/// The time-series ops under the step plan: a 1-D CNN (conv1d → relu → max_pool1d →
+/// depthwise_conv1d → global_avg_pool1d → dense → loss) and a GRU classifier (gru →
+/// last_step → dense → loss). The planner runs the new ops as plain steps with their own
+/// kernels and fuses the dense layer, and training is bit-for-bit the interpreter's.
+#[test]
+#[cfg_attr(miri, ignore)] // many training steps: minutes under Miri
+fn planned_time_series_nets_equal_the_interpreter_bit_for_bit() {
+    use crate::conv1d::Conv1dSpec;
+    use crate::depthwise_conv1d::DepthwiseConv1dSpec;
+    use crate::gru::GruSpec;
+    use crate::max_pool1d::Pool1dSpec;
+    const B: usize = 6;
+    type Conv = Conv1dSpec<12, 2, 4, 3, 1, 1, true>; // 12 steps, 2 → 4 channels
+    type Pool = Pool1dSpec<12, 4, 2>; // → 6 steps
+    type Dw = DepthwiseConv1dSpec<6, 4, 3, 1, 2>; // dilation 2, valid → 2 steps
+    type Rnn = GruSpec<12, 2, 5>;
+
+    let data = || {
+        let x = Matrix::<f64, B, 24>::from_fn(|r, c| {
+            let (t, ch) = (c / 2, c % 2);
+            ((r as f64 + 1.0) * (t as f64 * 0.7 + ch as f64)).sin()
+        });
+        let labels = Matrix::<f64, B, 1>::from_fn(|r, _| (r % 3) as f64);
+        (x, labels)
+    };
+    let cnn = |g: &mut G<32, 4096>| {
+        let (xd, ld) = data();
+        let x = g.placeholder::<B, { Conv::IN_COLS }>().unwrap();
+        let l = g.placeholder::<B, 1>().unwrap();
+        let w1 = g
+            .variable(&Matrix::<f64, { Conv::WEIGHT_ROWS }, 4>::from_fn(|r, c| {
+                ((r * 4 + c) % 7) as f64 * 0.2 - 0.6
+            }))
+            .unwrap();
+        let b1 = g.variable(&Matrix::new([[0.1, -0.1, 0.05, 0.0]])).unwrap();
+        let wd = g
+            .variable(&Matrix::<f64, 3, 4>::from_fn(|r, c| {
+                (r as f64 - c as f64) * 0.3 + 0.2
+            }))
+            .unwrap();
+        let bd = g.variable(&Matrix::new([[0.0, 0.1, -0.1, 0.2]])).unwrap();
+        let w2 = g
+            .variable(&Matrix::<f64, 4, 3>::from_fn(|r, c| {
+                ((r + 2 * c) % 5) as f64 * 0.3 - 0.5
+            }))
+            .unwrap();
+        let b2 = g.variable(&Matrix::new([[0.0, 0.1, -0.1]])).unwrap();
+        let h: Tensor<B, { Conv::OUT_COLS }> = g.conv1d(x, w1, b1, Conv::new()).unwrap();
+        let h = g.relu(h).unwrap();
+        let h: Tensor<B, { Pool::OUT_COLS }> = g.max_pool1d(h, Pool::new()).unwrap();
+        let h: Tensor<B, { Dw::OUT_COLS }> = g.depthwise_conv1d(h, wd, bd, Dw::new()).unwrap();
+        let h: Tensor<B, 4> = g.global_avg_pool1d(h).unwrap();
+        let o = g.matmul(h, w2).unwrap();
+        let o = g.add(o, b2).unwrap();
+        let loss = g.sparse_softmax_cross_entropy(o, l).unwrap();
+        g.feed(x, &xd).unwrap();
+        g.feed(l, &ld).unwrap();
+        (
+            loss,
+            vec![w1.id(), b1.id(), wd.id(), bd.id(), w2.id(), b2.id()],
+        )
+    };
+    let rnn = |g: &mut G<32, 4096>| {
+        let (xd, ld) = data();
+        let x = g.placeholder::<B, { Rnn::IN_COLS }>().unwrap();
+        let l = g.placeholder::<B, 1>().unwrap();
+        let w = g
+            .variable(
+                &Matrix::<f64, { Rnn::WEIGHT_ROWS }, { Rnn::GATES }>::from_fn(|r, c| {
+                    ((r * 5 + c * 3) % 11) as f64 * 0.1 - 0.5
+                }),
+            )
+            .unwrap();
+        let b = g
+            .variable(&Matrix::<f64, 2, { Rnn::GATES }>::from_fn(|r, c| {
+                (r as f64 - 0.5) * 0.1 + c as f64 * 0.01
+            }))
+            .unwrap();
+        let w2 = g
+            .variable(&Matrix::<f64, 5, 3>::from_fn(|r, c| {
+                ((r + 2 * c) % 5) as f64 * 0.3 - 0.5
+            }))
+            .unwrap();
+        let b2 = g.variable(&Matrix::new([[0.0, 0.1, -0.1]])).unwrap();
+        let hs: Tensor<B, { Rnn::OUT_COLS }> = g.gru(x, w, b, Rnn::new()).unwrap();
+        let h: Tensor<B, 5> = g.last_step(hs).unwrap();
+        let o = g.matmul(h, w2).unwrap();
+        let o = g.add(o, b2).unwrap();
+        let loss = g.sparse_softmax_cross_entropy(o, l).unwrap();
+        g.feed(x, &xd).unwrap();
+        g.feed(l, &ld).unwrap();
+        (loss, vec![w.id(), b.id(), w2.id(), b2.id()])
+    };
+    type Build<'a> = &'a dyn Fn(&mut G<32, 4096>) -> (Tensor<1, 1>, Vec<NodeId>);
+    let nets: [Build<'_>; 2] = [&cnn, &rnn];
+    for (n, build) in nets.iter().enumerate() {
+        let mut a: G<32, 4096> = G::new();
+        let mut b: G<32, 4096> = G::new();
+        let (la, vars) = build(&mut a);
+        let (lb, _) = build(&mut b);
+        let summary = b.plan(lb, PlanOptions::default()).unwrap();
+        assert_eq!(summary.dense, 1, "net {n}: {summary:?}");
+        assert!(
+            summary.scalars < summary.unplanned_scalars,
+            "net {n}: {summary:?}"
+        );
+        let first = interp_step(&mut a, la, 0.0);
+        let mut last = first;
+        for step in 0..30 {
+            let l1 = interp_step(&mut a, la, 0.1);
+            let l2 = b.step(lb, sgd(0.1)).unwrap();
+            assert_eq!(l1.to_bits(), l2.to_bits(), "net {n}, step {step}");
+            assert_eq!(values(&a, &vars), values(&b, &vars), "net {n}, step {step}");
+            last = l1;
+        }
+        assert!(last < first, "net {n} does not learn: {first} → {last}");
+    }
+}

@@ -1,5 +1,5 @@
 //! `slice_cols`: columns `start..start + L` of every row — `R×C → R×L`. On a hidden-state
-//! sequence `B × (T·H)` (the output of a GRU) the last `H` columns are the
+//! sequence `B × (T·H)` (the output of [`gru`](crate::gru)) the last `H` columns are the
 //! last state `h_T`, which a classifier reads: [`SliceColsExt::last_step`] takes them, with
 //! its shapes checked at compile time.
 //!
@@ -117,7 +117,7 @@ pub trait SliceColsExt<T> {
     ) -> Result<Tensor<R, L>, Error>;
 
     /// The last `L` columns of `x` (`R × (T·L)`): the last time step of a sequence of
-    /// `L`-wide frames, e.g. `h_T` of a GRU. `C` must be a
+    /// `L`-wide frames, e.g. `h_T` of a [`gru`](crate::gru::GruExt::gru). `C` must be a
     /// multiple of `L` (checked at compile time).
     ///
     /// # Errors

@@ -107,6 +107,52 @@ pub fn grad_check_inputs<O: Op<f64>>(op: &O, inputs: &[(Shape, Vec<f64>)], which
     worst
 }
 
+/// Checks each input's gradient along random directions `v`: `Σ_k ∂f/∂θ_k · v_k` against the
+/// central difference `(f(θ + h·v) − f(θ − h·v)) / 2h` of `f = sum(forward ⊙ g)`. Unlike the
+/// entry-wise [`grad_check`], a tiny gradient entry (where a difference quotient is all
+/// rounding) cannot hide or fake an error: every entry counts, weighted by `v`. The error is
+/// relative to `‖∇f‖·‖v‖`; returns the worst and asserts it is ≤ 1e-8.
+pub fn directional_check<O: Op<f64>>(op: &O, inputs: &[(Shape, Vec<f64>)]) -> f64 {
+    let shapes: Vec<Shape> = inputs.iter().map(|(s, _)| *s).collect();
+    let out_shape = op.out_shape(&shapes).expect("shape");
+    let (_, g) = rand(99, out_shape, -1.0, 1.0);
+    let f = |inp: &[(Shape, Vec<f64>)]| -> f64 {
+        forward(op, inp).iter().zip(&g).map(|(y, g)| y * g).sum()
+    };
+    let h = 1e-5;
+    let mut worst: f64 = 0.0;
+    for i in 0..inputs.len() {
+        let analytic = backward(op, inputs, &g, i);
+        for seed in 0..3 {
+            let (_, v) = rand(500 + 10 * i as u64 + seed, inputs[i].0, -1.0, 1.0);
+            let a: f64 = analytic.iter().zip(&v).map(|(a, v)| a * v).sum();
+            let mut plus = inputs.to_vec();
+            let mut minus = inputs.to_vec();
+            for (k, dv) in v.iter().enumerate() {
+                plus[i].1[k] += h * dv;
+                minus[i].1[k] -= h * dv;
+            }
+            let numeric = (f(&plus) - f(&minus)) / (2.0 * h);
+            // Relative to ‖∇f‖·‖v‖ ≥ |∇f·v|: a cancelling sum does not inflate the error.
+            let norm = |x: &[f64]| x.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let scale = (norm(&analytic) * norm(&v)).max(1e-12);
+            let err = (a - numeric).abs() / scale;
+            worst = worst.max(err);
+            assert!(
+                err <= 1e-8,
+                "{}: input {i} direction {seed}: analytic {a} numeric {numeric} (rel err {err:e})",
+                op.name()
+            );
+        }
+    }
+    std::println!(
+        "directional {:<28} shapes {:?}: worst relative error {worst:.2e}",
+        op.name(),
+        shapes.iter().map(|s| (s.rows, s.cols)).collect::<Vec<_>>()
+    );
+    worst
+}
+
 /// Asserts two slices agree to `tol` (absolute).
 pub fn assert_close<T: embedgrad_core::Scalar>(a: &[T], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len(), "length");
