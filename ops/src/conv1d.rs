@@ -324,12 +324,14 @@ impl<T: Scalar> Op<T> for Conv1d {
             return;
         };
         let (cin, cout) = (g.cin.max(1), g.cout.max(1));
+        // One tap's `CIN × COUT` block (`max(1)`: no zero chunk size, even wrapped).
+        let tap = (cin * cout).max(1);
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
             for (o, yo) in yrow.chunks_exact_mut(cout).enumerate() {
                 for (y, &b) in yo.iter_mut().zip(b.as_slice()) {
                     *y = b;
                 }
-                for (k, wk) in w.as_slice().chunks_exact(cin * cout).enumerate() {
+                for (k, wk) in w.as_slice().chunks_exact(tap).enumerate() {
                     let Some(xs) = g.taps.input(o, k).and_then(|i| xrow.get(i * cin..(i + 1) * cin))
                     else {
                         continue;
@@ -355,11 +357,12 @@ impl<T: Scalar> Op<T> for Conv1d {
             return;
         };
         let (cin, cout) = (geo.cin.max(1), geo.cout.max(1));
+        let tap = (cin * cout).max(1);
         match index {
             0 => {
                 for (grow, dxrow) in g.row_iter().zip(dx.row_iter_mut()) {
                     for (o, go) in grow.chunks_exact(cout).enumerate() {
-                        for (k, wk) in w.as_slice().chunks_exact(cin * cout).enumerate() {
+                        for (k, wk) in w.as_slice().chunks_exact(tap).enumerate() {
                             let Some(ds) = geo
                                 .taps
                                 .input(o, k)
@@ -381,7 +384,7 @@ impl<T: Scalar> Op<T> for Conv1d {
             1 => {
                 for (xrow, grow) in x.row_iter().zip(g.row_iter()) {
                     for (o, go) in grow.chunks_exact(cout).enumerate() {
-                        let dw = dx.as_mut_slice().chunks_exact_mut(cin * cout);
+                        let dw = dx.as_mut_slice().chunks_exact_mut(tap);
                         for (k, dwk) in dw.enumerate() {
                             let Some(xs) =
                                 geo.taps.input(o, k).and_then(|i| xrow.get(i * cin..(i + 1) * cin))

@@ -63,6 +63,17 @@ impl Bench {
         r
     }
 
+    /// Runs `f` between the markers, whatever ran before: the plugin prints one more
+    /// `insns:` line, after the first step's. For measuring something that is not a training
+    /// step (reading a weight file, say); it is not counted as a step.
+    #[inline(always)]
+    pub fn measure<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        bench_start();
+        let r = f();
+        bench_stop();
+        r
+    }
+
     /// Steps run so far.
     pub fn steps(&self) -> u32 {
         self.steps
