@@ -18,12 +18,25 @@ use embedgrad_ops::{
     sigmoid::Sigmoid, sigmoid_binary_cross_entropy::SigmoidBinaryCrossEntropy, softmax::Softmax,
     square::Square, subtract::Subtract, tanh::Tanh,
 };
+use embedgrad_ops::{
+    avg_pool1d::AvgPool1d,
+    conv1d::{Conv1d, Padding},
+    depthwise_conv1d::DepthwiseConv1d,
+    global_avg_pool1d::GlobalAvgPool1d,
+    gru::Gru,
+    max_pool1d::MaxPool1d,
+    reshape::Reshape,
+    slice_cols::SliceCols,
+};
 
 /// The graph the ops are built in.
 pub type OpsGraph = StdGraph<f32, 96, 2048>;
 
-/// Every op of `StdOp`, with its parameters hidden from the optimizer.
-fn all_ops() -> [StdOp; 24] {
+/// Every op of `StdOp`, with its parameters hidden from the optimizer (an op whose
+/// parameters are refused falls back to `Negative`).
+fn all_ops() -> [StdOp; 34] {
+    let p = |n: usize| black_box(n);
+    let or = |o: Result<StdOp, Error>| o.unwrap_or(Negative.into());
     [
         Negative.into(),
         Log.into(),
@@ -49,6 +62,16 @@ fn all_ops() -> [StdOp; 24] {
         SparseSoftmaxCrossEntropy.into(),
         SigmoidBinaryCrossEntropy.into(),
         Mse.into(),
+        or(Conv1d::new(p(1), p(1), p(1), Padding::Valid).map(Into::into)),
+        or(Conv1d::new(p(2), p(2), p(1), Padding::Same).map(Into::into)),
+        or(DepthwiseConv1d::new(p(1), p(2), Padding::Same).map(Into::into)),
+        or(DepthwiseConv1d::new(p(1), p(1), Padding::Valid).map(Into::into)),
+        or(MaxPool1d::new(p(1), p(2), p(1)).map(Into::into)),
+        or(AvgPool1d::new(p(2), p(1), p(1)).map(Into::into)),
+        or(GlobalAvgPool1d::new(p(1)).map(Into::into)),
+        or(Reshape::new(p(2), p(3)).map(Into::into)),
+        or(SliceCols::new(p(0), p(1)).map(Into::into)),
+        Gru.into(),
     ]
 }
 
@@ -156,6 +179,12 @@ fn untyped(g: &mut OpsGraph) -> Result<bool, Error> {
                     built += 1;
                     last = Some(id);
                 }
+                for z in ins {
+                    if let Ok(id) = g.push_op(op, &[x, y, z]) {
+                        built += 1;
+                        last = Some(id);
+                    }
+                }
             }
         }
     }
@@ -202,8 +231,8 @@ fn direct() {
         for &sa in &shapes {
             for &sb in &shapes {
                 for &so in &shapes {
-                    let xs = [view(sa), view(sb)];
-                    let n = black_box(2usize).min(xs.len());
+                    let xs = [view(sa), view(sb), view(so)];
+                    let n = black_box(3usize).min(xs.len());
                     let inputs = xs.get(..n).unwrap_or(&[]);
                     let len = so.len().unwrap_or(0);
                     let Some(o) = out.get_mut(..len).and_then(|d| MatMut::new(d, so)) else {
