@@ -8,14 +8,19 @@
 #     examples/train_minimal.c;
 #  2. embedgrad-sim's f32 run of mlp_xor gives the reference (final loss, accuracy, checksum),
 #     written to target/ffi-ci/reference.h;
-#  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c, tests/header_use.c) under
+#  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c, tests/header_use.c,
+#     tests/weights_checkpoints.c) under
 #     AddressSanitizer and UBSan, and header_use.c again as C++11; the minimal example (examples/train_minimal.c) as C and as C++, through the
 #     example Makefile, and through the example CMakeLists.txt when cmake is installed; the
 #     bad-input test again against a library built with other capacities (EMBEDGRAD_FFI_NODES,
 #     EMBEDGRAD_FFI_SCALARS, and -DEG_NODES/-DEG_SCALARS on the C side);
 #  4. Cortex-M4F: the library built with the `panic-never` feature, so each firmware links only
 #     if no panic path is reachable from the functions it calls (the bad-input test calls every
-#     function of the header: checked); the tests and the example cross-compiled with
+#     function of the header but the safetensors reader: checked); the reader (eg_weights_load)
+#     parses JSON with serde-json-core, whose string parser keeps bounds checks, so
+#     tests/weights_checkpoints.c, which calls it, defines the handler's missing function and
+#     its firmware is checked instead by disassembly: every function that calls a panic must
+#     be serde-json-core's or core's own; the tests and the example cross-compiled with
 #     arm-none-eabi-gcc (hard float) and run in qemu-system-arm -machine mps2-an386 under
 #     `timeout`, with newlib's rdimon semihosting;
 #  5. the library builds for the other bare-metal targets whose rustup target is installed
@@ -36,7 +41,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -50,7 +55,11 @@ CWARN=(-Wall -Wextra -Werror -pedantic)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)
 HOST_LIB=${CARGO_TARGET_DIR:-target}/release/libembedgrad_ffi.a
 ARM_LIB=${CARGO_TARGET_DIR:-target}/$RUST_TARGET/release/libembedgrad_ffi.a
-TESTS=(train_mlp_xor bad_inputs header_use)
+TESTS=(train_mlp_xor bad_inputs header_use weights_checkpoints)
+# The functions whose panic paths the gate cannot remove (see step 4), and the test that calls
+# them instead of bad_inputs.
+READER_API=(eg_weights_load)
+READER_TEST=weights_checkpoints
 mkdir -p "$OUT" "$ARM_OUT"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
@@ -305,16 +314,47 @@ done
 arm-none-eabi-gcc "${ARM_CFLAGS[@]}" -Iffi/include -c ffi/examples/train_minimal.c -o "$ARM_OUT/train_minimal.o"
 
 arm-none-eabi-nm -u "$ARM_OUT/bad_inputs.o" | awk '{print $2}' | grep '^eg_' | sort -u >"$OUT/called.txt"
-missing=$(comm -23 "$OUT/api.txt" "$OUT/called.txt" | tr '\n' ' ')
+printf '%s\n' "${READER_API[@]}" | sort -u >"$OUT/reader_api.txt"
+missing=$(comm -23 "$OUT/api.txt" "$OUT/called.txt" | comm -23 - "$OUT/reader_api.txt" | tr '\n' ' ')
+in_gate=$(comm -12 "$OUT/called.txt" "$OUT/reader_api.txt" | tr '\n' ' ')
+arm-none-eabi-nm -u "$ARM_OUT/$READER_TEST.o" | awk '{print $2}' | grep '^eg_' | sort -u >"$OUT/called_reader.txt"
+reader_missing=$(comm -23 "$OUT/reader_api.txt" "$OUT/called_reader.txt" | tr '\n' ' ')
 if [[ -n "$missing" ]]; then
     fail "bad_inputs.c does not call: $missing(so neither their bad inputs nor their panic paths are checked)"
+elif [[ -n "$in_gate" ]]; then
+    fail "bad_inputs.c calls $in_gate(the reader: its firmware would not link with panic-never; test it in $READER_TEST.c)"
+elif [[ -n "$reader_missing" ]]; then
+    fail "$READER_TEST.c does not call: $reader_missing"
 else
-    echo "bad_inputs calls all $(wc -l <"$OUT/api.txt") functions of the header"
+    echo "bad_inputs calls all $(wc -l <"$OUT/api.txt") functions of the header but ${READER_API[*]}, which $READER_TEST calls"
 fi
+
+# panic_callers ELF: the functions of a firmware that branch to a panic (core::panicking and
+# the index, unwrap and str-slicing failures that end in one), one "caller -> callee" a line.
+panic_callers() {
+    arm-none-eabi-objdump -d --demangle "$1" | awk '
+        /^[0-9a-f]+ <.*>:$/ { fn = $0; sub(/^[0-9a-f]+ </, "", fn); sub(/>:$/, "", fn); next }
+        /<(core::panicking::|core::slice::index::|core::option::(unwrap|expect)_failed|core::result::unwrap_failed|core::str::slice_error_fail|__rustc::rust_begin_unwind)/ {
+            t = $0; sub(/.*</, "", t); sub(/>.*/, "", t); sub(/\+0x[0-9a-f]+$/, "", t)
+            if (t != fn) print fn " -> " t
+        }' | sort -u
+}
 
 for t in "${TESTS[@]}"; do
     link "$t" "$ARM_OUT/startup.o" "$ARM_OUT/$t.o" "$ARM_LIB" && run "qemu/$t" "${QEMU[@]}" "$ARM_OUT/$t.elf"
 done
+# The reader's firmware links because the test defines the handler's function: check that
+# only serde-json-core's and core's own functions can reach it.
+if [[ -f "$ARM_OUT/$READER_TEST.elf" ]]; then
+    panic_callers "$ARM_OUT/$READER_TEST.elf" >"$ARM_OUT/$READER_TEST.panics"
+    others=$(awk -F' -> ' '$1 !~ /^<?(&mut )?serde_json_core::|^<?core::|^__rustc::/' "$ARM_OUT/$READER_TEST.panics")
+    if [[ -n "$others" ]]; then
+        fail "$READER_TEST: panic paths outside serde-json-core (log: $ARM_OUT/$READER_TEST.panics)"
+        sed 's/^/    | /' <<<"$others" | head -n 20 >&2
+    else
+        echo "$READER_TEST: the only callers of a panic are serde-json-core's ($(grep -c serde_json_core "$ARM_OUT/$READER_TEST.panics") call sites) and core's panic machinery"
+    fi
+fi
 if link train_minimal "$ARM_OUT/startup.o" "$ARM_OUT/train_minimal.o" "$ARM_LIB"; then
     if timeout "$QEMU_TIMEOUT" "${QEMU[@]}" "$ARM_OUT/train_minimal.elf" >"$OUT/qemu_train_minimal.log" 2>&1 </dev/null; then
         echo "qemu/train_minimal: $(tail -n 1 "$OUT/qemu_train_minimal.log")"
@@ -386,10 +426,11 @@ size_row() {
 }
 if [[ -f "$ARM_OUT/size_baseline.elf" ]]; then
     printf '%-16s %8s %6s %8s   %-22s %s\n' firmware text data bss "vs baseline" "from libembedgrad_ffi.a (text data bss)"
-    for n in size_baseline train_minimal train_mlp_xor bad_inputs; do size_row "$n"; done
+    for n in size_baseline train_minimal train_mlp_xor bad_inputs weights_checkpoints; do size_row "$n"; done
     printf '#include <stdio.h>\n#include "embedgrad.h"\nint main(void) { printf("%%u\\n", (unsigned)sizeof(eg_graph_storage)); return 0; }\n' >"$OUT/storage_size.c"
     gcc -Iffi/include "$OUT/storage_size.c" -o "$OUT/storage_size"
-    echo "bss includes each firmware's static eg_graph_storage of $("$OUT/storage_size") bytes (bad_inputs has five);"
+    echo "bss includes each firmware's static eg_graph_storage of $("$OUT/storage_size") bytes (bad_inputs has five,"
+    echo "weights_checkpoints three and a 16 KiB RAM flash);"
     echo "the last three columns are the input sections linked from libembedgrad_ffi.a."
 fi
 

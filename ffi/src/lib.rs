@@ -80,6 +80,57 @@
 //! so the struct has one size whatever the network. Their update rules are those of
 //! `embedgrad-train`, bit for bit (a test trains with both and compares).
 //!
+//! ## Freezing, weight files and checkpoints
+//!
+//! `eg_set_trainable(g, node, 0)` freezes a variable: it keeps its value, gets no gradient,
+//! is not updated and has no optimizer state, so fine-tuning the last layer or the biases only
+//! costs the state of what trains. `eg_parameter_count` counts the *trainable* scalars (all
+//! variables' until one is frozen) — the length the optimizer state covers — and the state
+//! checks of every update use the same count.
+//!
+//! Weight files are safetensors in PyTorch's layout, through `embedgrad_train::safetensors`.
+//! A parameter list (`eg_param`: a NUL-terminated name, a variable, `EG_LAYOUT_MATRIX`,
+//! `EG_LAYOUT_TRANSPOSED` for an `nn.Linear` weight, `EG_LAYOUT_VECTOR` for a bias) says
+//! which tensor goes where:
+//!
+//! ```c
+//! eg_param p[2] = {{"0.weight", w1, EG_LAYOUT_TRANSPOSED}, {"0.bias", b1, EG_LAYOUT_VECTOR}};
+//! eg_weights_error e;
+//! if (eg_weights_load(g, file, file_len, p, 2, 0) == EG_STATUS_BAD_WEIGHTS) {
+//!     eg_weights_last_error(g, &e);   /* e.problem, e.tensor, e.expected_dims, e.found_dims */
+//! }
+//! eg_weights_len(g, p, 2, EG_DTYPE_F32, &len);
+//! eg_weights_save(g, p, 2, EG_DTYPE_F32, out, sizeof out, &written);
+//! ```
+//!
+//! `eg_weights_load` checks the whole file and every tensor before the first variable changes,
+//! so a refused file (`EG_STATUS_BAD_WEIGHTS`) changes nothing; `eg_weights_last_error` then
+//! gives the problem (`EG_WEIGHTS_PROBLEM_*`), the tensor's name, the shapes as numbers and
+//! the counts. At most `EG_WEIGHTS_MAX_TENSORS` (16) parameters per call and tensors per file:
+//! the reader's table lives on the stack.
+//!
+//! Checkpoints use `embedgrad_train::checkpoint::Store` (two alternating slots, a commit
+//! marker written last, CRC-32, model and optimizer fingerprints) over the caller's flash: an
+//! `eg_flash` holds a context pointer, read, write and erase callbacks, the capacity and the
+//! sector size. `eg_checkpoint_save`, `eg_checkpoint_restore` (variables, optimizer state and
+//! update count; an empty store is OK with `EG_RESTORED_NOTHING`, a damaged one CORRUPT),
+//! `eg_checkpoint_restore_weights` (any optimizer), `eg_checkpoint_erase` and
+//! `eg_checkpoint_bytes_needed`. A `NorFlash` fixes its write and erase sizes at compile
+//! time; the adapter declares a write size of 32 bytes (`EG_FLASH_WRITE_SIZE`: every write is
+//! 32 bytes at a 32-byte offset, valid for every device whose program unit divides 32) and an
+//! erase size of 1 whose erases the adapter rounds out to whole sectors of the caller's
+//! `erase_size` (a multiple of 32 that `base` and `slot_len` must be multiples of). Why the
+//! power-cut argument survives the rounding is written out in the docs of the `checkpoint`
+//! module (`src/checkpoint.rs`): the store's two erases — the commit unit's sector first, then
+//! the rest — reach the callback as exactly those two sector ranges, in that order.
+//!
+//! An `eg_optimizer` exposes its whole state array to a checkpoint (for Adam `[m, v]`, as
+//! `embedgrad_train::Adam` lays it out) and `embedgrad-train`'s fingerprints for its kind and
+//! settings (momentum and Nesterov's flag; Adam's β1, β2, ε; not the learning rate), so a
+//! checkpoint restores only into the same kind of optimizer, with the same settings, a state
+//! array of the same length and the same variables frozen; the weights alone restore into
+//! anything. Its update count (`updates`) is saved and restored for every kind.
+//!
 //! ## Handles and checks
 //!
 //! A node handle (`eg_node`, a `uint64_t`) is the raw form of
@@ -117,8 +168,17 @@
 //! use std instead). With the `panic-never` feature that handler calls a function that does not
 //! exist, so a firmware links only if no panic path is reachable from the functions it calls;
 //! `ffi/ci.sh` links the Cortex-M4F tests that way, and its bad-input test calls every function
-//! of the header. That check found a division-by-zero path in `embedgrad-train`'s micro-batch
-//! loop (`chunks_exact(..).zip(..)`), which is why `eg_accumulate` has its own loop. The
+//! of the header but one. The exception is the safetensors reader, `eg_weights_load`: its
+//! JSON header is parsed by serde-json-core, whose string parser (`parse_str`,
+//! `deserialize_str`, `EscapedStringFragmentIter`) indexes with bounds checks the compiler
+//! cannot prove away, so a `panic-never` firmware that calls it does not link. Such a firmware
+//! defines the missing function itself (`void embedgrad_ffi_error_a_panic_path_remains(void)`:
+//! report and reset), which keeps the gate's guarantee for everything else; `ffi/ci.sh` does
+//! that for `tests/weights_checkpoints.c` and checks by disassembly that only serde-json-core's
+//! functions and core's panic machinery can reach it. The checks fire only on a bug in the
+//! parser, which the fuzz targets have not found. The link check also found a division-by-zero
+//! path in `embedgrad-train`'s micro-batch loop (`chunks_exact(..).zip(..)`), which is why
+//! `eg_accumulate` has its own loop. The
 //! guarantee is checked with the workspace's release profile (opt-level 3); at opt-level `"s"`
 //! the same `Zip` of `ChunksExact` in some kernels of `embedgrad-ops` is not inlined and keeps
 //! its (unreachable) division check, which would end in the looping handler, never in C.

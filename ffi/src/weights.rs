@@ -340,11 +340,12 @@ impl<'a> Params<'a> {
     /// `params` is NULL or points to `n` `eg_param`s whose names are NUL-terminated strings;
     /// nothing writes them during the call.
     unsafe fn read(params: *const EgParam, n: usize, others: &[Span]) -> Result<Self, Fail> {
-        // SAFETY: the pointer is NULL or points to `n` parameters (the caller's contract).
-        let raw = unsafe { guard::input(params, n, others) }?;
-        if raw.len() > EG_WEIGHTS_MAX_TENSORS {
+        check_ptr(params)?;
+        if n > EG_WEIGHTS_MAX_TENSORS {
             return Err(EgStatus::InvalidArgument.into());
         }
+        // SAFETY: the pointer is NULL or points to `n` parameters (the caller's contract).
+        let raw = unsafe { guard::input(params, n, others) }?;
         let none = Param {
             name: ParamName::Plain(""),
             node: NodeId::from_raw(0),

@@ -22,6 +22,51 @@ static eg_node shifted(eg_node h, unsigned delta)
     return (h & ~(eg_node)0xFFFFu) | ((h + delta) & 0xFFFFu);
 }
 
+/* A flash whose callbacks only count their calls (none may happen here: every call with a
+ * flash below fails its checks first). */
+static unsigned flash_calls;
+
+static int32_t count_read(void *ctx, uint32_t offset, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    (void)offset;
+    memset(buf, 0xFF, len);
+    flash_calls++;
+    return 0;
+}
+
+static int32_t count_write(void *ctx, uint32_t offset, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    (void)offset;
+    (void)data;
+    (void)len;
+    flash_calls++;
+    return 0;
+}
+
+static int32_t count_erase(void *ctx, uint32_t from, uint32_t to)
+{
+    (void)ctx;
+    (void)from;
+    (void)to;
+    flash_calls++;
+    return 0;
+}
+
+/* 64 KiB of flash in 1 KiB sectors, served by the counting callbacks. */
+static eg_flash flash_of(void *ctx)
+{
+    eg_flash f;
+    f.ctx = ctx;
+    f.read = count_read;
+    f.write = count_write;
+    f.erase = count_erase;
+    f.capacity = 64u * 1024u;
+    f.erase_size = 1024u;
+    return f;
+}
+
 /* Calls every function that takes a graph with `g` and otherwise valid arguments: each must
  * return `want`, and none may write its outputs. */
 static void every_call(eg_graph *g, eg_status want)
@@ -31,9 +76,18 @@ static void every_call(eg_graph *g, eg_status want)
     size_t a = 555, b = 555;
     uint32_t k = 555;
     eg_error_info info;
+    eg_weights_error werr;
     eg_optimizer opt;
+    eg_param params[1];
+    eg_flash fl = flash_of(NULL);
+    uint8_t bytes[64] = {0};
+    uint32_t seq = 555, restored = 555;
     OK(eg_sgd_init(&opt, 0.1f));
     memset(&info, 0x5A, sizeof info);
+    memset(&werr, 0x5A, sizeof werr);
+    params[0].name = "0.weight";
+    params[0].node = n;
+    params[0].layout = EG_LAYOUT_MATRIX;
 
     EXPECT(eg_graph_clear(g), want);
     EXPECT(eg_graph_usage(g, &a, &b), want);
@@ -80,8 +134,19 @@ static void every_call(eg_graph *g, eg_status want)
     EXPECT(eg_minimize(&opt, g, n, &f), want);
     EXPECT(eg_accumulate(g, n, n, n, data, 4, data, 4, &f), want);
     EXPECT(eg_step_accumulated(&opt, g, n, n, n, data, 4, data, 4, &f), want);
+    EXPECT(eg_set_trainable(g, n, 0), want);
+    EXPECT(eg_is_trainable(g, n, &k), want);
+    EXPECT(eg_weights_len(g, params, 1, EG_DTYPE_F32, &a), want);
+    EXPECT(eg_weights_save(g, params, 1, EG_DTYPE_F32, bytes, sizeof bytes, &a), want);
+    EXPECT(eg_weights_last_error(g, &werr), want);
+    EXPECT(eg_checkpoint_bytes_needed(g, &opt, &a), want);
+    EXPECT(eg_checkpoint_save(g, &opt, &fl, 0, 1024, &seq), want);
+    EXPECT(eg_checkpoint_restore(g, &opt, &fl, 0, 1024, &restored, &seq), want);
+    EXPECT(eg_checkpoint_restore_weights(g, &fl, 0, 1024, &restored, &seq), want);
 
     CHECK(out == 777 && f == -7.0f && a == 555 && b == 555 && k == 555);
+    CHECK(seq == 555 && restored == 555 && bytes[0] == 0 && flash_calls == 0);
+    CHECK(((unsigned char *)&werr)[0] == 0x5A);
     CHECK(data[0] == 1 && data[3] == 4);
     CHECK(((unsigned char *)&info)[0] == 0x5A);
 }
@@ -206,6 +271,61 @@ static void pointers(eg_graph *g)
     EXPECT(eg_accumulate(g, x, x, y, data, 4, data, 4, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_accumulate(g, x, x, y, data, 4, data, 4, &data[2]), EG_STATUS_OVERLAP);
     EXPECT(eg_step_accumulated(NULL, g, x, x, y, data, 4, data, 4, &f), EG_STATUS_NULL_POINTER);
+
+    /* freezing, weight files, checkpoints */
+    EXPECT(eg_is_trainable(g, w, NULL), EG_STATUS_NULL_POINTER);
+    EXPECT(eg_is_trainable(g, w, (uint32_t *)(void *)inside), EG_STATUS_OVERLAP);
+    EXPECT(eg_set_trainable(g, x, 0), EG_STATUS_WRONG_KIND);
+    EXPECT(eg_set_trainable(g, w, 7), EG_STATUS_INVALID_ARGUMENT);
+    {
+        eg_param p[1];
+        eg_flash fl = flash_of(NULL), bad_fl;
+        eg_weights_error werr;
+        uint8_t bytes[256];
+        uint32_t seq = 555, restored = 555;
+        p[0].name = "w";
+        p[0].node = w;
+        p[0].layout = EG_LAYOUT_MATRIX;
+        EXPECT(eg_weights_len(g, NULL, 1, EG_DTYPE_F32, &a), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_weights_len(g, p, 1, EG_DTYPE_F32, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_weights_len(g, (const eg_param *)(void *)inside, 1, EG_DTYPE_F32, &a), EG_STATUS_OVERLAP);
+        EXPECT(eg_weights_len(g, p, 1, 9, &a), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_weights_save(g, p, 1, EG_DTYPE_F32, NULL, sizeof bytes, &a), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_weights_save(g, p, 1, EG_DTYPE_F32, bytes, sizeof bytes, (size_t *)(void *)bytes), EG_STATUS_OVERLAP);
+        EXPECT(eg_weights_save(g, p, 1, EG_DTYPE_F32, bytes, 8, &a), EG_STATUS_BUFFER_TOO_SMALL);
+        EXPECT(eg_weights_last_error(g, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_weights_last_error(g, (eg_weights_error *)(void *)((unsigned char *)g + 512)), EG_STATUS_OVERLAP);
+        OK(eg_weights_last_error(g, &werr));
+        CHECK(werr.status == EG_STATUS_BUFFER_TOO_SMALL && werr.problem == EG_WEIGHTS_PROBLEM_WRITE);
+        EXPECT(eg_checkpoint_bytes_needed(g, NULL, &a), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_bytes_needed(g, &opt, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_save(g, &opt, NULL, 0, 1024, &seq), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_save(g, &opt, (const eg_flash *)(void *)(raw + 2), 0, 1024, &seq), EG_STATUS_MISALIGNED);
+        EXPECT(eg_checkpoint_save(g, &opt, &fl, 0, 1024, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_save(g, &opt, &fl, 0, 1000, &seq), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_checkpoint_restore(g, &opt, &fl, 0, 1024, NULL, &seq), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_restore(g, &opt, &fl, 0, 1024, &restored, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_restore(g, NULL, &fl, 0, 1024, &restored, &seq), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_restore(g, &opt, &fl, 0, 1024, &restored, &restored), EG_STATUS_OVERLAP);
+        EXPECT(eg_checkpoint_restore_weights(g, &fl, 512, 1024, &restored, &seq), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_checkpoint_restore_weights(g, &fl, 0, 64u * 1024u, &restored, &seq), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_checkpoint_erase(NULL, 0, 1024), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_checkpoint_erase((const eg_flash *)(void *)(raw + 2), 0, 1024), EG_STATUS_MISALIGNED);
+        EXPECT(eg_checkpoint_erase(&fl, 0, 0), EG_STATUS_INVALID_ARGUMENT);
+        bad_fl = fl;
+        bad_fl.erase = NULL;
+        EXPECT(eg_checkpoint_erase(&bad_fl, 0, 1024), EG_STATUS_NULL_POINTER);
+        bad_fl = fl;
+        bad_fl.read = NULL;
+        EXPECT(eg_checkpoint_restore_weights(g, &bad_fl, 0, 1024, &restored, &seq), EG_STATUS_NULL_POINTER);
+        bad_fl = fl;
+        bad_fl.erase_size = 100;
+        EXPECT(eg_checkpoint_erase(&bad_fl, 0, 1000), EG_STATUS_INVALID_ARGUMENT);
+        CHECK(seq == 555 && restored == 555 && flash_calls == 0);
+        OK(eg_checkpoint_erase(&fl, 0, 1024)); /* one call: [0, 2048) */
+        CHECK(flash_calls == 1);
+        flash_calls = 0;
+    }
 
     CHECK(out == 777 && f == -7.0f && a == 555);
     CHECK(v[0] == 9 && data[2] == 3);

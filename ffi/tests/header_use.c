@@ -17,6 +17,9 @@ typedef char eg_check_align[(EG_GRAPH_ALIGN > 0 && (EG_GRAPH_ALIGN & (EG_GRAPH_A
 typedef char eg_check_defaults[(EG_DEFAULT_NODES > 0 && EG_DEFAULT_SCALARS > 0) ? 1 : -1];
 typedef char eg_check_capacity[(EG_NODES > 0 && EG_SCALARS > 0) ? 1 : -1];
 typedef char eg_check_storage[(sizeof(eg_graph_storage) >= EG_GRAPH_BYTES) ? 1 : -1];
+typedef char eg_check_weights[(EG_WEIGHTS_MAX_TENSORS > 0 && EG_WEIGHTS_MAX_NAME >= 32 &&
+                               EG_WEIGHTS_NAME_BYTES > 32 && EG_WEIGHTS_MAX_RANK == 4) ? 1 : -1];
+typedef char eg_check_flash[(EG_FLASH_WRITE_SIZE == 32) ? 1 : -1];
 
 static eg_graph_storage mem;
 
@@ -55,6 +58,11 @@ static void statuses(void)
         NAMED(EG_STATUS_STORAGE),
         NAMED(EG_STATUS_CORRUPT),
         NAMED(EG_STATUS_SOURCE),
+        NAMED(EG_STATUS_OTHER_FORMAT),
+        NAMED(EG_STATUS_OTHER_MODEL),
+        NAMED(EG_STATUS_OTHER_OPTIMIZER),
+        NAMED(EG_STATUS_PARTLY_RESTORED),
+        NAMED(EG_STATUS_BAD_WEIGHTS),
         NAMED(EG_STATUS_OTHER),
     };
     size_t i, j, n = sizeof all / sizeof all[0];
@@ -232,11 +240,135 @@ static void structs(void)
     CHECK(sizeof mem.align_u64 == 8 && sizeof mem.align_f64 == 8 && sizeof mem.align_ptr == sizeof(void *));
 }
 
+/* A flash of the callbacks' types that holds nothing: reads give 0xFF (erased). */
+static int32_t erased_read(void *ctx, uint32_t offset, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    (void)offset;
+    memset(buf, 0xFF, len);
+    return 0;
+}
+
+static int32_t refuse_write(void *ctx, uint32_t offset, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    (void)offset;
+    (void)data;
+    (void)len;
+    return -1;
+}
+
+static int32_t refuse_erase(void *ctx, uint32_t from, uint32_t to)
+{
+    (void)ctx;
+    (void)from;
+    (void)to;
+    return -1;
+}
+
+/* Weight files and checkpoints: every layout, dtype, problem and restore outcome, the
+ * parameter, error and flash structs and the callback types. */
+static void models_io(void)
+{
+    static const struct named layouts[] = {
+        NAMED(EG_LAYOUT_MATRIX), NAMED(EG_LAYOUT_TRANSPOSED), NAMED(EG_LAYOUT_VECTOR)};
+    static const struct named dtypes[] = {
+        NAMED(EG_DTYPE_F32), NAMED(EG_DTYPE_F64), NAMED(EG_DTYPE_F16), NAMED(EG_DTYPE_BF16)};
+    static const struct named problems[] = {
+        NAMED(EG_WEIGHTS_PROBLEM_NONE),
+        NAMED(EG_WEIGHTS_PROBLEM_TOO_SHORT),
+        NAMED(EG_WEIGHTS_PROBLEM_HEADER_PAST_END),
+        NAMED(EG_WEIGHTS_PROBLEM_NOT_JSON),
+        NAMED(EG_WEIGHTS_PROBLEM_TOO_MANY_TENSORS),
+        NAMED(EG_WEIGHTS_PROBLEM_DUPLICATE_NAME),
+        NAMED(EG_WEIGHTS_PROBLEM_UNSUPPORTED_DTYPE),
+        NAMED(EG_WEIGHTS_PROBLEM_UNSUPPORTED_SHAPE),
+        NAMED(EG_WEIGHTS_PROBLEM_OFFSETS_OUT_OF_RANGE),
+        NAMED(EG_WEIGHTS_PROBLEM_BYTE_LENGTH),
+        NAMED(EG_WEIGHTS_PROBLEM_OVERLAP),
+        NAMED(EG_WEIGHTS_PROBLEM_UNCOVERED),
+        NAMED(EG_WEIGHTS_PROBLEM_MISSING),
+        NAMED(EG_WEIGHTS_PROBLEM_UNEXPECTED),
+        NAMED(EG_WEIGHTS_PROBLEM_WRONG_SHAPE),
+        NAMED(EG_WEIGHTS_PROBLEM_NON_FINITE),
+        NAMED(EG_WEIGHTS_PROBLEM_BAD_NAME),
+        NAMED(EG_WEIGHTS_PROBLEM_WRITE),
+        NAMED(EG_WEIGHTS_PROBLEM_GRAPH),
+    };
+    static const struct named outcomes[] = {NAMED(EG_RESTORED_NOTHING), NAMED(EG_RESTORED_CHECKPOINT),
+                                            NAMED(EG_RESTORED_CHECKPOINT_OTHER_DAMAGED)};
+    static const float w[6] = {1, 2, 3, 4, 5, 6};
+    static uint8_t file[512];
+    eg_graph *g = NULL;
+    eg_param p;
+    eg_weights_error e;
+    eg_weights_problem none = EG_WEIGHTS_PROBLEM_NONE;
+    eg_layout layout = EG_LAYOUT_MATRIX;
+    eg_dtype dtype = EG_DTYPE_F32;
+    eg_restored outcome = EG_RESTORED_NOTHING;
+    eg_flash_read rd = erased_read;
+    eg_flash_write wr = refuse_write;
+    eg_flash_erase er = refuse_erase;
+    eg_flash fl;
+    eg_optimizer opt;
+    size_t i, j, len = 0, prev = 0;
+    uint32_t restored = 99, seq = 99, trainable = 99;
+
+    OK(eg_graph_init(&mem, sizeof mem, &g));
+    OK(eg_variable(g, 2, 3, w, 6, &p.node));
+    p.name = "0.weight";
+    for (i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        p.layout = layouts[i].value;
+        OK(eg_weights_len(g, &p, 1, (uint32_t)dtype, &len));
+        CHECK(prev == 0 || len >= prev - 8); /* the header's shape differs by a few bytes */
+        prev = len;
+        for (j = 0; j < i; j++) CHECK(layouts[i].value != layouts[j].value);
+    }
+    p.layout = (uint32_t)layout;
+    for (i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
+        OK(eg_weights_save(g, &p, 1, dtypes[i].value, file, sizeof file, &len));
+        for (j = 0; j < i; j++) CHECK(dtypes[i].value != dtypes[j].value);
+    }
+    for (i = 0; i < sizeof problems / sizeof problems[0]; i++) {
+        CHECK(problems[i].value == i); /* numbered from NONE = 0 */
+        CHECK(strncmp(problems[i].name, "EG_WEIGHTS_PROBLEM_", 19) == 0);
+    }
+    for (i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) CHECK(outcomes[i].value == i);
+    OK(eg_weights_last_error(g, &e));
+    CHECK(e.status == EG_STATUS_OK && e.problem == none && e.tensor[0] == 0 && e.other[0] == 0);
+    CHECK(e.expected_rank == 0 && e.expected_dims[0] == 0 && e.found_rank == 0 && e.found_dims[0] == 0);
+    CHECK(e.expected == 0 && e.found == 0 && e.offset_start == 0 && e.offset_end == 0);
+    CHECK(sizeof e.tensor == EG_WEIGHTS_NAME_BYTES && sizeof e.found_dims == EG_WEIGHTS_MAX_RANK * 4);
+    CHECK(sizeof(struct eg_param) == sizeof(eg_param) && sizeof(struct eg_weights_error) == sizeof(eg_weights_error));
+
+    OK(eg_is_trainable(g, p.node, &trainable));
+    CHECK(trainable == 1);
+    OK(eg_set_trainable(g, p.node, 0));
+    OK(eg_set_trainable(g, p.node, 1));
+
+    fl.ctx = NULL;
+    fl.read = rd;
+    fl.write = wr;
+    fl.erase = er;
+    fl.capacity = 8 * 1024;
+    fl.erase_size = 1024;
+    CHECK(sizeof(struct eg_flash) == sizeof(eg_flash));
+    OK(eg_sgd_init(&opt, 0.1f));
+    OK(eg_checkpoint_bytes_needed(g, &opt, &len));
+    CHECK(len > 0 && len % EG_FLASH_WRITE_SIZE == 0);
+    OK(eg_checkpoint_restore(g, &opt, &fl, 0, 1024, &restored, &seq));
+    CHECK(restored == (uint32_t)outcome && seq == 0);
+    OK(eg_checkpoint_restore_weights(g, &fl, 1024, 1024, &restored, &seq));
+    EXPECT(eg_checkpoint_save(g, &opt, &fl, 0, 1024, &seq), EG_STATUS_STORAGE); /* erase fails */
+    EXPECT(eg_checkpoint_erase(&fl, 0, 1024), EG_STATUS_STORAGE);
+}
+
 int main(void)
 {
     statuses();
     sizes();
     ops_kinds_axes_optimizers();
     structs();
+    models_io();
     return check_summary("header_use");
 }
