@@ -3,6 +3,7 @@
 mod args;
 mod digits;
 mod examples;
+mod exercises;
 mod out;
 mod plan;
 mod sensor;
@@ -84,6 +85,16 @@ USAGE:
         the trained weights to PATH as safetensors, in the layout of PyTorch's
         nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).
 
+    embedgrad-sim train exercises [--model cnn|gru] [--precision f32|f64] [--json] [--epochs N]
+        Trains a 1-D CNN (default) or a GRU with Adam on the smartwatch exercise windows (64
+        steps x 6 channels, 7 exercises; 784 for training, 196 held out; mini-batches of 16,
+        each training window shifted, scaled and turned at random). `train exercises-gru` is
+        `--model gru`. Prints each epoch's mean training loss and time, then the training and
+        held-out accuracy; with --json, one line per epoch
+        {\"example\":\"exercises\",\"precision\":P,\"epoch\":E,\"loss\":L} (example
+        exercises-gru for the GRU), then the final loss, accuracy, test_accuracy and the
+        data's checksum. --epochs N stops after the first N epochs of the same run.
+
     embedgrad-sim eval digits --weights PATH [--writer W] [--precision f32|f64] [--json]
         Prints the held-out accuracy of the weights in PATH (safetensors, as --save writes
         them or PyTorch's safetensors.torch.save_file does) on the digits as writer W draws
@@ -123,6 +134,9 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
     match args.first().map(String::as_str) {
         None => examples::run(&[]),
         Some("-h" | "--help" | "help") => help(),
+        Some("train") if exercises::wanted(args.get(1..).unwrap_or(&[])) => {
+            exercises::run(args.get(1..).unwrap_or(&[]))
+        }
         Some("train") if digits::wanted(args.get(1..).unwrap_or(&[])) => {
             digits::run(args.get(1..).unwrap_or(&[]))
         }
