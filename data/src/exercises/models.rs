@@ -85,6 +85,17 @@ impl Model {
         }
     }
 
+    /// Scalars of the planned training step for [`BATCH`](super::BATCH)-row batches, the
+    /// logits kept ([`Trainer::plan`](super::Trainer::plan)): what a firmware's graph
+    /// declares. The planner's own number, checked by the tests (the firmware checks it
+    /// again at run time).
+    pub const fn planned_scalars(self) -> usize {
+        match self {
+            Model::Cnn => 63_504,
+            Model::Gru => 28_152,
+        }
+    }
+
     /// `(nodes, scalars)` of the graph for mini-batches of `b` rows, unplanned (the plan
     /// needs less: [`super::Trainer::plan`]).
     pub const fn capacity(self, b: usize) -> (usize, usize) {
@@ -342,5 +353,18 @@ mod tests {
         assert_eq!((CNN_PARAMETERS, GRU_PARAMETERS), (5007, 1271));
         assert_eq!(Model::from_name("gru"), Some(Model::Gru));
         assert_eq!(Model::Cnn.capacity(B), cnn_capacity(B));
+    }
+
+    #[test]
+    fn planned_scalars_are_the_planners() {
+        use crate::exercises::{Trainer, BATCH, CNN, GRU};
+        const S: usize = cnn_capacity(BATCH).1;
+        for recipe in [CNN, GRU] {
+            let mut g: Box<StdGraph<f32, CNN_NODES, S>> = Box::new(StdGraph::new());
+            let t: Box<Trainer<f32, BATCH, CNN_PARAMETERS>> =
+                Box::new(Trainer::new(&mut g, &recipe).unwrap());
+            let plan = t.plan(&mut g).unwrap();
+            assert_eq!(plan.scalars, recipe.model.planned_scalars(), "{plan:?}");
+        }
     }
 }
