@@ -17,7 +17,7 @@
 
 use crate::json;
 use embedgrad_core::{Error, PlanSummary, Requirements, Scalar};
-use embedgrad_data::exercises::{self, models, Model, Part, Recipe, Trainer, BATCH};
+use embedgrad_data::exercises::{self, models, Model, Part, Recipe, Trainer, BATCH, TIMESTEPS};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::data::Evaluation;
 use embedgrad_train::{fnv1a, FNV_OFFSET};
@@ -156,6 +156,118 @@ pub fn final_line<T: Scalar>(precision: &str, r: &ExercisesRun<T>) -> String {
         json::number(r.train.accuracy()),
         json::number(r.test.accuracy()),
         checksum()
+    )
+}
+
+/// One classification of a [`stream`] run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Classified {
+    /// Frames read so far (the window ends with frame `sample − 1`).
+    pub sample: u64,
+    /// The predicted class.
+    pub class: usize,
+    /// The exercise of the held-out window the last frame came from.
+    pub label: usize,
+    /// Whether the window is exactly one held-out window (it starts at a multiple of 64).
+    pub aligned: bool,
+}
+
+/// The outcome of [`stream`].
+#[derive(Clone, Debug)]
+pub struct StreamRun {
+    /// Every classification, in order.
+    pub classified: Vec<Classified>,
+    /// The held-out accuracy of the same weights, evaluated in batches.
+    pub test: Evaluation<f32>,
+    /// Frames replayed.
+    pub samples: u64,
+}
+
+/// Trains the CNN with its recipe (f32), copies the weights into a one-row graph and replays
+/// the held-out windows, in the split's order, frame by frame through a [`Replay`] source
+/// into a [`SlidingWindow`](exercises::stream::SlidingWindow) classified every `hop` frames.
+///
+/// [`Replay`]: exercises::stream::Replay
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a `hop` outside `1..=64`; graph errors.
+pub fn stream(hop: usize) -> Result<StreamRun, Error> {
+    use exercises::stream::{Push, Replay, SlidingWindow};
+    const TRAIN_S: usize = CNN_SCALARS;
+    const ONE_S: usize = models::cnn_capacity(1).1;
+    let mut g: Box<StdGraph<f32, { models::CNN_NODES }, TRAIN_S>> = Box::new(StdGraph::new());
+    let mut t: Box<Trainer<f32, BATCH, { models::CNN_PARAMETERS }>> =
+        Box::new(Trainer::new(&mut g, &exercises::CNN)?);
+    t.plan(&mut g)?;
+    for _ in 0..exercises::CNN.epochs {
+        t.epoch(&mut g, |f| f())?;
+    }
+    let test = t.evaluate(&mut g, Part::Test)?;
+    let mut one: Box<StdGraph<f32, { models::CNN_NODES }, ONE_S>> = Box::new(StdGraph::new());
+    let net = models::build_cnn::<f32, _, { models::CNN_NODES }, ONE_S, 1>(
+        &mut one,
+        &mut embedgrad_train::SplitMix64::new(0),
+    )?;
+    for (&from, &to) in t.net().vars.iter().zip(&net.vars) {
+        one.assign_slice(to, g.value_slice(from)?)?;
+    }
+    let rows: Vec<u16> = t.rows(Part::Test).to_vec();
+    let mut window = SlidingWindow::new(&one, net.x.id(), net.logits.id(), hop)?;
+    let mut replay = Replay::new(&rows);
+    let mut classified = Vec::new();
+    let frames = TIMESTEPS as u64;
+    loop {
+        match window.push(&mut one, &mut replay) {
+            Ok(Push::Classified { class, sample }) => {
+                let w = usize::try_from((sample - 1) / frames).unwrap_or(usize::MAX);
+                let label = rows
+                    .get(w)
+                    .and_then(|&r| exercises::LABELS.get(usize::from(r)))
+                    .map_or(usize::MAX, |&l| usize::from(l));
+                classified.push(Classified {
+                    sample,
+                    class,
+                    label,
+                    aligned: sample % frames == 0,
+                });
+            }
+            Ok(Push::Buffered { .. }) => {}
+            Err(Error::Source) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(StreamRun {
+        classified,
+        test,
+        samples: window.samples(),
+    })
+}
+
+/// `{"example":"exercises","sample":S,"class":C,"label":L,"aligned":B}`.
+pub fn stream_line(c: &Classified) -> String {
+    format!(
+        "{{\"example\":\"exercises\",\"sample\":{},\"class\":{},\"label\":{},\"aligned\":{}}}",
+        c.sample, c.class, c.label, c.aligned
+    )
+}
+
+/// `{"example":"exercises","hop":H,"samples":N,"classifications":K,"accuracy":A,"aligned_accuracy":W,"test_accuracy":T}`:
+/// the share of classifications that name the exercise of the window their last frame came
+/// from, the same over the windows that are exactly a held-out window, and the held-out
+/// accuracy of the same weights in batches (the aligned one must equal it).
+pub fn stream_final_line(hop: usize, r: &StreamRun) -> String {
+    let share = |f: &dyn Fn(&Classified) -> bool| {
+        let all: Vec<_> = r.classified.iter().filter(|c| f(c)).collect();
+        let right = all.iter().filter(|c| c.class == c.label).count();
+        right as f64 / all.len().max(1) as f64
+    };
+    format!(
+        "{{\"example\":\"exercises\",\"hop\":{hop},\"samples\":{},\"classifications\":{},\"accuracy\":{},\"aligned_accuracy\":{},\"test_accuracy\":{}}}",
+        r.samples,
+        r.classified.len(),
+        json::number(share(&|_| true)),
+        json::number(share(&|c| c.aligned)),
+        json::number(r.test.accuracy())
     )
 }
 

@@ -149,3 +149,34 @@ fn exercises_command_line() {
         assert!(err.starts_with("embedgrad-sim: error: "), "{err}");
     }
 }
+
+#[test]
+fn streaming_classifies_the_held_out_windows_as_the_batches_do() {
+    let out = sim(&["stream", "exercises", "--hop", "16", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    // 196 windows of 64 frames, a classification every 16 once the first window is full.
+    assert_eq!(last["samples"].as_u64(), Some(196 * 64));
+    assert_eq!(
+        last["classifications"].as_u64(),
+        Some((196 * 64 - 64) / 16 + 1)
+    );
+    assert_eq!(lines.len(), (196 * 64 - 64) / 16 + 2);
+    // The windows that are exactly a held-out window get the batch evaluation's classes.
+    assert_eq!(last["aligned_accuracy"], last["test_accuracy"]);
+    assert!(last["test_accuracy"].as_f64().unwrap() >= 0.95);
+    let aligned = lines.iter().filter(|l| l["aligned"] == true).count();
+    assert_eq!(aligned, 196);
+    for bad in [
+        &["stream", "exercises", "--hop", "0"][..],
+        &["stream", "digits"],
+        &["stream"],
+    ] {
+        assert_eq!(sim(bad).status.code(), Some(2), "{bad:?}");
+    }
+}

@@ -157,3 +157,74 @@ fn train<T: Scalar>(
 fn exercises_batches() -> usize {
     embedgrad_data::exercises::BATCHES
 }
+
+/// Runs `stream exercises [--hop N] [--json]` (`args` after `stream`).
+pub fn stream(args: &[String]) -> Result<(), Failure> {
+    let mut args = Args::new(args);
+    let (mut hop, mut json, mut seen) = (16usize, false, false);
+    while let Some(arg) = args.next_arg() {
+        match arg {
+            Arg::Flag(f, v) if f == "--hop" => {
+                let v = args.value(&f, v)?;
+                hop = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|h| (1..=64).contains(h))
+                    .ok_or_else(|| Failure::Usage(format!("--hop wants 1 to 64, not '{v}'")))?;
+            }
+            Arg::Flag(f, v) if f == "--json" => {
+                no_value(&f, v)?;
+                json = true;
+            }
+            Arg::Flag(f, _) if f == "--help" || f == "-h" => return super::help(),
+            Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
+            Arg::Positional(p) if p == "exercises" && !seen => seen = true,
+            Arg::Positional(p) => {
+                return Err(Failure::Usage(format!(
+                    "stream knows the exercises CNN only, not '{p}'"
+                )))
+            }
+        }
+    }
+    if !seen {
+        return Err(Failure::Usage(
+            "stream needs a model: stream exercises".into(),
+        ));
+    }
+    let r = exercises::stream(hop)
+        .map_err(|e| Failure::Failed(format!("streaming the exercises failed: {e}")))?;
+    let mut out = Out::new();
+    for c in &r.classified {
+        if json {
+            out.line(format_args!("{}", exercises::stream_line(c)));
+        } else {
+            out.line(format_args!(
+                "sample {:>6}: {} (window of {}){}",
+                c.sample,
+                class_name(c.class),
+                class_name(c.label),
+                if c.aligned { ", aligned" } else { "" }
+            ));
+        }
+    }
+    if json {
+        out.line(format_args!("{}", exercises::stream_final_line(hop, &r)));
+    } else {
+        let right = r.classified.iter().filter(|c| c.class == c.label).count();
+        out.line(format_args!(
+            "exercises: {} held-out frames streamed, classified every {hop}: {right}/{} right; \
+             held-out accuracy in batches {:.2}%",
+            r.samples,
+            r.classified.len(),
+            100.0 * r.test.accuracy()
+        ));
+    }
+    out.finish()
+}
+
+fn class_name(c: usize) -> &'static str {
+    embedgrad_data::exercises::CLASS_NAMES
+        .get(c)
+        .copied()
+        .unwrap_or("?")
+}

@@ -95,6 +95,13 @@ USAGE:
         exercises-gru for the GRU), then the final loss, accuracy, test_accuracy and the
         data's checksum. --epochs N stops after the first N epochs of the same run.
 
+    embedgrad-sim stream exercises [--hop N] [--json]
+        Trains the exercises CNN, then replays the held-out windows frame by frame through a
+        simulated sensor (a SampleSource) into a sliding window kept in the graph's input,
+        classified every N frames (default 16); one line per classification, then a summary
+        (with --json: {\"example\":\"exercises\",\"sample\":S,\"class\":C,\"label\":L,
+        \"aligned\":B} lines and {\"hop\":N,\"accuracy\":A,\"aligned_accuracy\":W,...}).
+
     embedgrad-sim eval digits --weights PATH [--writer W] [--precision f32|f64] [--json]
         Prints the held-out accuracy of the weights in PATH (safetensors, as --save writes
         them or PyTorch's safetensors.torch.save_file does) on the digits as writer W draws
@@ -144,6 +151,7 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
         Some("eval") => digits::eval(args.get(1..).unwrap_or(&[])),
         Some("predict") => digits::predict(args.get(1..).unwrap_or(&[])),
         Some("finetune") => digits::finetune(args.get(1..).unwrap_or(&[])),
+        Some("stream") => exercises::stream(args.get(1..).unwrap_or(&[])),
         Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
         Some("plan") => plan::run(args.get(1..).unwrap_or(&[])),
         Some(a) if a.starts_with('-') => examples::run(args),
