@@ -13,6 +13,10 @@
 //!    `exercises_gru`),
 //! 3. (CNN, whole recipe) the held-out accuracy reaches [`GOAL`] (95%).
 //!
+//! The CNN firmware then streams (see `stream`): the trained weights in a one-row graph,
+//! held-out windows fed frame by frame through the `SampleSource` path into a sliding window
+//! kept in the graph's input.
+//!
 //! After training, one inference of a single window (a batch of 16 whose first row is the
 //! window; the plan's forward pass) runs between the benchmark markers: the plugin's second
 //! `insns:` line.
@@ -94,7 +98,7 @@ fn train_cnn(bench: &mut Bench) -> Result<Outcome, Failure> {
             &mut *addr_of_mut!(CNN_TRAINER),
         )
     };
-    if cfg!(feature = "slow") {
+    let outcome = if cfg!(feature = "slow") {
         run(
             bench,
             g,
@@ -103,11 +107,110 @@ fn train_cnn(bench: &mut Bench) -> Result<Outcome, Failure> {
             CNN.epochs,
             reference::EXERCISES,
             Some(GOAL),
-        )
+        )?
     } else {
         let quick = reference::EXERCISES_QUICK;
-        run(bench, g, t, &CNN, CNN_DEVICE_EPOCHS, quick, None)
+        run(bench, g, t, &CNN, CNN_DEVICE_EPOCHS, quick, None)?
+    };
+    stream(bench, g, t)?;
+    Ok(outcome)
+}
+
+/// Held-out windows the streaming check replays.
+pub const STREAM_WINDOWS: usize = 8;
+/// Frames between two classifications of the streaming check.
+pub const STREAM_HOP: usize = 16;
+
+const ONE_SCALARS: usize = models::cnn_capacity(1).1;
+type OneGraph = StdGraph<f32, { models::CNN_NODES }, ONE_SCALARS>;
+/// The one-row graph the trained CNN streams in, in `.bss`.
+static mut ONE_GRAPH: OneGraph = OneGraph::empty();
+
+/// Streaming on the device: the trained weights copied into a one-row graph, the first
+/// [`STREAM_WINDOWS`] held-out windows replayed frame by frame through the `SampleSource`
+/// path (`Replay` → `SlidingWindow`, the window kept in the graph's input), a classification
+/// every [`STREAM_HOP`] frames. Every window that is exactly a held-out window must get the
+/// class the trained batch graph gives it. The first classifying push (a frame read in
+/// place, one inference, the window moved) runs between the benchmark markers: the plugin's
+/// third `insns:` line.
+fn stream(bench: &mut Bench, g: &mut CnnGraph, t: &mut CnnTrainer) -> Result<(), Failure> {
+    use embedgrad_data::exercises::stream::{Push, Replay, SlidingWindow};
+    // SAFETY: `stream` runs once, after training; the only reference to `ONE_GRAPH`.
+    let one = unsafe { &mut *addr_of_mut!(ONE_GRAPH) };
+    let net = models::build_cnn::<f32, _, { models::CNN_NODES }, ONE_SCALARS, 1>(
+        one,
+        &mut embedgrad_train::SplitMix64::new(0),
+    )?;
+    for (&from, &to) in t.net().vars.iter().zip(&net.vars) {
+        one.assign_slice(to, g.value_slice(from)?)?;
     }
+    let mut rows = [0u16; STREAM_WINDOWS];
+    for (d, &r) in rows.iter_mut().zip(t.rows(Part::Test)) {
+        *d = r;
+    }
+    // The batch graph's classes for these windows (rows 0..8 of one batch).
+    let (x, logits) = (t.net().x.id(), t.logits());
+    g.feed_with(x, |v| {
+        for (chunk, &r) in v.chunks_exact_mut(exercises::FEATURES).zip(&rows) {
+            let _ = exercises::TABLE.row_into(usize::from(r), chunk);
+        }
+    })?;
+    g.run(logits)?;
+    let mut want = [0usize; STREAM_WINDOWS];
+    for (w, scores) in want
+        .iter_mut()
+        .zip(g.value_slice(logits)?.chunks_exact(exercises::CLASSES))
+    {
+        *w = embedgrad_train::argmax(scores);
+    }
+    let mut window = SlidingWindow::new(one, net.x.id(), net.logits.id(), STREAM_HOP)?;
+    let mut replay = Replay::new(&rows);
+    let (mut classified, mut aligned_right, mut measured) = (0usize, 0usize, false);
+    loop {
+        let timed = !measured && window.filled() == exercises::TIMESTEPS - 1;
+        let r = if timed {
+            measured = true;
+            bench.measure(|| window.push(one, &mut replay))
+        } else {
+            window.push(one, &mut replay)
+        };
+        match r {
+            Ok(Push::Classified { class, sample }) => {
+                classified += 1;
+                let frames = exercises::TIMESTEPS as u64;
+                if sample % frames == 0 {
+                    let k = usize::try_from(sample / frames - 1).unwrap_or(usize::MAX);
+                    if want.get(k) != Some(&class) {
+                        defmt::error!("streamed window {=usize}: class {=usize}", k, class);
+                        return Err(Failure::Check("a streamed window's class differs"));
+                    }
+                    let label = rows
+                        .get(k)
+                        .and_then(|&r| exercises::LABELS.get(usize::from(r)))
+                        .map(|&l| usize::from(l));
+                    aligned_right += usize::from(label == Some(class));
+                }
+            }
+            Ok(Push::Buffered { .. }) => {}
+            Err(embedgrad_core::Error::Source) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    defmt::info!(
+        "streamed {=u64} frames of {=usize} held-out windows: {=usize} classifications, every {=usize} frames; the aligned ones as in the batch ({=usize} of {=usize} right)",
+        window.samples(),
+        STREAM_WINDOWS,
+        classified,
+        STREAM_HOP,
+        aligned_right,
+        STREAM_WINDOWS
+    );
+    defmt::println!(
+        "METRIC stream_classifications={=usize} one_graph_bytes={=usize}",
+        classified,
+        one.requirements().bytes
+    );
+    Ok(())
 }
 
 fn train_gru(bench: &mut Bench) -> Result<Outcome, Failure> {
