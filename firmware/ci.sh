@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Firmware CI for embedgrad.
 #
-# Checks that expected.txt (embedgrad-sim's f32 results) is up to date, builds every example
+# Checks that expected.txt (embedgrad-sim's f32 results) and the pre-trained digits model in
+# boards/weights/ (embedgrad-sim train digits --save) are up to date, builds every example
 # firmware (src/bin/*.rs of boards/) for every QEMU board, runs each one in QEMU under
 # `timeout` (each trains a seed example on the device and passes only when it reproduces the
 # simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
@@ -31,7 +32,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --slow) SLOW=1 ;;
-        -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -199,12 +200,19 @@ show_log() {
 
 # ----- expected results --------------------------------------------------------------------
 
-step "expected.txt (embedgrad-sim's f32 results) up to date"
-if ./gen-expected.sh "$OUT/expected.txt" >"$OUT/gen-expected.log" 2>&1; then
+step "expected.txt (embedgrad-sim's f32 results) and the digits weights up to date"
+if ./gen-expected.sh "$OUT/expected.txt" "$OUT/digits.safetensors" >"$OUT/gen-expected.log" 2>&1; then
     if diff -u expected.txt "$OUT/expected.txt"; then
         echo "expected.txt matches embedgrad-sim"
     else
         fail "expected.txt is stale: run ./gen-expected.sh and commit it"
+    fi
+    # The pre-trained model the fine-tuning firmwares bake into flash: the bytes that
+    # `embedgrad-sim train digits --save` writes (deterministic).
+    if cmp boards/weights/digits.safetensors "$OUT/digits.safetensors"; then
+        echo "boards/weights/digits.safetensors matches embedgrad-sim train digits --save"
+    else
+        fail "boards/weights/digits.safetensors is stale: run ./gen-expected.sh and commit it"
     fi
 else
     fail "gen-expected.sh failed (see $OUT/gen-expected.log)"
@@ -231,6 +239,7 @@ for f in boards/src/bin/*.rs; do EXAMPLES+=("$(basename "$f" .rs)"); done
 SELFTESTS=("selftest_fail:1:^FAIL " "selftest_panic:101:^PANIC " "selftest_fault:3:^FAULT ")
 ROWS=()
 SKIPS=()
+FT_ROWS=()
 declare -A SEEN
 
 # metric LOG KEY: the value of KEY=... on the last METRIC line that has it.
@@ -305,6 +314,18 @@ for board in "${BOARD_LIST[@]}"; do
             [[ -n "$insns3" ]] || { insns3="?"; fail "$board/$ex at opt-level 3: no instruction count"; }
         fi
         ROWS+=("$board|$ex|${batch:-?}|$flash|$ram|$stack|$total|${graph:-?}|$insns|$insns3|$cpu|${loss:-?}|${sim:-?}|$status|$budget")
+        # The fine-tuning firmwares also measure the weight-file reader: the plugin's lines
+        # after the first step's, named by their `reader_marks` line in order.
+        marks=$(metric "$log" reader_marks)
+        if [[ -n "$marks" ]]; then
+            IFS=, read -r -a mark_names <<<"$marks"
+            mapfile -t mark_counts < <(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$OUT/$board/$ex.insns" 2>/dev/null | tail -n +2)
+            if ((${#mark_counts[@]} != ${#mark_names[@]})); then
+                fail "$board/$ex: ${#mark_counts[@]} reader counts for the ${#mark_names[@]} marks '$marks'"
+            fi
+            accs="$(metric "$log" original_correct) $(metric "$log" before_correct) $(metric "$log" after_correct)"
+            FT_ROWS+=("$ex|$(metric "$log" trainable)|$flash|$ram|$stack|$total|${graph:-?}|$(metric "$log" trainer_bytes)|$(metric "$log" file_buffer_bytes)|$insns|$insns3|$accs|$marks|${mark_counts[*]}")
+        fi
         echo "$ex: exit $RC in $wall s ($cpu s CPU), B=${batch:-?}, flash $flash B, RAM $ram B + stack $stack B, $insns instructions/step, final loss ${loss:-?} (sim ${sim:-?})"
     done
 
@@ -485,7 +506,7 @@ for key in "${!B_FLASH[@]}"; do
 done
 
 step "results"
-row() { printf '%-15s %-12s %4s %7s %6s %7s %9s %7s %10s %10s %7s %11s %11s %-8s %s\n' "$@"; }
+row() { printf '%-15s %-15s %4s %7s %6s %7s %9s %7s %10s %10s %7s %11s %11s %-8s %s\n' "$@"; }
 row board example B "flash B" "RAM B" "stack B" "RAM+stk B" "graph B" "insns (s)" "insns (3)" "QEMU s" "final loss" "sim loss" run budget
 for r in "${ROWS[@]}"; do
     IFS='|' read -r -a cols <<<"$r"
@@ -498,6 +519,31 @@ echo "graph B = bytes of the graph; insns = guest instructions of the first trai
 echo "plugin) of the firmware built at opt-level s (budgeted) and, on the Cortex-M4F, 3; QEMU s"
 echo "= CPU seconds of the whole QEMU run, plugin included (wall time depends on the machine's"
 echo "load); final loss on the device vs embedgrad-sim's (expected.txt)."
+if ((${#FT_ROWS[@]})); then
+    echo
+    echo "Cortex-M4F, fine-tuning the pre-trained digits model to the unseen writer (held-out"
+    echo "images right of 360: original writer, unseen before, unseen after):"
+    printf '%-16s %9s %7s %6s %7s %9s %7s %9s %8s %10s %10s %13s\n' example trainable "flash B" \
+        "RAM B" "stack B" "RAM+stk B" "graph B" "trainer B" "buffer B" "insns (s)" "insns (3)" "held-out"
+    for r in "${FT_ROWS[@]}"; do
+        IFS='|' read -r ex p fl ra st to gr tr bu i_s i_3 accs _ _ <<<"$r"
+        printf '%-16s %9s %7s %6s %7s %9s %7s %9s %8s %10s %10s %13s\n' "$ex" "$p" "$fl" "$ra" "$st" \
+            "$to" "$gr" "$tr" "$bu" "$i_s" "$i_3" "${accs// //}"
+    done
+    echo "Reading the fine-tuned weights back (9,952 bytes, 4 tensors), instructions (opt-level s):"
+    IFS='|' read -r _ _ _ _ _ _ _ _ _ _ _ _ marks _ <<<"${FT_ROWS[0]}"
+    printf '%-16s' example
+    for m in ${marks//,/ }; do printf ' %12s' "$m"; done
+    echo
+    for r in "${FT_ROWS[@]}"; do
+        IFS='|' read -r ex _ _ _ _ _ _ _ _ _ _ _ _ counts <<<"$r"
+        printf '%-16s' "$ex"
+        for c in $counts; do printf ' %12s' "$c"; done
+        echo
+    done
+    echo "trainer = Adam's state for the trainable scalars, the split and the batch buffers;"
+    echo "buffer = the RAM file of the round-trip check (a device would stream to flash instead)."
+fi
 if ((${#INTERP_ROWS[@]})); then
     echo
     echo "Cortex-M4F, planned step vs the interpreter (plan off), instructions per step:"

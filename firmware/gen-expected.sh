@@ -52,6 +52,22 @@ trap 'rm -f "$tmp" "$wtmp"' EXIT
         fi
         printf '%-14s %-13s %-11s %s\n' "$ex" "$loss" "$acc" "$sum"
     done
+    # The smartwatch exercises (boards/src/exercises.rs): the CNN's first 15 epochs (what the
+    # device trains) and its whole recipe (feature slow), the GRU's first 10 epochs.
+    for run in "exercises_quick:exercises --epochs 15" "exercises:exercises" \
+        "exercises_gru:exercises-gru --epochs 10"; do
+        ex=${run%%:*}
+        read -r -a cmd <<<"${run#*:}"
+        last="$("$sim" train "${cmd[@]}" --precision f32 --json | grep '"final_loss"' | tail -n 1)"
+        loss="$(field "$last" final_loss)"
+        acc="$(field "$last" accuracy)"
+        sum="$(field "$last" checksum)"
+        if [[ -z "$loss" || -z "$acc" || -z "$sum" ]]; then
+            echo "gen-expected.sh: cannot parse embedgrad-sim's output for $ex: $last" >&2
+            exit 1
+        fi
+        printf '%-14s %-13s %-11s %s\n' "$ex" "$loss" "$acc" "$sum"
+    done
     echo "#"
     echo "# Fine-tuning the pre-trained digits model (boards/weights/digits.safetensors, written by"
     echo "# \`embedgrad-sim train digits --save\`) to the unseen writer, from"

@@ -142,5 +142,13 @@ pub fn split(indices: &mut [u16; SAMPLES]) -> Result<(&mut [u16], &mut [u16]), E
     dataset()?.split(&mut SplitMix64::new(SPLIT_SEED), indices, TEST)
 }
 
+pub mod models;
+pub mod stream;
+mod trainer;
+pub use models::{Model, Net};
+pub use trainer::{
+    Augment, Part, Recipe, Trainer, BATCH, BATCHES, CNN, CNN_EPOCHS, GRU, GRU_EPOCHS,
+};
+
 #[cfg(test)]
 mod tests;

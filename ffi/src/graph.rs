@@ -17,7 +17,7 @@ pub struct EgGraph {
     magic: u32,
     /// The address `eg_graph_init` initialised this graph at: a copy elsewhere is refused.
     home: usize,
-    last: EgErrorInfo,
+    pub(crate) last: EgErrorInfo,
     /// The details of the last weights call that failed (`eg_weights_last_error`).
     pub(crate) weights: EgWeightsError,
     graph: FfiGraph,
@@ -65,15 +65,31 @@ pub(crate) unsafe fn graph_mut<'a>(g: *mut EgGraph) -> Result<&'a mut EgGraph, E
     Ok(unsafe { &mut *g })
 }
 
+/// A failure a call records in its graph.
+pub(crate) trait Record {
+    /// Stores the details in the graph and returns the call's status.
+    fn record(self, eg: &mut EgGraph) -> EgStatus;
+}
+
+impl Record for Fail {
+    /// Not inlined: its temporaries stay out of the frames of the calls that succeed, which
+    /// is what a training loop's stack is made of.
+    #[inline(never)]
+    fn record(self, eg: &mut EgGraph) -> EgStatus {
+        eg.last = self.into();
+        eg.last.status
+    }
+}
+
 /// Runs `f` on a checked graph; records a failure in the graph's last error.
 ///
 /// `f` gets the graph and the span of its memory, which no caller buffer may overlap.
 ///
 /// # Safety
 /// As [`graph_mut`], and `f`'s own requirements.
-pub(crate) unsafe fn with_graph(
+pub(crate) unsafe fn with_graph<E: Record + From<Fail>>(
     g: *mut EgGraph,
-    f: impl FnOnce(&mut FfiGraph, Span) -> Result<(), Fail>,
+    f: impl FnOnce(&mut FfiGraph, Span) -> Result<(), E>,
 ) -> EgStatus {
     // SAFETY: forwarded to the caller.
     let eg = match unsafe { graph_mut(g) } {
@@ -82,19 +98,13 @@ pub(crate) unsafe fn with_graph(
     };
     let span = Span::of(g.cast_const(), 1).unwrap_or(Span::EMPTY);
     let result = if span == Span::EMPTY {
-        Err(Fail::Api(EgStatus::InvalidArgument))
+        Err(Fail::Api(EgStatus::InvalidArgument).into())
     } else {
         f(&mut eg.graph, span)
     };
     match result {
         Ok(()) => EgStatus::Ok,
-        Err(fail) => {
-            if let Fail::Weights(w) = fail {
-                eg.weights = EgWeightsError::from(w);
-            }
-            eg.last = fail.into();
-            eg.last.status
-        }
+        Err(fail) => fail.record(eg),
     }
 }
 

@@ -295,8 +295,6 @@ pub(crate) enum Fail {
     Info(EgErrorInfo),
     /// An error of the graph.
     Core(Error),
-    /// A weight file refused, or a parameter list that cannot be written.
-    Weights(WeightsError),
     /// A checkpoint not restored.
     Restore(RestoreError),
 }
@@ -398,7 +396,6 @@ impl From<Fail> for EgErrorInfo {
             Fail::Api(s) => EgErrorInfo::status(s),
             Fail::Info(i) => i,
             Fail::Core(e) => e.into(),
-            Fail::Weights(w) => w.into(),
             Fail::Restore(r) => r.into(),
         }
     }

@@ -867,3 +867,125 @@ fn optimizer_state_checks() {
         assert_eq!(eg_optimizer_reset(&mut opt), EgStatus::NotInitialised);
     }
 }
+
+/// A RAM flash for the checkpoint tests: 2 KiB of 1 KiB sectors.
+struct RamFlash([u8; 2048]);
+
+unsafe extern "C" fn ram_read(
+    ctx: *mut core::ffi::c_void,
+    off: u32,
+    buf: *mut u8,
+    len: usize,
+) -> i32 {
+    let f = unsafe { &*ctx.cast::<RamFlash>() };
+    unsafe { ptr::copy_nonoverlapping(f.0.as_ptr().add(off as usize), buf, len) };
+    0
+}
+
+unsafe extern "C" fn ram_write(
+    ctx: *mut core::ffi::c_void,
+    off: u32,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    let f = unsafe { &mut *ctx.cast::<RamFlash>() };
+    assert!(off.is_multiple_of(32) && len.is_multiple_of(32));
+    for i in 0..len {
+        f.0[off as usize + i] &= unsafe { data.add(i).read() };
+    }
+    0
+}
+
+unsafe extern "C" fn ram_erase(ctx: *mut core::ffi::c_void, from: u32, to: u32) -> i32 {
+    let f = unsafe { &mut *ctx.cast::<RamFlash>() };
+    assert!(from.is_multiple_of(1024) && to.is_multiple_of(1024) && from < to);
+    f.0[from as usize..to as usize].fill(0xFF);
+    0
+}
+
+/// A checkpoint saved through the C API is a record of `embedgrad-train`'s format that
+/// restores into the same Rust model and optimizer — the fingerprints and the state layout
+/// are the Rust optimizers' own — and not into another optimizer.
+#[test]
+fn c_checkpoints_restore_into_rust_optimizers() {
+    use embedgrad_core::Matrix;
+    use embedgrad_train::checkpoint::{restore_from_slice, RestoreError};
+    use embedgrad_train::{Adam, Momentum, Optimizer};
+    for kind in 0..3 {
+        let f = Fixture::new();
+        let w = f.variable(1, 2, &[3.0, -1.0]);
+        let sq = f.op(EgOp::Square, &[w]);
+        let loss = f.op(EgOp::ReduceSum, &[sq]);
+        let mut state = [0.0f32; 4];
+        let mut opt: EgOptimizer = unsafe { core::mem::zeroed() };
+        let st = match kind {
+            0 => unsafe { eg_momentum_init(&mut opt, 0.1, 0.9, 0, state.as_mut_ptr(), 2) },
+            1 => unsafe { eg_momentum_init(&mut opt, 0.1, 0.9, 1, state.as_mut_ptr(), 2) },
+            _ => unsafe { eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 1e-8, state.as_mut_ptr(), 4) },
+        };
+        assert_eq!(st, EgStatus::Ok);
+        let mut l = 0.0;
+        for _ in 0..3 {
+            assert_eq!(
+                unsafe { eg_minimize(&mut opt, f.g, loss, &mut l) },
+                EgStatus::Ok
+            );
+        }
+        let mut ram = Box::new(RamFlash([0xFF; 2048]));
+        let fl = EgFlash {
+            ctx: ptr::from_mut(&mut *ram).cast(),
+            read: Some(ram_read),
+            write: Some(ram_write),
+            erase: Some(ram_erase),
+            capacity: 2048,
+            erase_size: 1024,
+        };
+        let mut seq = 0;
+        let st = unsafe { eg_checkpoint_save(f.g, &mut opt, &fl, 0, 1024, &mut seq) };
+        assert_eq!((st, seq), (EgStatus::Ok, 1));
+        let mut c = [0.0f32; 2];
+        assert_eq!(unsafe { eg_value(f.g, w, c.as_mut_ptr(), 2) }, EgStatus::Ok);
+
+        let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+        let v = g.variable(&Matrix::new([[0.0f32, 0.0]])).unwrap();
+        let s = g.square(v).unwrap();
+        g.reduce_sum(s).unwrap();
+        let record = &ram.0[..1024];
+        let other = if kind < 2 {
+            restore_from_slice(&mut g, &mut Momentum::<f32, 2>::new(0.1, 0.8), record)
+        } else {
+            restore_from_slice(
+                &mut g,
+                &mut Adam::<f32, 2>::with(0.1, 0.8, 0.999, 1e-8),
+                record,
+            )
+        };
+        assert!(
+            matches!(other, Err(RestoreError::OtherOptimizer { .. })),
+            "{other:?}"
+        );
+        let info = match kind {
+            0 => {
+                let mut m = Momentum::<f32, 2>::new(0.1, 0.9);
+                let i = restore_from_slice(&mut g, &mut m, record).unwrap();
+                assert_eq!(m.state(), &state[..2]);
+                i
+            }
+            1 => {
+                let mut m = Momentum::<f32, 2>::nesterov(0.1, 0.9);
+                let i = restore_from_slice(&mut g, &mut m, record).unwrap();
+                assert_eq!(m.state(), &state[..2]);
+                i
+            }
+            _ => {
+                let mut a = Adam::<f32, 2>::with(0.1, 0.9, 0.999, 1e-8);
+                let i = restore_from_slice(&mut g, &mut a, record).unwrap();
+                assert_eq!(a.state(), &state[..]);
+                assert_eq!(a.update_count(), 3);
+                i
+            }
+        };
+        assert_eq!((info.sequence, info.update_count), (1, 3));
+        assert_eq!(g.value_slice(v.id()).unwrap(), &c[..]);
+    }
+}

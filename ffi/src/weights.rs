@@ -6,7 +6,7 @@
 //! NUL-terminated names, enum values) and turns a [`WeightsError`] into an `eg_weights_error`
 //! C can read: the problem as a number, the tensor's name, the shapes and counts.
 
-use crate::graph::{graph_mut, handle, with_graph, EgGraph};
+use crate::graph::{graph_mut, handle, with_graph, EgGraph, Record};
 use crate::guard::{self, check_ptr, disjoint, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
@@ -263,9 +263,53 @@ impl From<WeightsError> for EgWeightsError {
     }
 }
 
+/// Why a weights call failed: a check of the C API, or a [`WeightsError`] (kept out of
+/// [`Fail`], which every other call returns: it would double that type's size, and every
+/// call's frame holds one).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WFail {
+    /// As every other call.
+    Other(Fail),
+    /// The file, or the parameters.
+    Weights(WeightsError),
+}
+
+impl From<Fail> for WFail {
+    fn from(f: Fail) -> Self {
+        WFail::Other(f)
+    }
+}
+
+impl From<EgStatus> for WFail {
+    fn from(s: EgStatus) -> Self {
+        WFail::Other(Fail::Api(s))
+    }
+}
+
+impl From<WeightsError> for WFail {
+    fn from(w: WeightsError) -> Self {
+        WFail::Weights(w)
+    }
+}
+
+impl Record for WFail {
+    /// Also keeps a weights error for `eg_weights_last_error`.
+    #[inline(never)]
+    fn record(self, eg: &mut EgGraph) -> EgStatus {
+        match self {
+            WFail::Other(f) => f.record(eg),
+            WFail::Weights(w) => {
+                eg.weights = EgWeightsError::from(w);
+                eg.last = w.into();
+                eg.last.status
+            }
+        }
+    }
+}
+
 /// A weights failure about a name (the tensor unknown or not nameable).
-fn bad_name(tensor: Name) -> Fail {
-    Fail::Weights(WeightsError {
+fn bad_name(tensor: Name) -> WFail {
+    WFail::Weights(WeightsError {
         problem: Problem::BadName,
         tensor,
     })
@@ -276,7 +320,7 @@ fn bad_name(tensor: Name) -> Fail {
 ///
 /// # Safety
 /// A non-NULL `p` must point to a NUL-terminated string that nothing writes during the call.
-unsafe fn c_name<'a>(p: *const c_char, others: &[Span]) -> Result<&'a str, Fail> {
+unsafe fn c_name<'a>(p: *const c_char, others: &[Span]) -> Result<&'a str, WFail> {
     check_ptr(p)?;
     let mut len = 0;
     loop {
@@ -301,7 +345,7 @@ unsafe fn c_name<'a>(p: *const c_char, others: &[Span]) -> Result<&'a str, Fail>
 }
 
 /// A layout value from C.
-fn layout(raw: u32) -> Result<Layout, Fail> {
+fn layout(raw: u32) -> Result<Layout, WFail> {
     const MATRIX: u32 = EgLayout::Matrix as u32;
     const TRANSPOSED: u32 = EgLayout::Transposed as u32;
     const VECTOR: u32 = EgLayout::Vector as u32;
@@ -314,7 +358,7 @@ fn layout(raw: u32) -> Result<Layout, Fail> {
 }
 
 /// A dtype value from C.
-fn dtype(raw: u32) -> Result<Dtype, Fail> {
+fn dtype(raw: u32) -> Result<Dtype, WFail> {
     const F32: u32 = EgDtype::F32 as u32;
     const F64: u32 = EgDtype::F64 as u32;
     const F16: u32 = EgDtype::F16 as u32;
@@ -339,7 +383,7 @@ impl<'a> Params<'a> {
     /// # Safety
     /// `params` is NULL or points to `n` `eg_param`s whose names are NUL-terminated strings;
     /// nothing writes them during the call.
-    unsafe fn read(params: *const EgParam, n: usize, others: &[Span]) -> Result<Self, Fail> {
+    unsafe fn read(params: *const EgParam, n: usize, others: &[Span]) -> Result<Self, WFail> {
         check_ptr(params)?;
         if n > EG_WEIGHTS_MAX_TENSORS {
             return Err(EgStatus::InvalidArgument.into());
@@ -404,7 +448,7 @@ pub unsafe extern "C" fn eg_weights_load(
     n: usize,
     allow_extra: u32,
 ) -> EgStatus {
-    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), WFail> {
         // SAFETY: the pointer is NULL or points to `len` bytes (the caller's contract).
         let bytes = unsafe { guard::input(file, len, &[gs]) }?;
         // SAFETY: forwarded contract.
@@ -415,9 +459,9 @@ pub unsafe extern "C" fn eg_weights_load(
             _ => return Err(EgStatus::InvalidArgument.into()),
         };
         let st: SafeTensors<'_, EG_WEIGHTS_MAX_TENSORS> =
-            SafeTensors::parse(bytes).map_err(Fail::Weights)?;
+            SafeTensors::parse(bytes).map_err(WFail::Weights)?;
         safetensors::load(&st, graph, params.as_slice(), LoadOptions { allow_extra })
-            .map_err(Fail::Weights)
+            .map_err(WFail::Weights)
     };
     // SAFETY: `g` is NULL or a graph from `eg_graph_init` (the caller's contract).
     unsafe { with_graph(g, f) }
@@ -440,13 +484,13 @@ pub unsafe extern "C" fn eg_weights_len(
     dtype: u32,
     len: *mut usize,
 ) -> EgStatus {
-    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), WFail> {
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (o, os) = unsafe { Out::new(len, &[gs]) }?;
         // SAFETY: forwarded contract.
         let params = unsafe { Params::read(params, n, &[gs, os]) }?;
         let d = self::dtype(dtype)?;
-        let need = safetensors::encoded_len(graph, params.as_slice(), d).map_err(Fail::Weights)?;
+        let need = safetensors::encoded_len(graph, params.as_slice(), d).map_err(WFail::Weights)?;
         o.write(need);
         Ok(())
     };
@@ -476,7 +520,7 @@ pub unsafe extern "C" fn eg_weights_save(
     cap: usize,
     written: *mut usize,
 ) -> EgStatus {
-    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), Fail> {
+    let f = |graph: &mut FfiGraph, gs: Span| -> Result<(), WFail> {
         // SAFETY: the pointer is NULL or valid for one write (the caller's contract).
         let (w, ws) = unsafe { Out::new(written, &[gs]) }?;
         let out_span = guard::check_array(out.cast_const(), cap, &[gs, ws])?;
@@ -484,9 +528,9 @@ pub unsafe extern "C" fn eg_weights_save(
         let params = unsafe { Params::read(params, n, &[gs, ws, out_span]) }?;
         let d = self::dtype(dtype)?;
         let p = params.as_slice();
-        let need = safetensors::encoded_len(graph, p, d).map_err(Fail::Weights)?;
+        let need = safetensors::encoded_len(graph, p, d).map_err(WFail::Weights)?;
         if cap < need {
-            return Err(Fail::Weights(WeightsError {
+            return Err(WFail::Weights(WeightsError {
                 problem: Problem::Write { needed: need },
                 tensor: Name::NONE,
             }));
@@ -494,7 +538,7 @@ pub unsafe extern "C" fn eg_weights_save(
         // SAFETY: the pointer is valid for `cap >= need` writes (the caller's contract); it
         // lies outside the graph, `written` and every name (checked).
         let buf = unsafe { guard::output(out, need, &[gs, ws]) }?;
-        let n = safetensors::write_to_slice(graph, p, d, buf).map_err(Fail::Weights)?;
+        let n = safetensors::write_to_slice(graph, p, d, buf).map_err(WFail::Weights)?;
         w.write(n);
         Ok(())
     };

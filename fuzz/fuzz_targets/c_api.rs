@@ -92,6 +92,95 @@ struct World {
     out_f32: *mut f32,
     out_err: *mut EgErrorInfo,
     out_graph: *mut *mut EgGraph,
+    /// Weight files written and read (`eg_weights_*`).
+    bytes: *mut [u8; BYTES],
+    /// A RAM flash of `SECTOR`-byte sectors for checkpoints, with callbacks that fail on
+    /// command.
+    flash: *mut Flash,
+}
+
+const BYTES: usize = 2048;
+const SECTOR: u32 = 512;
+
+/// A NOR-like flash in RAM: erases to 0xFF, writes only clear bits; `fail_in` calls from now
+/// a callback fails (0: never).
+struct Flash {
+    mem: [u8; 8 * SECTOR as usize],
+    fail_in: u32,
+    /// The sector size the flash is declared with: every erase is whole sectors of it.
+    erase_size: u32,
+}
+
+impl Flash {
+    fn fails(&mut self) -> bool {
+        match self.fail_in {
+            0 => false,
+            1 => {
+                self.fail_in = 0;
+                true
+            }
+            _ => {
+                self.fail_in -= 1;
+                false
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn flash_read(
+    ctx: *mut core::ffi::c_void,
+    off: u32,
+    buf: *mut u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: `ctx` is the world's flash; the library keeps reads inside `capacity`.
+    let f = unsafe { &mut *ctx.cast::<Flash>() };
+    assert!(off as usize + len <= f.mem.len(), "read outside the flash");
+    if f.fails() {
+        return -1;
+    }
+    // SAFETY: `buf` holds `len` bytes (the library's buffer).
+    unsafe { ptr::copy_nonoverlapping(f.mem.as_ptr().add(off as usize), buf, len) };
+    0
+}
+
+unsafe extern "C" fn flash_write(
+    ctx: *mut core::ffi::c_void,
+    off: u32,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: as in `flash_read`.
+    let f = unsafe { &mut *ctx.cast::<Flash>() };
+    assert!(off as usize + len <= f.mem.len(), "write outside the flash");
+    assert!(
+        off % 32 == 0 && len % 32 == 0,
+        "a write of {len} bytes at {off}"
+    );
+    if f.fails() {
+        return -1;
+    }
+    for i in 0..len {
+        // SAFETY: `data` holds `len` bytes.
+        f.mem[off as usize + i] &= unsafe { data.add(i).read() };
+    }
+    0
+}
+
+unsafe extern "C" fn flash_erase(ctx: *mut core::ffi::c_void, from: u32, to: u32) -> i32 {
+    // SAFETY: as in `flash_read`.
+    let f = unsafe { &mut *ctx.cast::<Flash>() };
+    let e = f.erase_size;
+    assert!(
+        e != 0 && from % e == 0 && to % e == 0 && from < to,
+        "erase {from}..{to} ({e})"
+    );
+    assert!(to as usize <= f.mem.len(), "erase outside the flash");
+    if f.fails() {
+        return -1;
+    }
+    f.mem[from as usize..to as usize].fill(0xFF);
+    0
 }
 
 fn boxed<T>(v: T) -> *mut T {
@@ -129,6 +218,12 @@ impl World {
                 found_cols: 0,
             }),
             out_graph: boxed(ptr::null_mut()),
+            bytes: boxed([0; BYTES]),
+            flash: boxed(Flash {
+                mem: [0xFF; 8 * SECTOR as usize],
+                fail_in: 0,
+                erase_size: SECTOR,
+            }),
         }
     }
 
@@ -290,6 +385,8 @@ impl Drop for World {
             drop(Box::from_raw(self.out_f32));
             drop(Box::from_raw(self.out_err));
             drop(Box::from_raw(self.out_graph));
+            drop(Box::from_raw(self.bytes));
+            drop(Box::from_raw(self.flash));
         }
     }
 }
@@ -321,7 +418,10 @@ fn failed(
 }
 
 fn step(w: &mut World, inp: &mut In<'_>) {
-    let cmd = inp.u8() % 20;
+    // 0..19 as before (the seeds keep their meaning); bytes from 240 on: the weight files,
+    // checkpoints and freezing.
+    let c = inp.u8();
+    let cmd = if c >= 240 { 20 + (c - 240) % 3 } else { c % 20 };
     let (g, k) = w.graph(inp);
     let before = k.and_then(|_| w.usage(g));
     // SAFETY (all calls below): every pointer passed is NULL, misaligned (rejected before use),
@@ -613,6 +713,126 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                 assert!(!s.is_null());
                 assert!(!CStr::from_ptr(s).to_bytes().is_empty());
                 assert!(!CStr::from_ptr(eg_version()).to_bytes().is_empty());
+            }
+            20 => {
+                // Weight files: a parameter list of the graph's handles (names from a table,
+                // layouts in and out of range); save and load it back, or load input bytes.
+                const NAMES: [&CStr; 4] = [c"0.weight", c"0.bias", c"2.weight", c""];
+                let n = usize::from(inp.u8() % 4);
+                let mut params = [EgParam {
+                    name: ptr::null(),
+                    node: 0,
+                    layout: 0,
+                }; 3];
+                for p in params.iter_mut().take(n) {
+                    let b = inp.u8();
+                    p.name = if b % 16 == 0 {
+                        ptr::null()
+                    } else {
+                        NAMES[usize::from(b) % 4].as_ptr()
+                    };
+                    p.node = w.node(inp, k);
+                    p.layout = u32::from(inp.u8() % 5);
+                }
+                let dtype = u32::from(inp.u8() % 6);
+                let bytes = w.bytes.cast::<u8>();
+                let st = match inp.u8() % 3 {
+                    0 => {
+                        let (len, cell) = w.out(inp, w.out_usize.cast::<usize>(), g);
+                        let st = eg_weights_len(g, params.as_ptr(), n, dtype, len);
+                        if st != EgStatus::Ok && cell {
+                            assert!(World::cell_untouched(w.out_usize.cast::<usize>()));
+                        }
+                        st
+                    }
+                    1 => {
+                        let mut written = 0usize;
+                        let cap = [BYTES, 16, 0][usize::from(inp.u8() % 3)];
+                        let st =
+                            eg_weights_save(g, params.as_ptr(), n, dtype, bytes, cap, &mut written);
+                        if st == EgStatus::Ok {
+                            assert!(written <= cap);
+                            // What was written loads back, and changes nothing it reads.
+                            let again = eg_weights_load(g, bytes, written, params.as_ptr(), n, 0);
+                            assert!(
+                                matches!(again, EgStatus::Ok | EgStatus::BadWeights),
+                                "{again:?}"
+                            );
+                        }
+                        st
+                    }
+                    _ => {
+                        let len = usize::from(inp.u8()) * 4 % BYTES;
+                        for i in 0..len {
+                            bytes.add(i).write(inp.u8());
+                        }
+                        let st = eg_weights_load(
+                            g,
+                            bytes,
+                            len,
+                            params.as_ptr(),
+                            n,
+                            u32::from(inp.u8() % 3),
+                        );
+                        if st == EgStatus::BadWeights {
+                            let mut e = core::mem::zeroed::<EgWeightsError>();
+                            assert_eq!(eg_weights_last_error(g, &mut e), EgStatus::Ok);
+                            assert_eq!(e.status, EgStatus::BadWeights);
+                            assert_eq!(e.tensor[EG_WEIGHTS_NAME_BYTES - 1], 0);
+                        }
+                        st
+                    }
+                };
+                failed(w, g, k, st, before);
+            }
+            21 => {
+                // Checkpoints through the RAM flash, whose callbacks fail on command; slots
+                // aligned or not, inside the flash or not.
+                let o = w.opt(inp, g);
+                (*w.flash).fail_in = u32::from(inp.u8() % 8);
+                let erase_size = [SECTOR, 32, 48, 0][usize::from(inp.u8() % 4)];
+                (*w.flash).erase_size = erase_size;
+                let fl = EgFlash {
+                    ctx: w.flash.cast(),
+                    read: Some(flash_read),
+                    write: Some(flash_write),
+                    erase: Some(flash_erase),
+                    capacity: 8 * SECTOR,
+                    erase_size,
+                };
+                let base = [0, SECTOR, 100, 4 * SECTOR][usize::from(inp.u8() % 4)];
+                let slot = [SECTOR, 2 * SECTOR, 32, 3 * SECTOR][usize::from(inp.u8() % 4)];
+                let (mut restored, mut seq) = (99u32, 99u32);
+                let op = inp.u8() % 5;
+                let st = match op {
+                    0 => eg_checkpoint_save(g, o, &fl, base, slot, &mut seq),
+                    1 => eg_checkpoint_restore(g, o, &fl, base, slot, &mut restored, &mut seq),
+                    2 => eg_checkpoint_restore_weights(g, &fl, base, slot, &mut restored, &mut seq),
+                    3 => {
+                        let (out, _) = w.out(inp, w.out_usize.cast::<usize>(), g);
+                        eg_checkpoint_bytes_needed(g, o, out)
+                    }
+                    _ => eg_checkpoint_erase(&fl, base, slot),
+                };
+                (*w.flash).fail_in = 0;
+                if st != EgStatus::Ok {
+                    assert!(restored == 99 && seq == 99, "{st:?} wrote its outputs");
+                }
+                // A restore that copied part of a record is the one failure that changes
+                // values, never the graph's size. Erasing takes no graph.
+                if op != 4 {
+                    failed(w, g, k, st, before);
+                }
+            }
+            22 => {
+                let n = w.node(inp, k);
+                let st = if inp.u8() & 1 == 0 {
+                    eg_set_trainable(g, n, u32::from(inp.u8() % 3))
+                } else {
+                    let (out, _) = w.out(inp, w.out_u32, g);
+                    eg_is_trainable(g, n, out)
+                };
+                failed(w, g, k, st, before);
             }
             _ if inp.u8() % 4 == 0 => {
                 // A byte copy of a graph in the never-initialised memory: it has the original's

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod digits;
+pub mod exercises;
 pub mod json;
 pub mod plot;
 pub mod run;

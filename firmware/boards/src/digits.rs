@@ -33,7 +33,7 @@ const SKIP: Option<&str> = None;
 #[cfg(not(any(board = "mps2-an386", board = "nrf52840")))]
 const SKIP: Option<&str> = Some(
     "Cortex-M4F only: 1800 steps of soft-float arithmetic would take many minutes in QEMU, \
-     and the graph and the trainer need about 75 KB of RAM",
+     and the graph and the trainer need about 63 KB of RAM",
 );
 
 /// The `digits` example.

@@ -26,6 +26,7 @@
 
 pub mod bench;
 pub mod digits;
+pub mod exercises;
 pub mod finetune;
 pub mod guard;
 mod platform;

@@ -3,6 +3,7 @@
 mod args;
 mod digits;
 mod examples;
+mod exercises;
 mod out;
 mod plan;
 mod sensor;
@@ -84,6 +85,23 @@ USAGE:
         the trained weights to PATH as safetensors, in the layout of PyTorch's
         nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).
 
+    embedgrad-sim train exercises [--model cnn|gru] [--precision f32|f64] [--json] [--epochs N]
+        Trains a 1-D CNN (default) or a GRU with Adam on the smartwatch exercise windows (64
+        steps x 6 channels, 7 exercises; 784 for training, 196 held out; mini-batches of 16,
+        each training window shifted, scaled and turned at random). `train exercises-gru` is
+        `--model gru`. Prints each epoch's mean training loss and time, then the training and
+        held-out accuracy; with --json, one line per epoch
+        {\"example\":\"exercises\",\"precision\":P,\"epoch\":E,\"loss\":L} (example
+        exercises-gru for the GRU), then the final loss, accuracy, test_accuracy and the
+        data's checksum. --epochs N stops after the first N epochs of the same run.
+
+    embedgrad-sim stream exercises [--hop N] [--json]
+        Trains the exercises CNN, then replays the held-out windows frame by frame through a
+        simulated sensor (a SampleSource) into a sliding window kept in the graph's input,
+        classified every N frames (default 16); one line per classification, then a summary
+        (with --json: {\"example\":\"exercises\",\"sample\":S,\"class\":C,\"label\":L,
+        \"aligned\":B} lines and {\"hop\":N,\"accuracy\":A,\"aligned_accuracy\":W,...}).
+
     embedgrad-sim eval digits --weights PATH [--writer W] [--precision f32|f64] [--json]
         Prints the held-out accuracy of the weights in PATH (safetensors, as --save writes
         them or PyTorch's safetensors.torch.save_file does) on the digits as writer W draws
@@ -123,6 +141,9 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
     match args.first().map(String::as_str) {
         None => examples::run(&[]),
         Some("-h" | "--help" | "help") => help(),
+        Some("train") if exercises::wanted(args.get(1..).unwrap_or(&[])) => {
+            exercises::run(args.get(1..).unwrap_or(&[]))
+        }
         Some("train") if digits::wanted(args.get(1..).unwrap_or(&[])) => {
             digits::run(args.get(1..).unwrap_or(&[]))
         }
@@ -130,6 +151,7 @@ pub fn dispatch(args: &[String]) -> Result<(), Failure> {
         Some("eval") => digits::eval(args.get(1..).unwrap_or(&[])),
         Some("predict") => digits::predict(args.get(1..).unwrap_or(&[])),
         Some("finetune") => digits::finetune(args.get(1..).unwrap_or(&[])),
+        Some("stream") => exercises::stream(args.get(1..).unwrap_or(&[])),
         Some("sensor-demo") => sensor::run(args.get(1..).unwrap_or(&[])),
         Some("plan") => plan::run(args.get(1..).unwrap_or(&[])),
         Some(a) if a.starts_with('-') => examples::run(args),
