@@ -274,7 +274,7 @@ static void weight_files(void)
     file[20] = '\x01'; /* a control character inside the header */
     REFUSED(file, len, 0, EG_WEIGHTS_PROBLEM_NOT_JSON, "");
 
-    len = st_file(bad, "{" T_W0 "," T_B0 "," T_W2 ",\"2.bias\":{\"dtype\":\"I32\",\"shape\":[2],"
+    len = st_file(bad, "{" T_W0 "," T_B0 "," T_W2 ",\"2.bias\":{\"dtype\":\"U8\",\"shape\":[2],"
                        "\"data_offsets\":[60,68]}}", data, SCALARS);
     REFUSED(bad, len, 0, EG_WEIGHTS_PROBLEM_UNSUPPORTED_DTYPE, "2.bias");
     len = st_file(bad, "{\"0.weight\":{\"dtype\":\"F64\",\"shape\":[3,2],\"data_offsets\":[0,24]},"
