@@ -907,6 +907,7 @@ unsafe extern "C" fn ram_erase(ctx: *mut core::ffi::c_void, from: u32, to: u32) 
 /// restores into the same Rust model and optimizer — the fingerprints and the state layout
 /// are the Rust optimizers' own — and not into another optimizer.
 #[test]
+#[cfg_attr(miri, ignore)] // the Rust optimizers' minimize path reaches inline assembly Miri cannot run
 fn c_checkpoints_restore_into_rust_optimizers() {
     use embedgrad_core::Matrix;
     use embedgrad_train::checkpoint::{restore_from_slice, RestoreError};
