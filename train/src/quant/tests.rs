@@ -102,6 +102,9 @@ fn float_forward(n: &Net, x: &[f32; 6]) -> [f64; 3] {
 }
 
 #[test]
+// The file is read back through in-place int32 views, which exist on little-endian targets
+// only (every Cortex-M and RISC-V one); Miri runs these tests on a big-endian one too.
+#[cfg_attr(target_endian = "big", ignore)]
 fn the_int8_network_follows_the_float_one_and_round_trips_through_a_file() {
     let n = net();
     let layers = [

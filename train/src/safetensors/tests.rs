@@ -192,7 +192,11 @@ fn f32_data_is_viewed_in_place_when_aligned() {
     bytes[..f.len()].copy_from_slice(&f);
     let st: SafeTensors = SafeTensors::parse(&bytes[..f.len()]).unwrap();
     let t = st.get("0.weight").unwrap();
-    assert_eq!(t.as_f32(), Some(&[1.0f32, 2., 3., 4., 5., 6.][..]));
+    if cfg!(target_endian = "little") {
+        assert_eq!(t.as_f32(), Some(&[1.0f32, 2., 3., 4., 5., 6.][..]));
+    } else {
+        assert_eq!(t.as_f32(), None); // the bytes are little-endian: no view on big-endian
+    }
     assert!(core::ptr::eq(
         t.data.as_ptr(),
         bytes[8 + st.header_len()..].as_ptr()
