@@ -922,10 +922,9 @@ impl ParamName<'_> {
 
     /// Whether a header can hold it as it is written (no escapes needed).
     fn writable(&self) -> bool {
-        let ok = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
         match *self {
-            ParamName::Plain(p) => !p.is_empty() && p != "__metadata__" && ok(p),
-            ParamName::Module { prefix, field, .. } => ok(prefix) && ok(field),
+            ParamName::Plain(p) => !p.is_empty() && p != "__metadata__" && plain(p),
+            ParamName::Module { prefix, field, .. } => plain(prefix) && plain(field),
         }
     }
 }
@@ -1131,6 +1130,12 @@ pub fn load<T: Scalar, O: Op<T>, const N: usize, const S: usize, const MAX: usiz
 
 // ----- writing -----
 
+/// Whether a header can hold `s` as it is written: no quote, backslash or control character
+/// (so nothing needs escaping).
+fn plain(s: &str) -> bool {
+    !s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+}
+
 /// Counts what a `fmt::Write` receives and passes it on to a byte sink.
 struct HeaderOut<'s, F> {
     sink: Option<&'s mut F>,
@@ -1151,9 +1156,64 @@ impl<F: FnMut(&[u8]) -> bool> fmt::Write for HeaderOut<'_, F> {
     }
 }
 
+/// One tensor's entry of a header: `,"name":{"dtype":…,"shape":[…],"data_offsets":[a,b]}`.
+fn write_entry(
+    w: &mut dyn fmt::Write,
+    name: &dyn fmt::Display,
+    dtype: Dtype,
+    dims: &Dims,
+    start: usize,
+    end: usize,
+) -> fmt::Result {
+    write!(
+        w,
+        ",\"{name}\":{{\"dtype\":\"{}\",\"shape\":[",
+        dtype.name()
+    )?;
+    for (i, d) in dims.as_slice().iter().enumerate() {
+        if i > 0 {
+            w.write_str(",")?;
+        }
+        write!(w, "{d}")?;
+    }
+    write!(w, "],\"data_offsets\":[{start},{end}]}}")
+}
+
+/// The length of the header JSON that `json` writes, `None` if it fails.
+fn json_len(json: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result) -> Option<usize> {
+    let mut count = HeaderOut::<fn(&[u8]) -> bool> {
+        sink: None,
+        len: 0,
+        failed: false,
+    };
+    json(&mut count).ok().map(|()| count.len)
+}
+
+/// Streams a file's start to `sink`: the 8-byte header length, the header JSON that `json`
+/// writes (`json_len` bytes), and spaces up to a multiple of 8. `false` when the sink stops.
+fn emit_header(
+    sink: &mut impl FnMut(&[u8]) -> bool,
+    json_len: usize,
+    json: &dyn Fn(&mut dyn fmt::Write) -> fmt::Result,
+) -> bool {
+    let padded = json_len.div_ceil(8) * 8;
+    if !sink(&(padded as u64).to_le_bytes()) {
+        return false;
+    }
+    let mut out = HeaderOut {
+        sink: Some(&mut *sink),
+        len: 0,
+        failed: false,
+    };
+    if json(&mut out).is_err() || out.failed {
+        return false;
+    }
+    padded == json_len || sink([b' '; 8].get(..padded - json_len).unwrap_or(&[]))
+}
+
 /// Writes the header's JSON (without the length and padding).
 fn header<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
-    w: &mut impl fmt::Write,
+    w: &mut dyn fmt::Write,
     g: &Graph<T, O, N, S>,
     params: &[Param<'_>],
     dtype: Dtype,
@@ -1164,16 +1224,7 @@ fn header<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         let shape = g.shape(p.node).map_err(|_| fmt::Error)?;
         let dims = file_dims(p.layout, shape.rows, shape.cols);
         let bytes = shape.rows * shape.cols * dtype.size();
-        w.write_str(",\"")?;
-        p.name.write_to(w)?;
-        write!(w, "\":{{\"dtype\":\"{}\",\"shape\":[", dtype.name())?;
-        for (i, d) in dims.as_slice().iter().enumerate() {
-            if i > 0 {
-                w.write_str(",")?;
-            }
-            write!(w, "{d}")?;
-        }
-        write!(w, "],\"data_offsets\":[{},{}]}}", offset, offset + bytes)?;
+        write_entry(w, &p.name, dtype, &dims, offset, offset + bytes)?;
         offset += bytes;
     }
     w.write_str("}")
@@ -1227,14 +1278,9 @@ fn check_params<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             .map_err(graph)?
             * dtype.size();
     }
-    let mut count = HeaderOut::<fn(&[u8]) -> bool> {
-        sink: None,
-        len: 0,
-        failed: false,
-    };
-    header(&mut count, g, params, dtype)
-        .map_err(|_| WeightsError::file(Problem::Write { needed: 0 }))?;
-    Ok((count.len, data))
+    let len = json_len(&|w| header(w, g, params, dtype))
+        .ok_or(WeightsError::file(Problem::Write { needed: 0 }))?;
+    Ok((len, data))
 }
 
 /// Writes the parameters' variables as a safetensors file of `dtype` elements, in the order
@@ -1257,18 +1303,7 @@ pub fn write<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let padded = header_len.div_ceil(8) * 8;
     let total = 8 + padded + data_len;
     let failed = WeightsError::file(Problem::Write { needed: total });
-    if !sink(&(padded as u64).to_le_bytes()) {
-        return Err(failed);
-    }
-    let mut out = HeaderOut {
-        sink: Some(&mut sink),
-        len: 0,
-        failed: false,
-    };
-    header(&mut out, g, params, dtype).map_err(|_| failed)?;
-    if out.failed
-        || (padded > header_len && !sink([b' '; 8].get(..padded - header_len).unwrap_or(&[])))
-    {
+    if !emit_header(&mut sink, header_len, &|w| header(w, g, params, dtype)) {
         return Err(failed);
     }
     let mut buf = [0u8; 64];
@@ -1338,7 +1373,6 @@ pub fn write_raw(
     metadata: &[(&str, &str)],
     mut sink: impl FnMut(&[u8]) -> bool,
 ) -> Result<usize, WeightsError> {
-    let plain = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
     for (k, v) in metadata {
         if !plain(k) || !plain(v) || *k == "format" {
             return Err(WeightsError::at(Problem::BadName, k));
@@ -1377,49 +1411,16 @@ pub fn write_raw(
         w.write_str("}")?;
         let mut offset = 0;
         for t in tensors {
-            write!(
-                w,
-                ",\"{}\":{{\"dtype\":\"{}\",\"shape\":[",
-                t.name,
-                t.dtype.name()
-            )?;
-            for (i, d) in t.dims.as_slice().iter().enumerate() {
-                if i > 0 {
-                    w.write_str(",")?;
-                }
-                write!(w, "{d}")?;
-            }
-            write!(
-                w,
-                "],\"data_offsets\":[{},{}]}}",
-                offset,
-                offset + t.bytes.len()
-            )?;
-            offset += t.bytes.len();
+            let end = offset + t.bytes.len();
+            write_entry(w, &t.name, t.dtype, &t.dims, offset, end)?;
+            offset = end;
         }
         w.write_str("}")
     };
-    let mut count = HeaderOut::<fn(&[u8]) -> bool> {
-        sink: None,
-        len: 0,
-        failed: false,
-    };
-    header(&mut count).map_err(|_| WeightsError::file(Problem::Write { needed: 0 }))?;
-    let padded = count.len.div_ceil(8) * 8;
-    let total = 8 + padded + data;
+    let len = json_len(&header).ok_or(WeightsError::file(Problem::Write { needed: 0 }))?;
+    let total = 8 + len.div_ceil(8) * 8 + data;
     let failed = WeightsError::file(Problem::Write { needed: total });
-    if !sink(&(padded as u64).to_le_bytes()) {
-        return Err(failed);
-    }
-    let mut out = HeaderOut {
-        sink: Some(&mut sink),
-        len: 0,
-        failed: false,
-    };
-    header(&mut out).map_err(|_| failed)?;
-    if out.failed
-        || (padded > count.len && !sink([b' '; 8].get(..padded - count.len).unwrap_or(&[])))
-    {
+    if !emit_header(&mut sink, len, &header) {
         return Err(failed);
     }
     for t in tensors {
