@@ -23,6 +23,7 @@ use embedgrad_train::data::Evaluation;
 use embedgrad_train::layers::FineTune;
 use embedgrad_train::safetensors::{Dtype, WeightsError};
 use embedgrad_train::{fnv1a, FNV_OFFSET};
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// Scalars of the graph for [`BATCH`]-row batches (see [`digits::capacity`]).
@@ -210,12 +211,16 @@ pub fn predict<T: Scalar>(
 
 /// `{"row":R,"label":L,"logits":[…]}` for image `row`.
 pub fn predict_line<T: Scalar>(row: usize, logits: &[T]) -> String {
+    #[derive(Serialize)]
+    #[serde(bound = "json::Num<T>: Serialize")]
+    struct Predict<T> {
+        row: usize,
+        label: u8,
+        logits: Vec<json::Num<T>>,
+    }
     let label = digits::LABELS.get(row).copied().unwrap_or(0);
-    let values: Vec<String> = logits.iter().map(|&v| json::number(v)).collect();
-    format!(
-        "{{\"row\":{row},\"label\":{label},\"logits\":[{}]}}",
-        values.join(",")
-    )
+    let logits = logits.iter().map(|&v| json::Num(v)).collect();
+    json::line(&Predict { row, label, logits })
 }
 
 /// The outcome of [`fine_tune`].
@@ -294,13 +299,21 @@ pub fn mode_from_name(s: &str) -> Option<FineTune> {
 
 /// `{"example":"digits","writer":W,"test_accuracy":A,"correct":C,"total":N}`.
 pub fn eval_line<T: Scalar>(writer: Writer, e: &Evaluation<T>) -> String {
-    format!(
-        "{{\"example\":\"digits\",\"writer\":{},\"test_accuracy\":{},\"correct\":{},\"total\":{}}}",
-        json::string(writer.name()),
-        json::number(e.accuracy()),
-        e.correct,
-        e.total
-    )
+    #[derive(Serialize)]
+    struct Eval {
+        example: &'static str,
+        writer: &'static str,
+        test_accuracy: f64,
+        correct: usize,
+        total: usize,
+    }
+    json::line(&Eval {
+        example: "digits",
+        writer: writer.name(),
+        test_accuracy: e.accuracy(),
+        correct: e.correct,
+        total: e.total,
+    })
 }
 
 /// `{"example":"digits","writer":W,"mode":M,"epoch":E,"loss":L}`.
@@ -310,50 +323,71 @@ pub fn fine_tune_epoch_line<T: Scalar>(
     epoch: usize,
     loss: T,
 ) -> String {
-    format!(
-        "{{\"example\":\"digits\",\"writer\":{},\"mode\":{},\"epoch\":{epoch},\"loss\":{}}}",
-        json::string(writer.name()),
-        json::string(mode_name(mode)),
-        json::number(loss)
-    )
+    #[derive(Serialize)]
+    #[serde(bound = "json::Num<T>: Serialize")]
+    struct FineTuneEpoch<T> {
+        example: &'static str,
+        writer: &'static str,
+        mode: &'static str,
+        epoch: usize,
+        loss: json::Num<T>,
+    }
+    json::line(&FineTuneEpoch {
+        example: "digits",
+        writer: writer.name(),
+        mode: mode_name(mode),
+        epoch,
+        loss: json::Num(loss),
+    })
 }
 
 /// `{"example":"digits","writer":W,"mode":M,"before":A,"test_accuracy":B,"trainable":P,"scalars":S}`:
 /// held-out accuracy on the writer before and after fine-tuning, the trainable scalars and
 /// the graph's scalars while fine-tuning.
 pub fn fine_tune_line<T: Scalar>(writer: Writer, mode: FineTune, r: &FineTuneRun<T>) -> String {
-    format!(
-        "{{\"example\":\"digits\",\"writer\":{},\"mode\":{},\"before\":{},\"test_accuracy\":{},\"trainable\":{},\"scalars\":{}}}",
-        json::string(writer.name()),
-        json::string(mode_name(mode)),
-        json::number(r.before.accuracy()),
-        json::number(r.after.accuracy()),
-        r.trainable,
-        r.requirements.scalars
-    )
+    #[derive(Serialize)]
+    struct FineTuned {
+        example: &'static str,
+        writer: &'static str,
+        mode: &'static str,
+        before: f64,
+        test_accuracy: f64,
+        trainable: usize,
+        scalars: usize,
+    }
+    json::line(&FineTuned {
+        example: "digits",
+        writer: writer.name(),
+        mode: mode_name(mode),
+        before: r.before.accuracy(),
+        test_accuracy: r.after.accuracy(),
+        trainable: r.trainable,
+        scalars: r.requirements.scalars,
+    })
 }
 
 /// `{"example":"digits","precision":P,"epoch":E,"loss":L}`.
 pub fn epoch_line<T: Scalar>(precision: &str, epoch: usize, loss: T) -> String {
-    format!(
-        "{{\"example\":\"digits\",\"precision\":{},\"epoch\":{epoch},\"loss\":{}}}",
-        json::string(precision),
-        json::number(loss)
-    )
+    json::line(&json::Epoch {
+        example: "digits",
+        precision,
+        epoch,
+        loss: json::Num(loss),
+    })
 }
 
 /// `{"example":"digits","precision":P,"final_loss":L,"accuracy":A,"test_accuracy":T,"checksum":"<16 hex digits>"}`:
 /// the mean loss per training image after training, the training and held-out accuracies and
 /// the data's [`checksum`].
 pub fn final_line<T: Scalar>(precision: &str, r: &DigitsRun<T>) -> String {
-    format!(
-        "{{\"example\":\"digits\",\"precision\":{},\"final_loss\":{},\"accuracy\":{},\"test_accuracy\":{},\"checksum\":\"{:016x}\"}}",
-        json::string(precision),
-        json::number(r.final_loss()),
-        json::number(r.train.accuracy()),
-        json::number(r.test.accuracy()),
-        checksum()
-    )
+    json::line(&json::HeldOut {
+        example: "digits",
+        precision,
+        final_loss: json::Num(r.final_loss()),
+        accuracy: r.train.accuracy(),
+        test_accuracy: r.test.accuracy(),
+        checksum: json::Hex(checksum()),
+    })
 }
 
 #[cfg(test)]

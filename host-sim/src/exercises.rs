@@ -21,6 +21,7 @@ use embedgrad_data::exercises::{self, models, Model, Part, Recipe, Trainer, BATC
 use embedgrad_ops::prelude::*;
 use embedgrad_train::data::Evaluation;
 use embedgrad_train::{fnv1a, FNV_OFFSET};
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// The outcome of [`train`].
@@ -136,27 +137,26 @@ pub fn example_name(model: Model) -> &'static str {
 
 /// `{"example":"exercises","precision":P,"epoch":E,"loss":L}` (`exercises-gru` for the GRU).
 pub fn epoch_line<T: Scalar>(model: Model, precision: &str, epoch: usize, loss: T) -> String {
-    format!(
-        "{{\"example\":{},\"precision\":{},\"epoch\":{epoch},\"loss\":{}}}",
-        json::string(example_name(model)),
-        json::string(precision),
-        json::number(loss)
-    )
+    json::line(&json::Epoch {
+        example: example_name(model),
+        precision,
+        epoch,
+        loss: json::Num(loss),
+    })
 }
 
 /// `{"example":"exercises","precision":P,"final_loss":L,"accuracy":A,"test_accuracy":T,"checksum":"<16 hex digits>"}`:
 /// the mean loss per training window after training, the training and held-out accuracies
 /// and the data's [`checksum`].
 pub fn final_line<T: Scalar>(precision: &str, r: &ExercisesRun<T>) -> String {
-    format!(
-        "{{\"example\":{},\"precision\":{},\"final_loss\":{},\"accuracy\":{},\"test_accuracy\":{},\"checksum\":\"{:016x}\"}}",
-        json::string(example_name(r.model)),
-        json::string(precision),
-        json::number(r.final_loss()),
-        json::number(r.train.accuracy()),
-        json::number(r.test.accuracy()),
-        checksum()
-    )
+    json::line(&json::HeldOut {
+        example: example_name(r.model),
+        precision,
+        final_loss: json::Num(r.final_loss()),
+        accuracy: r.train.accuracy(),
+        test_accuracy: r.test.accuracy(),
+        checksum: json::Hex(checksum()),
+    })
 }
 
 /// One classification of a [`stream`] run.
@@ -245,10 +245,21 @@ pub fn stream(hop: usize) -> Result<StreamRun, Error> {
 
 /// `{"example":"exercises","sample":S,"class":C,"label":L,"aligned":B}`.
 pub fn stream_line(c: &Classified) -> String {
-    format!(
-        "{{\"example\":\"exercises\",\"sample\":{},\"class\":{},\"label\":{},\"aligned\":{}}}",
-        c.sample, c.class, c.label, c.aligned
-    )
+    #[derive(Serialize)]
+    struct Line {
+        example: &'static str,
+        sample: u64,
+        class: usize,
+        label: usize,
+        aligned: bool,
+    }
+    json::line(&Line {
+        example: "exercises",
+        sample: c.sample,
+        class: c.class,
+        label: c.label,
+        aligned: c.aligned,
+    })
 }
 
 /// `{"example":"exercises","hop":H,"samples":N,"classifications":K,"accuracy":A,"aligned_accuracy":W,"test_accuracy":T}`:
@@ -256,19 +267,30 @@ pub fn stream_line(c: &Classified) -> String {
 /// from, the same over the windows that are exactly a held-out window, and the held-out
 /// accuracy of the same weights in batches (the aligned one must equal it).
 pub fn stream_final_line(hop: usize, r: &StreamRun) -> String {
+    #[derive(Serialize)]
+    struct Summary {
+        example: &'static str,
+        hop: usize,
+        samples: u64,
+        classifications: usize,
+        accuracy: f64,
+        aligned_accuracy: f64,
+        test_accuracy: f64,
+    }
     let share = |f: &dyn Fn(&Classified) -> bool| {
         let all: Vec<_> = r.classified.iter().filter(|c| f(c)).collect();
         let right = all.iter().filter(|c| c.class == c.label).count();
         right as f64 / all.len().max(1) as f64
     };
-    format!(
-        "{{\"example\":\"exercises\",\"hop\":{hop},\"samples\":{},\"classifications\":{},\"accuracy\":{},\"aligned_accuracy\":{},\"test_accuracy\":{}}}",
-        r.samples,
-        r.classified.len(),
-        json::number(share(&|_| true)),
-        json::number(share(&|c| c.aligned)),
-        json::number(r.test.accuracy())
-    )
+    json::line(&Summary {
+        example: "exercises",
+        hop,
+        samples: r.samples,
+        classifications: r.classified.len(),
+        accuracy: share(&|_| true),
+        aligned_accuracy: share(&|c| c.aligned),
+        test_accuracy: r.test.accuracy(),
+    })
 }
 
 #[cfg(test)]
