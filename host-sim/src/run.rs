@@ -70,9 +70,9 @@ pub fn measure_requirements<T: Scalar>(example: Example) -> Result<Requirements,
     })
 }
 
-/// A grid of the model's predictions over the plane, for pictures of the decision regions.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Grid {
+/// The square of the plane a picture shows: centred on the data, with a margin.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
     /// Left edge.
     pub x0: f64,
     /// Right edge.
@@ -81,21 +81,67 @@ pub struct Grid {
     pub y0: f64,
     /// Top edge.
     pub y1: f64,
+}
+
+impl View {
+    /// The square around `points` (`[x, y]`), 12% wider than their larger extent; `-1..1`
+    /// on both axes when there are none.
+    pub fn around<'a>(points: impl IntoIterator<Item = &'a [f64; 2]>) -> Self {
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for p in points {
+            for k in 0..2 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        if !(lo[0].is_finite() && lo[1].is_finite() && hi[0].is_finite() && hi[1].is_finite()) {
+            return Self {
+                x0: -1.0,
+                x1: 1.0,
+                y0: -1.0,
+                y1: 1.0,
+            };
+        }
+        let half = 0.5 * (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1e-9) * 1.12;
+        let (cx, cy) = (0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]));
+        Self {
+            x0: cx - half,
+            x1: cx + half,
+            y0: cy - half,
+            y1: cy + half,
+        }
+    }
+}
+
+/// A grid of the model's predictions over a [`View`], for pictures of the decision regions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    /// The part of the plane it covers.
+    pub view: View,
     /// Cells per side.
     pub n: usize,
-    /// `p(class 1)` at each cell's centre, row by row from the bottom (`y0`) up, each row
-    /// from left to right.
-    pub p1: Vec<f64>,
+    /// Classes: the probabilities per cell.
+    pub classes: usize,
+    /// The class probabilities at each cell's centre (`classes` per cell), cells row by row
+    /// from the bottom (`y0`) up, each row from left to right.
+    pub probs: Vec<f64>,
 }
 
 impl Grid {
     /// The centre of cell `(ix, iy)` (column, row from the bottom).
     pub fn centre(&self, ix: usize, iy: usize) -> [f64; 2] {
         let n = self.n.max(1) as f64;
+        let v = &self.view;
         [
-            self.x0 + (ix as f64 + 0.5) * (self.x1 - self.x0) / n,
-            self.y0 + (iy as f64 + 0.5) * (self.y1 - self.y0) / n,
+            v.x0 + (ix as f64 + 0.5) * (v.x1 - v.x0) / n,
+            v.y0 + (iy as f64 + 0.5) * (v.y1 - v.y0) / n,
         ]
+    }
+
+    /// The class probabilities of cell `k` (row-major from the bottom left).
+    pub fn cell(&self, k: usize) -> &[f64] {
+        let c = self.classes;
+        self.probs.get(k * c..(k + 1) * c).unwrap_or(&[])
     }
 }
 
@@ -117,7 +163,9 @@ pub struct Run<T> {
     pub data: Vec<([f64; 2], u8)>,
     /// The trained variables, in insertion order (`W1, b1, W2, b2, …`), row-major.
     pub params: Vec<Vec<f64>>,
-    /// Predictions on a grid, if asked for.
+    /// The part of the plane a picture of the data shows ([`View::around`] the data).
+    pub view: View,
+    /// Predictions on a grid over [`Run::view`], if asked for.
     pub grid: Option<Grid>,
     /// What the graph occupied.
     pub requirements: Requirements,
@@ -301,8 +349,9 @@ fn train_with<T: Scalar, const N: usize, const S: usize, const B: usize>(
     for id in vars {
         params.push(g.value_slice(id)?.iter().map(|v| v.to_f64()).collect());
     }
+    let view = View::around(data.iter().map(|(p, _)| p));
     let grid = match grid {
-        Some(cells) => Some(predict_grid(&mut g, net, &data, cells)?),
+        Some(cells) => Some(predict_grid(&mut g, net, view, cells)?),
         None => None,
     };
     Ok(Run {
@@ -313,35 +362,25 @@ fn train_with<T: Scalar, const N: usize, const S: usize, const B: usize>(
         points: n,
         data,
         params,
+        view,
         grid,
         requirements: g.requirements(),
     })
 }
 
-/// Evaluates `p(class 1)` on an `cells × cells` grid covering the data, `B` points per run.
-fn predict_grid<T: Scalar, const N: usize, const S: usize, const B: usize>(
+/// Evaluates the class probabilities on a `cells × cells` grid over `view`, `B` points per
+/// run.
+fn predict_grid<T: Scalar, const N: usize, const S: usize, const B: usize, const K: usize>(
     g: &mut StdGraph<T, N, S>,
-    net: seed::Net<B, 2, 2>,
-    data: &[([f64; 2], u8)],
+    net: seed::Net<B, 2, K>,
+    view: View,
     cells: usize,
 ) -> Result<Grid, Error> {
-    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
-    for (p, _) in data {
-        for k in 0..2 {
-            lo[k] = lo[k].min(p[k]);
-            hi[k] = hi[k].max(p[k]);
-        }
-    }
-    // A square view, centred on the data, with a margin.
-    let half = 0.5 * (hi[0] - lo[0]).max(hi[1] - lo[1]) * 1.12;
-    let (cx, cy) = (0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]));
     let mut grid = Grid {
-        x0: cx - half,
-        x1: cx + half,
-        y0: cy - half,
-        y1: cy + half,
+        view,
         n: cells,
-        p1: Vec::with_capacity(cells * cells),
+        classes: K,
+        probs: Vec::with_capacity(cells * cells * K),
     };
     let centres: Vec<[f64; 2]> = (0..cells * cells)
         .map(|k| grid.centre(k % cells, k / cells))
@@ -355,11 +394,8 @@ fn predict_grid<T: Scalar, const N: usize, const S: usize, const B: usize>(
         g.feed_slice(net.x.id(), &batch)?;
         g.run(net.p.id())?;
         let p = g.value_slice(net.p.id())?;
-        grid.p1.extend(
-            p.chunks_exact(2)
-                .take(chunk.len())
-                .map(|row| row.get(1).map_or(f64::NAN, |v| v.to_f64())),
-        );
+        grid.probs
+            .extend(p.iter().take(chunk.len() * K).map(|v| v.to_f64()));
     }
     Ok(grid)
 }
