@@ -4,23 +4,6 @@
 
 mod cmd;
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let mut args = Vec::new();
-    for a in std::env::args_os().skip(1) {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(a) => {
-                return cmd::report(&cmd::Failure::Usage(format!(
-                    "argument is not valid UTF-8: {}",
-                    a.to_string_lossy()
-                )))
-            }
-        }
-    }
-    match cmd::dispatch(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::report(&e),
-    }
+fn main() -> std::process::ExitCode {
+    cmd::main()
 }

@@ -1,21 +1,13 @@
 //! The `embedgrad-sim` binary: JSON lines, step numbering, pictures and errors.
 
+mod common;
+
+use common::{sim, text};
 use embedgrad_host_sim::run;
 use embedgrad_train::seed::Example;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+use std::process::Command;
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -177,87 +169,135 @@ fn no_arguments_trains_everything_and_draws_it() {
 
 #[test]
 fn help() {
-    for args in [&["--help"][..], &["-h"], &["help"], &["train", "--help"]] {
+    for (args, shows) in [
+        (&["--help"][..], "Usage: embedgrad-sim [OPTIONS]"),
+        (&["-h"], "Usage: embedgrad-sim [OPTIONS]"),
+        (&["help"], "Usage: embedgrad-sim [OPTIONS]"),
+        (&["help", "train"], "Usage: embedgrad-sim train"),
+        (&["train", "--help"], "Usage: embedgrad-sim train"),
+        (&["train", "perceptron", "--help"], "--plot <PATH>"),
+        (&["train", "digits", "--help"], "Possible values:"),
+        (&["train", "digits", "-h"], "--save <PATH>"),
+        (&["sensor-demo", "--help"], "--error-rate <P>"),
+    ] {
         let out = sim(args);
         assert!(out.status.success(), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
         let stdout = text(&out.stdout);
-        assert!(stdout.contains("USAGE"), "{args:?}");
-        assert!(stdout.contains("--precision f32|f64"));
+        assert!(stdout.contains(shows), "{args:?}: {stdout}");
+        assert!(stdout.ends_with('\n'), "{args:?}");
     }
+    // Every command and every example is listed with its help line.
+    let top = text(&sim(&["--help"]).stdout);
+    for command in [
+        "train",
+        "plan",
+        "eval",
+        "predict",
+        "finetune",
+        "stream",
+        "sensor-demo",
+    ] {
+        assert!(top.contains(&format!("\n  {command} ")), "{command}: {top}");
+    }
+    assert!(top.contains("Exit status: 0 on success"), "{top}");
+    let train = text(&sim(&["train", "--help"]).stdout);
+    for example in [
+        "perceptron",
+        "mlp_xor",
+        "spiral_deep",
+        "digits",
+        "exercises",
+        "exercises-gru",
+    ] {
+        assert!(
+            train.contains(&format!("- {example}:")),
+            "{example}: {train}"
+        );
+    }
+    assert!(train.contains("[possible values: f32, f64]"), "{train}");
+    let version = text(&sim(&["--version"]).stdout);
+    assert_eq!(
+        version,
+        format!("embedgrad-sim {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
-fn errors_are_one_line_and_exit_non_zero() {
+fn usage_errors_are_clap_errors_with_exit_2() {
+    for (args, says) in [
+        (
+            &["train", "nope"][..],
+            "invalid value 'nope' for '<EXAMPLE>'",
+        ),
+        (&["train"], "required arguments were not provided"),
+        (
+            &["train", "perceptron", "--save", "x"],
+            "'--save' cannot be used with 'perceptron'",
+        ),
+        (
+            &["train", "perceptron", "--frobnicate"],
+            "unexpected argument '--frobnicate' found",
+        ),
+        (
+            &["train", "perceptron", "-x"],
+            "unexpected argument '-x' found",
+        ),
+        (
+            &["train", "perceptron", "--precision"],
+            "a value is required for '--precision <PRECISION>' but none was supplied",
+        ),
+        (
+            &["train", "perceptron", "--precision", "--json"],
+            "a value is required",
+        ),
+        (
+            &["train", "perceptron", "--precision", "f16"],
+            "invalid value 'f16' for '--precision <PRECISION>'",
+        ),
+        (
+            &["train", "perceptron", "--plot"],
+            "a value is required for '--plot <PATH>'",
+        ),
+        (
+            &["train", "perceptron", "--json=yes"],
+            "unexpected value 'yes' for '--json'",
+        ),
+        (
+            &["train", "perceptron", "mlp_xor"],
+            "unexpected argument 'mlp_xor' found",
+        ),
+        (
+            &["plan", "nope"],
+            "[possible values: perceptron, mlp_xor, spiral_deep]",
+        ),
+        (&["plan"], "required arguments were not provided"),
+        (&["bogus"], "unrecognized subcommand 'bogus'"),
+        (&["--out"], "a value is required for '--out <DIR>'"),
+        (
+            &["--frobnicate"],
+            "unexpected argument '--frobnicate' found",
+        ),
+        (&["--out", "x", "plan", "mlp_xor"], "cannot be used with"),
+    ] {
+        common::assert_usage_error(args, says);
+    }
+    // The options every example takes may come before the example, as they always could.
+    let out = sim(&["train", "--precision", "f64", "--json", "perceptron"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(r#""precision":"f64""#));
+}
+
+#[test]
+fn failures_while_running_are_one_line_and_exit_1() {
     let dir = scratch("errors");
     let missing_dir = dir.join("no-such-dir").join("p.svg");
     let is_a_dir = dir.to_str().unwrap().to_string();
-    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec!["train", "nope"], 2, "unknown example 'nope'"),
-        (vec!["train"], 2, "needs an example"),
-        (
-            vec!["train", "perceptron", "--frobnicate"],
-            2,
-            "unknown option",
-        ),
-        (vec!["train", "perceptron", "-x"], 2, "unknown option"),
-        (
-            vec!["train", "perceptron", "--precision"],
-            2,
-            "--precision needs a value",
-        ),
-        (
-            vec!["train", "perceptron", "--precision", "--json"],
-            2,
-            "needs a value",
-        ),
-        (
-            vec!["train", "perceptron", "--precision", "f16"],
-            2,
-            "unknown precision 'f16'",
-        ),
-        (
-            vec!["train", "perceptron", "--plot"],
-            2,
-            "--plot needs a value",
-        ),
-        (
-            vec!["train", "perceptron", "--json=yes"],
-            2,
-            "takes no value",
-        ),
-        (
-            vec!["train", "perceptron", "mlp_xor"],
-            2,
-            "unexpected argument",
-        ),
-        (vec!["bogus"], 2, "unknown command 'bogus'"),
-        (vec!["--out"], 2, "--out needs a value"),
-        (vec!["--frobnicate"], 2, "unknown option"),
-        (
-            vec![
-                "train",
-                "perceptron",
-                "--plot",
-                missing_dir.to_str().unwrap(),
-            ],
-            1,
+    for path in [missing_dir.to_str().unwrap(), &is_a_dir] {
+        common::assert_failure(
+            &["train", "perceptron", "--plot", path],
             "cannot write plot",
-        ),
-        (
-            vec!["train", "perceptron", "--plot", &is_a_dir],
-            1,
-            "cannot write plot",
-        ),
-    ];
-    for (args, code, message) in cases {
-        let out = sim(&args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}");
-        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
-        let stderr = text(&out.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.ends_with('\n'));
-        assert!(stderr.starts_with("embedgrad-sim: error: "), "{stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        );
     }
 }
 
@@ -396,8 +436,6 @@ fn plan_prints_the_memory_plan_of_an_example() {
         10,
         "{t}"
     );
-    let bad = sim(&["plan", "nope"]);
-    assert_eq!(bad.status.code(), Some(2));
     let planned = sim(&["train", "mlp_xor", "--plan", "--json"]);
     assert!(planned.status.success());
     assert!(text(&planned.stdout).contains("\"final_loss\":16.4917"));

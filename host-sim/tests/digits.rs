@@ -1,19 +1,10 @@
 //! `embedgrad-sim train digits`: the held-out accuracy goal, the JSON lines, f32 against f64.
 
+mod common;
+
+use common::{sim, text};
 use embedgrad_data::digits::RECIPE;
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
 
 /// Runs `train digits --precision P --json`; checks every line's shape and returns the
 /// per-epoch losses and the final object.
@@ -101,18 +92,26 @@ fn digits_command_line() {
         stdout.lines().last().unwrap().contains("held-out accuracy"),
         "{stdout}"
     );
-    // Errors are usage errors (status 2) on one line.
-    for bad in [
-        &["train", "digits", "--plot", "d.svg"][..],
-        &["train", "digits", "extra"],
-        &["train", "digits", "--precision", "f16"],
-        &["train", "digits", "--json=yes"],
-        &["train", "digits", "--epochs", "3"],
+    // Errors are usage errors (status 2) in clap's form.
+    for (bad, says) in [
+        (
+            &["train", "digits", "--plot", "d.svg"][..],
+            "'--plot' cannot be used with 'digits'",
+        ),
+        (&["train", "digits", "extra"], "unexpected argument 'extra'"),
+        (
+            &["train", "digits", "--precision", "f16"],
+            "invalid value 'f16'",
+        ),
+        (
+            &["train", "digits", "--json=yes"],
+            "unexpected value 'yes' for '--json'",
+        ),
+        (
+            &["train", "digits", "--epochs", "3"],
+            "'--epochs' cannot be used with 'digits'",
+        ),
     ] {
-        let out = sim(bad);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        let err = text(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("embedgrad-sim: error: "), "{err}");
+        common::assert_usage_error(bad, says);
     }
 }

@@ -1,20 +1,11 @@
 //! `embedgrad-sim train exercises`: the CNN's held-out accuracy goal, the GRU's result, the
 //! JSON lines, f32 against f64.
 
+mod common;
+
+use common::{sim, text};
 use embedgrad_data::exercises::{CNN, GRU};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
 
 /// Runs `train <name> --precision P --json`; checks every line's shape and returns the
 /// per-epoch losses and the final object.
@@ -133,20 +124,37 @@ fn exercises_command_line() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 2);
     assert!(stdout.contains("held-out accuracy"), "{stdout}");
-    for bad in [
-        &["train", "exercises", "--plot", "d.svg"][..],
-        &["train", "exercises", "extra"],
-        &["train", "exercises", "--model", "lstm"],
-        &["train", "exercises-gru", "--model", "cnn"],
-        &["train", "exercises", "--epochs", "0"],
-        &["train", "exercises", "--epochs", "61"],
-        &["train", "exercises", "--json=yes"],
+    for (bad, says) in [
+        (
+            &["train", "exercises", "--plot", "d.svg"][..],
+            "'--plot' cannot be used with 'exercises'",
+        ),
+        (
+            &["train", "exercises", "extra"],
+            "unexpected argument 'extra'",
+        ),
+        (
+            &["train", "exercises", "--model", "lstm"],
+            "invalid value 'lstm'",
+        ),
+        (
+            &["train", "exercises-gru", "--model", "cnn"],
+            "two different models",
+        ),
+        (
+            &["train", "exercises", "--epochs", "0"],
+            "invalid value '0'",
+        ),
+        (
+            &["train", "exercises", "--epochs", "61"],
+            "the cnn recipe has 60 epochs",
+        ),
+        (
+            &["train", "exercises", "--json=yes"],
+            "unexpected value 'yes'",
+        ),
     ] {
-        let out = sim(bad);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        let err = text(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("embedgrad-sim: error: "), "{err}");
+        common::assert_usage_error(bad, says);
     }
 }
 
@@ -172,11 +180,18 @@ fn streaming_classifies_the_held_out_windows_as_the_batches_do() {
     assert!(last["test_accuracy"].as_f64().unwrap() >= 0.95);
     let aligned = lines.iter().filter(|l| l["aligned"] == true).count();
     assert_eq!(aligned, 196);
-    for bad in [
-        &["stream", "exercises", "--hop", "0"][..],
-        &["stream", "digits"],
-        &["stream"],
+    for (bad, says) in [
+        (
+            &["stream", "exercises", "--hop", "0"][..],
+            "invalid value '0' for '--hop <N>'",
+        ),
+        (
+            &["stream", "exercises", "--hop", "65"],
+            "65 is not in 1..=64",
+        ),
+        (&["stream", "digits"], "invalid value 'digits'"),
+        (&["stream"], "required arguments were not provided"),
     ] {
-        assert_eq!(sim(bad).status.code(), Some(2), "{bad:?}");
+        common::assert_usage_error(bad, says);
     }
 }

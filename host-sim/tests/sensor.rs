@@ -1,19 +1,10 @@
 //! `embedgrad-sim sensor-demo`: online learning from the simulated accelerometer, through bus
 //! errors.
 
+mod common;
+
+use common::{sim, text};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
 
 fn demo(args: &[&str]) -> Value {
     let mut all = vec!["sensor-demo", "--json"];
@@ -96,15 +87,25 @@ fn human_output_shows_progress_errors_and_a_summary() {
 
 #[test]
 fn bad_options_are_usage_errors() {
-    for bad in [
-        &["sensor-demo", "--samples", "0"][..],
-        &["sensor-demo", "--samples", "many"],
-        &["sensor-demo", "--error-rate", "0.9"],
-        &["sensor-demo", "--frobnicate"],
-        &["sensor-demo", "extra"],
+    for (bad, says) in [
+        (
+            &["sensor-demo", "--samples", "0"][..],
+            "invalid value '0' for '--samples <N>': must be at least 1",
+        ),
+        (
+            &["sensor-demo", "--samples", "many"],
+            "invalid value 'many'",
+        ),
+        (
+            &["sensor-demo", "--error-rate", "0.9"],
+            "must be from 0 to 0.5",
+        ),
+        (
+            &["sensor-demo", "--frobnicate"],
+            "unexpected argument '--frobnicate'",
+        ),
+        (&["sensor-demo", "extra"], "unexpected argument 'extra'"),
     ] {
-        let out = sim(bad);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}");
-        assert_eq!(text(&out.stderr).lines().count(), 1);
+        common::assert_usage_error(bad, says);
     }
 }

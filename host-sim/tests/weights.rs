@@ -1,20 +1,12 @@
 //! Weights in and out on the command line: `train digits --save`, `eval digits --weights`,
 //! `finetune digits`.
 
+mod common;
+
+use common::{sim, text};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_embedgrad-sim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
+use std::process::Output;
 
 fn last_json(out: &Output) -> Value {
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -118,40 +110,32 @@ fn bad_weight_files_and_command_lines_fail_with_one_line() {
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&trunc, &bytes[..bytes.len() - 100]).unwrap();
     let missing = d.join("nothing-here.safetensors");
-    for (args, code, says) in [
+    let (trunc, missing) = (trunc.to_str().unwrap(), missing.to_str().unwrap());
+    common::assert_failure(
+        &["eval", "digits", "--weights", trunc],
+        "tensor \"2.weight\": data_offsets [8320, 9600] outside the 9540 bytes",
+    );
+    common::assert_failure(&["eval", "digits", "--weights", missing], "cannot read");
+    for (args, says) in [
+        (&["eval", "digits"][..], "--weights <PATH>"),
         (
-            vec!["eval", "digits", "--weights", trunc.to_str().unwrap()],
-            1,
-            "tensor \"2.weight\": data_offsets [8320, 9600] outside the 9540 bytes",
+            &["eval", "mlp_xor", "--weights", "x"],
+            "[possible values: digits]",
         ),
         (
-            vec!["eval", "digits", "--weights", missing.to_str().unwrap()],
-            1,
-            "cannot read",
-        ),
-        (vec!["eval", "digits"], 2, "--weights"),
-        (vec!["eval", "mlp_xor", "--weights", "x"], 2, "digits"),
-        (
-            vec!["eval", "digits", "--weights", "x", "--writer", "left"],
-            2,
-            "unknown writer",
+            &["eval", "digits", "--weights", "x", "--writer", "left"],
+            "invalid value 'left' for '--writer <WRITER>'",
         ),
         (
-            vec!["finetune", "digits", "--weights", "x", "--mode", "half"],
-            2,
-            "unknown mode",
+            &["finetune", "digits", "--weights", "x", "--mode", "half"],
+            "invalid value 'half' for '--mode <MODE>'",
         ),
         (
-            vec!["eval", "digits", "--weights", "x", "--mode", "all"],
-            2,
-            "unknown option",
+            &["eval", "digits", "--weights", "x", "--mode", "all"],
+            "unexpected argument '--mode'",
         ),
     ] {
-        let out = sim(&args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}");
-        let err = text(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(says), "{args:?}: {err}");
+        common::assert_usage_error(args, says);
     }
     std::fs::remove_dir_all(&d).unwrap();
 }

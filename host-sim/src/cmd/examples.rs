@@ -1,31 +1,18 @@
 //! `embedgrad-sim [--out DIR]`: trains every seed example in f32 and draws it.
 
-use super::args::{Arg, Args};
 use super::out::{err_line, Out};
+use super::progress::Progress;
+use super::train::GRID;
 use super::Failure;
 use embedgrad_host_sim::{plot, run};
 use embedgrad_train::seed::Example;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
-/// Cells per side of the prediction grid of a picture.
-const GRID: usize = 120;
-
-/// Runs the examples.
-pub fn run(args: &[String]) -> Result<(), Failure> {
-    let mut args = Args::new(args);
-    let mut out = PathBuf::from("out");
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Flag(f, v) if f == "--out" => out = PathBuf::from(args.value(&f, v)?),
-            Arg::Flag(f, _) if f == "--help" || f == "-h" => {
-                return super::help();
-            }
-            Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
-            Arg::Positional(p) => return Err(Failure::Usage(format!("unknown command '{p}'"))),
-        }
-    }
-    std::fs::create_dir_all(&out).map_err(|e| {
+/// Trains every seed example and writes its picture into `out`. Progress goes to stderr: a bar
+/// on a terminal, the loss every 10% of the steps otherwise.
+pub fn run(out: &Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(out).map_err(|e| {
         Failure::Failed(format!(
             "cannot create output directory {}: {e}",
             out.display()
@@ -40,8 +27,11 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             "training {name} in f32: {steps} full-batch steps"
         ));
         let start = Instant::now();
+        let progress = Progress::new(&format!("  {name:<11}"), steps as u64, "steps");
         let r = run::train::<f32>(ex, Some(GRID), |step, loss| {
-            if step % every == 0 || step == steps {
+            if progress.visible() {
+                progress.set(step as u64, || format!("loss {loss}"));
+            } else if step % every == 0 || step == steps {
                 let bar = "#".repeat(20 * step / steps.max(1));
                 err_line(format_args!(
                     "  {name:<11} [{bar:<20}] step {step:>5}/{steps}  loss {loss}"
@@ -49,6 +39,7 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
             }
         })
         .map_err(|e| Failure::Failed(format!("training {name} failed: {e}")))?;
+        drop(progress);
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let path = out.join(format!("{name}.svg"));
         std::fs::write(&path, plot::figure(&r))

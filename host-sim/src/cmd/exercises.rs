@@ -1,30 +1,14 @@
 //! `embedgrad-sim train exercises [--model cnn|gru] [--precision f32|f64] [--json] [--epochs N]`
 //! (`train exercises-gru` is `train exercises --model gru`).
 
-use super::args::{no_value, Arg, Args};
+use super::cli::{Stream, Train};
 use super::out::Out;
+use super::progress::Progress;
 use super::Failure;
+use clap::error::ErrorKind;
 use embedgrad_core::Scalar;
 use embedgrad_data::exercises::{Model, Recipe, CNN, GRU};
 use embedgrad_host_sim::{exercises, Precision};
-
-/// Whether a `train` command line names the exercises: its first positional argument
-/// (skipping the values of the options that take one) is `exercises` or `exercises-gru`.
-pub fn wanted(args: &[String]) -> bool {
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Flag(f, None)
-                if ["--precision", "--plot", "--model", "--epochs"].contains(&f.as_str()) =>
-            {
-                let _ = args.value(&f, None);
-            }
-            Arg::Flag(..) => {}
-            Arg::Positional(p) => return p == "exercises" || p == "exercises-gru",
-        }
-    }
-    false
-}
 
 /// The recipe of a model.
 pub fn recipe(model: Model) -> Recipe {
@@ -34,68 +18,36 @@ pub fn recipe(model: Model) -> Recipe {
     }
 }
 
-/// Runs `train exercises ...` (`args` after `train`).
-pub fn run(args: &[String]) -> Result<(), Failure> {
-    let mut args = Args::new(args);
-    let (mut precision, mut json, mut seen) = (Precision::F32, false, false);
-    let (mut model, mut epochs) = (None, None);
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Flag(f, v) if f == "--precision" => {
-                let v = args.value(&f, v)?;
-                precision = Precision::from_name(&v).ok_or_else(|| {
-                    Failure::Usage(format!("unknown precision '{v}' (expected f32 or f64)"))
-                })?;
-            }
-            Arg::Flag(f, v) if f == "--model" => {
-                let v = args.value(&f, v)?;
-                let m = Model::from_name(&v).ok_or_else(|| {
-                    Failure::Usage(format!("unknown model '{v}' (expected cnn or gru)"))
-                })?;
-                if model.is_some_and(|old| old != m) {
-                    return Err(Failure::Usage("two different models".into()));
-                }
-                model = Some(m);
-            }
-            Arg::Flag(f, v) if f == "--epochs" => {
-                let v = args.value(&f, v)?;
-                epochs = Some(v.parse::<usize>().ok().filter(|&e| e > 0).ok_or_else(|| {
-                    Failure::Usage(format!("--epochs wants a whole number from 1, not '{v}'"))
-                })?);
-            }
-            Arg::Flag(f, v) if f == "--json" => {
-                no_value(&f, v)?;
-                json = true;
-            }
-            Arg::Flag(f, _) if f == "--help" || f == "-h" => return super::help(),
-            Arg::Flag(f, _) if f == "--plot" => {
-                return Err(Failure::Usage(
-                    "train exercises draws no picture (--plot)".into(),
-                ))
-            }
-            Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
-            Arg::Positional(p) if (p == "exercises" || p == "exercises-gru") && !seen => {
-                seen = true;
-                if p == "exercises-gru" {
-                    if model == Some(Model::Cnn) {
-                        return Err(Failure::Usage("two different models".into()));
-                    }
-                    model = Some(Model::Gru);
-                }
-            }
-            Arg::Positional(extra) => {
-                return Err(Failure::Usage(format!("unexpected argument '{extra}'")))
-            }
+/// Runs `train exercises` (`named`: the model the command's name fixes, as
+/// `train exercises-gru` does).
+pub fn run(args: &Train, named: Option<Model>) -> Result<(), Failure> {
+    let (precision, json) = (args.precision, args.json);
+    let model = match (named, args.model) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Failure::usage(
+                &["train"],
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "two different models: --model {} for exercises-{}",
+                    b.name(),
+                    a.name()
+                ),
+            ))
         }
-    }
-    let recipe = recipe(model.unwrap_or(Model::Cnn));
-    let epochs = epochs.unwrap_or(recipe.epochs);
+        (a, b) => a.or(b).unwrap_or(Model::Cnn),
+    };
+    let recipe = recipe(model);
+    let epochs = args.epochs.unwrap_or(recipe.epochs);
     if epochs > recipe.epochs {
-        return Err(Failure::Usage(format!(
-            "--epochs {epochs}: the {} recipe has {} epochs",
-            recipe.model.name(),
-            recipe.epochs
-        )));
+        return Err(Failure::usage(
+            &["train"],
+            ErrorKind::ValueValidation,
+            format!(
+                "--epochs {epochs}: the {} recipe has {} epochs",
+                recipe.model.name(),
+                recipe.epochs
+            ),
+        ));
     }
     match precision {
         Precision::F32 => train::<f32>(precision, json, &recipe, epochs),
@@ -113,17 +65,22 @@ fn train<T: Scalar>(
     let m = recipe.model;
     let name = exercises::example_name(m);
     let mut out = Out::new();
+    let bar = Progress::new(name, epochs as u64, "epochs");
     let r = exercises::train::<T>(recipe, epochs, |epoch, loss, time| {
-        if json {
-            out.line(format_args!("{}", exercises::epoch_line(m, p, epoch, loss)));
-        } else {
-            out.line(format_args!(
-                "{name} {p} epoch {epoch:>2}/{epochs}  loss {loss:.6}  ({:.2} ms)",
-                time.as_secs_f64() * 1e3
-            ));
-        }
+        bar.set(epoch as u64, || format!("loss {loss:.6}"));
+        bar.suspend(|| {
+            if json {
+                out.line(format_args!("{}", exercises::epoch_line(m, p, epoch, loss)));
+            } else {
+                out.line(format_args!(
+                    "{name} {p} epoch {epoch:>2}/{epochs}  loss {loss:.6}  ({:.2} ms)",
+                    time.as_secs_f64() * 1e3
+                ));
+            }
+        });
     })
     .map_err(|e| Failure::Failed(format!("training {name} in {p} failed: {e}")))?;
+    drop(bar);
     if json {
         out.line(format_args!("{}", exercises::final_line(p, &r)));
     } else {
@@ -158,41 +115,14 @@ fn exercises_batches() -> usize {
     embedgrad_data::exercises::BATCHES
 }
 
-/// Runs `stream exercises [--hop N] [--json]` (`args` after `stream`).
-pub fn stream(args: &[String]) -> Result<(), Failure> {
-    let mut args = Args::new(args);
-    let (mut hop, mut json, mut seen) = (16usize, false, false);
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Flag(f, v) if f == "--hop" => {
-                let v = args.value(&f, v)?;
-                hop = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|h| (1..=64).contains(h))
-                    .ok_or_else(|| Failure::Usage(format!("--hop wants 1 to 64, not '{v}'")))?;
-            }
-            Arg::Flag(f, v) if f == "--json" => {
-                no_value(&f, v)?;
-                json = true;
-            }
-            Arg::Flag(f, _) if f == "--help" || f == "-h" => return super::help(),
-            Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
-            Arg::Positional(p) if p == "exercises" && !seen => seen = true,
-            Arg::Positional(p) => {
-                return Err(Failure::Usage(format!(
-                    "stream knows the exercises CNN only, not '{p}'"
-                )))
-            }
-        }
-    }
-    if !seen {
-        return Err(Failure::Usage(
-            "stream needs a model: stream exercises".into(),
-        ));
-    }
+/// Runs `stream exercises [--hop N] [--json]`.
+pub fn stream(args: &Stream) -> Result<(), Failure> {
+    let (hop, json) = (args.hop, args.json);
+    let spinner =
+        Progress::spinner("training the exercises CNN, then streaming the held-out frames");
     let r = exercises::stream(hop)
         .map_err(|e| Failure::Failed(format!("streaming the exercises failed: {e}")))?;
+    drop(spinner);
     let mut out = Out::new();
     for c in &r.classified {
         if json {

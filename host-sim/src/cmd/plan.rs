@@ -9,20 +9,7 @@ use embedgrad_host_sim::run;
 use embedgrad_train::seed::Example;
 
 /// Runs `plan`.
-pub fn run(args: &[String]) -> Result<(), Failure> {
-    let [name] = args else {
-        return Err(Failure::Usage(
-            "plan needs one example: perceptron, mlp_xor or spiral_deep".into(),
-        ));
-    };
-    if name == "--help" || name == "-h" {
-        return super::help();
-    }
-    let example = Example::from_name(name).ok_or_else(|| {
-        Failure::Usage(format!(
-            "unknown example '{name}' (expected perceptron, mlp_xor or spiral_deep)"
-        ))
-    })?;
+pub fn run(example: Example) -> Result<(), Failure> {
     let r = run::plan_report(example).map_err(|e| Failure::Failed(e.to_string()))?;
     let s = r.summary;
     let mut out = Out::new();

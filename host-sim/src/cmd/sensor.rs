@@ -1,49 +1,21 @@
 //! `embedgrad-sim sensor-demo [--samples N] [--seed S] [--error-rate P] [--json]`.
 
-use super::args::{no_value, Arg, Args};
+use super::cli::SensorDemo;
 use super::out::Out;
 use super::Failure;
 use embedgrad_host_sim::json;
 use embedgrad_host_sim::sensor::{self, DemoConfig, DemoSummary, Progress};
+use serde::Serialize;
 
-fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, Failure> {
-    v.parse()
-        .map_err(|_| Failure::Usage(format!("{flag}: '{v}' is not a valid number")))
-}
-
-/// Runs `sensor-demo` (`args` after the subcommand).
-pub fn run(args: &[String]) -> Result<(), Failure> {
-    let mut cfg = DemoConfig::default();
-    let mut as_json = false;
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next_arg() {
-        match arg {
-            Arg::Flag(f, v) if f == "--samples" => {
-                cfg.samples = number(&f, &args.value(&f, v)?)?;
-                if cfg.samples == 0 {
-                    return Err(Failure::Usage("--samples must be at least 1".into()));
-                }
-            }
-            Arg::Flag(f, v) if f == "--seed" => cfg.seed = number(&f, &args.value(&f, v)?)?,
-            Arg::Flag(f, v) if f == "--error-rate" => {
-                cfg.error_rate = number(&f, &args.value(&f, v)?)?;
-                if !(0.0..=0.5).contains(&cfg.error_rate) {
-                    return Err(Failure::Usage("--error-rate must be in 0..=0.5".into()));
-                }
-            }
-            Arg::Flag(f, v) if f == "--json" => {
-                no_value(&f, v)?;
-                as_json = true;
-            }
-            Arg::Flag(f, _) if f == "--help" || f == "-h" => {
-                return super::help();
-            }
-            Arg::Flag(f, _) => return Err(Failure::Usage(format!("unknown option '{f}'"))),
-            Arg::Positional(extra) => {
-                return Err(Failure::Usage(format!("unexpected argument '{extra}'")))
-            }
-        }
-    }
+/// Runs `sensor-demo`.
+pub fn run(args: &SensorDemo) -> Result<(), Failure> {
+    let cfg = DemoConfig {
+        samples: args.samples,
+        seed: args.seed,
+        error_rate: args.error_rate,
+        ..DemoConfig::default()
+    };
+    let as_json = args.json;
     let mut out = Out::new();
     if !as_json {
         out.line(format_args!(
@@ -109,23 +81,37 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
 
 /// The `--json` summary: one object with every field of [`DemoSummary`].
 fn summary_line(s: &DemoSummary) -> String {
-    format!(
-        "{{\"demo\":\"sensor\",\"samples\":{},\"labelled\":{},\"steps\":{},\"bus_errors\":{},\
-         \"state_checks\":{},\"first_accuracy\":{},\"running_accuracy\":{},\
-         \"overall_accuracy\":{},\"test_correct\":{},\"test_total\":{},\"test_accuracy\":{},\
-         \"test_bus_errors\":{},\"simulated_seconds\":{}}}",
-        s.samples,
-        s.labelled,
-        s.steps,
-        s.bus_errors,
-        s.state_checks,
-        json::number(s.first_accuracy),
-        json::number(s.running_accuracy),
-        json::number(s.overall_accuracy),
-        s.test_correct,
-        s.test_total,
-        json::number(s.test_accuracy()),
-        s.test_bus_errors,
-        json::number(s.simulated_seconds),
-    )
+    #[derive(Serialize)]
+    struct Summary {
+        demo: &'static str,
+        samples: usize,
+        labelled: u64,
+        steps: u64,
+        bus_errors: u64,
+        state_checks: u64,
+        first_accuracy: f64,
+        running_accuracy: f64,
+        overall_accuracy: f64,
+        test_correct: usize,
+        test_total: usize,
+        test_accuracy: f64,
+        test_bus_errors: u64,
+        simulated_seconds: f64,
+    }
+    json::line(&Summary {
+        demo: "sensor",
+        samples: s.samples,
+        labelled: s.labelled,
+        steps: s.steps,
+        bus_errors: s.bus_errors,
+        state_checks: s.state_checks,
+        first_accuracy: s.first_accuracy,
+        running_accuracy: s.running_accuracy,
+        overall_accuracy: s.overall_accuracy,
+        test_correct: s.test_correct,
+        test_total: s.test_total,
+        test_accuracy: s.test_accuracy(),
+        test_bus_errors: s.test_bus_errors,
+        simulated_seconds: s.simulated_seconds,
+    })
 }
