@@ -17,6 +17,8 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 #![forbid(unsafe_code)]
+// No command can panic; indexing is allowed in host code (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 pub mod digits;
