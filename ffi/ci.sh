@@ -283,7 +283,7 @@ fi
 
 step "Cortex-M4F library ($RUST_TARGET, feature panic-never)"
 cargo build -q --release -p embedgrad-ffi --target "$RUST_TARGET" --features panic-never
-echo "$ARM_LIB ($(du -k "$ARM_LIB" | cut -f1) KiB archive, most of it debug info)"
+echo "$ARM_LIB ($(du -k "$ARM_LIB" | cut -f1) KiB archive, of which a firmware links only what it calls)"
 
 # link NAME OBJ...: links a firmware; a panic path reachable from it fails the link.
 LINK=(arm-none-eabi-gcc "${ARCH[@]}" --specs=rdimon.specs -nostartfiles -T ffi/tests/arm/link.ld
