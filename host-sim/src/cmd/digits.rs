@@ -3,7 +3,7 @@
 //! `embedgrad-sim finetune digits --weights PATH [--writer W] [--mode M] [--json] [--save PATH]`.
 
 use super::cli::{Eval, Finetune, Predict, Weights};
-use super::out::Out;
+use super::out::{self, Out};
 use super::progress::Progress;
 use super::Failure;
 use embedgrad_core::Scalar;
@@ -67,21 +67,13 @@ fn train<T: Scalar>(precision: Precision, json: bool, save: Option<&Path>) -> Re
     } else {
         out.line(format_args!(
             "digits {p}: 64-{}-10 relu MLP, Adam, {epochs} epochs of {} mini-batches of {}; \
-             final loss {} per image; training accuracy {:.2}% ({}/{}), held-out accuracy \
-             {:.2}% ({}/{}); {:.2} ms per epoch ({:.0} ms in all); graph {} nodes, {} scalars \
-             ({} bytes); data checksum {:016x}",
+             final loss {} per image; {}; graph {} nodes, {} scalars ({} bytes); data checksum \
+             {:016x}",
             data::HIDDEN,
             data::Trainer::<T, { data::BATCH }>::batches(),
             data::BATCH,
             r.final_loss(),
-            100.0 * r.train.accuracy(),
-            r.train.correct,
-            r.train.total,
-            100.0 * r.test.accuracy(),
-            r.test.correct,
-            r.test.total,
-            r.time_per_epoch().as_secs_f64() * 1e3,
-            r.training_time().as_secs_f64() * 1e3,
+            out::accuracies_and_times(&r.train, &r.test, r.time_per_epoch(), r.training_time()),
             r.requirements.nodes,
             r.requirements.scalars,
             r.requirements.bytes,

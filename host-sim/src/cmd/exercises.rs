@@ -2,7 +2,7 @@
 //! (`train exercises-gru` is `train exercises --model gru`).
 
 use super::cli::{Stream, Train};
-use super::out::Out;
+use super::out::{self, Out};
 use super::progress::Progress;
 use super::Failure;
 use clap::error::ErrorKind;
@@ -86,22 +86,14 @@ fn train<T: Scalar>(
     } else {
         out.line(format_args!(
             "{name} {p}: {} ({} parameters), Adam, {epochs} epochs of {} mini-batches of {}; \
-             final loss {} per window; training accuracy {:.2}% ({}/{}), held-out accuracy \
-             {:.2}% ({}/{}); {:.2} ms per epoch ({:.0} ms in all); graph {} nodes, {} scalars \
-             planned ({} unplanned); data checksum {:016x}",
+             final loss {} per window; {}; graph {} nodes, {} scalars planned ({} unplanned); \
+             data checksum {:016x}",
             m.name(),
             m.parameters(),
-            exercises_batches(),
+            embedgrad_data::exercises::BATCHES,
             embedgrad_data::exercises::BATCH,
             r.final_loss(),
-            100.0 * r.train.accuracy(),
-            r.train.correct,
-            r.train.total,
-            100.0 * r.test.accuracy(),
-            r.test.correct,
-            r.test.total,
-            r.time_per_epoch().as_secs_f64() * 1e3,
-            r.training_time().as_secs_f64() * 1e3,
+            out::accuracies_and_times(&r.train, &r.test, r.time_per_epoch(), r.training_time()),
             r.requirements.nodes,
             r.requirements.scalars,
             r.requirements.unplanned_scalars,
@@ -109,10 +101,6 @@ fn train<T: Scalar>(
         ));
     }
     out.finish()
-}
-
-fn exercises_batches() -> usize {
-    embedgrad_data::exercises::BATCHES
 }
 
 /// Runs `stream exercises [--hop N] [--json]`.

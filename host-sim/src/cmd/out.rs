@@ -13,8 +13,10 @@
 //! Rust's runtime ignores `SIGPIPE`, so a closed pipe arrives here as `EPIPE`.
 
 use super::Failure;
+use embedgrad_train::data::Evaluation;
 use std::fmt;
 use std::io::{self, Write};
+use std::time::Duration;
 
 /// Standard output, with the first write error kept for [`Out::finish`].
 pub struct Out {
@@ -76,4 +78,26 @@ impl Out {
 pub fn err_line(args: fmt::Arguments<'_>) {
     let mut lock = io::stderr().lock();
     let _ = lock.write_fmt(args).and_then(|()| lock.write_all(b"\n"));
+}
+
+/// `training accuracy A% (C/N), held-out accuracy B% (C/N); T ms per epoch (S ms in all)`: the
+/// middle of the summary of a data set's training.
+pub fn accuracies_and_times<T>(
+    train: &Evaluation<T>,
+    test: &Evaluation<T>,
+    per_epoch: Duration,
+    total: Duration,
+) -> String {
+    format!(
+        "training accuracy {:.2}% ({}/{}), held-out accuracy {:.2}% ({}/{}); {:.2} ms per epoch \
+         ({:.0} ms in all)",
+        100.0 * train.accuracy(),
+        train.correct,
+        train.total,
+        100.0 * test.accuracy(),
+        test.correct,
+        test.total,
+        per_epoch.as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
+    )
 }
