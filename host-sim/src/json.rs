@@ -4,7 +4,7 @@
 //! Numbers are written in shortest round-trip form in their own precision (Rust's `Display` of
 //! `f32` and `f64`, which never uses an exponent), so `"loss":0.1` in an f32 run means the f32
 //! nearest to 0.1 and an accuracy of one is `1`. (`serde_json`'s own float writer would print
-//! `1.0` and `1e-7`; [`line`] keeps the form the lines have always had.) JSON has no NaN or
+//! `1.0` and `1e-7`; [`line()`] keeps the form the lines have always had.) JSON has no NaN or
 //! infinity: a non-finite number is written as `null`.
 //!
 //! ```

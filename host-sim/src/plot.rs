@@ -55,9 +55,9 @@ const fn font(px: u32) -> u32 {
 /// What a figure calls the loss and the classes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Labels {
-    /// The loss, as the loss panel's title names it: "loss J (<loss>) per step".
+    /// The loss, as the loss panel's title names it: `loss J (<loss>) per step`.
     pub loss: String,
-    /// The classes' names, by index; a class without one is "class <index>".
+    /// The classes' names, by index; a class without one is `class <index>`.
     pub classes: Vec<String>,
 }
 

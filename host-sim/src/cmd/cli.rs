@@ -21,8 +21,8 @@ command line: clap's message and the usage on stderr.";
 /// the same graph, ops and optimizer the firmware runs.
 ///
 /// Without a command: trains perceptron, mlp_xor and spiral_deep in f32 with progress on stderr
-/// and writes a picture of each (data, learned decision regions, loss curve) as
-/// DIR/<example>.svg.
+/// and writes a picture of each (data, learned decision regions, loss curve) to
+/// DIR/perceptron.svg, DIR/mlp_xor.svg and DIR/spiral_deep.svg.
 #[derive(Debug, Parser)]
 #[command(
     name = "embedgrad-sim",
