@@ -15,7 +15,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::json;
+use crate::{json, Trained};
 use embedgrad_core::{Error, Requirements, Scalar};
 use embedgrad_data::digits::{self, Part, Recipe, Trainer, Writer, BATCH, FINE_TUNE};
 use embedgrad_ops::prelude::*;
@@ -46,20 +46,13 @@ pub struct DigitsRun<T> {
     pub weights: Vec<u8>,
 }
 
-impl<T: Scalar> DigitsRun<T> {
-    /// The mean loss per training image after training.
-    pub fn final_loss(&self) -> T {
-        self.train.loss / T::from_usize(self.train.total.max(1))
+impl<T: Scalar> Trained<T> for DigitsRun<T> {
+    fn epoch_log(&self) -> &[(T, Duration)] {
+        &self.epochs
     }
 
-    /// Total training time.
-    pub fn training_time(&self) -> Duration {
-        self.epochs.iter().map(|e| e.1).sum()
-    }
-
-    /// Mean training time per epoch.
-    pub fn time_per_epoch(&self) -> Duration {
-        self.training_time() / (self.epochs.len().max(1) as u32)
+    fn on_training_set(&self) -> &Evaluation<T> {
+        &self.train
     }
 }
 

@@ -15,7 +15,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::json;
+use crate::{json, Trained};
 use embedgrad_core::{Error, PlanSummary, Requirements, Scalar};
 use embedgrad_data::exercises::{self, models, Model, Part, Recipe, Trainer, BATCH, TIMESTEPS};
 use embedgrad_ops::prelude::*;
@@ -42,20 +42,13 @@ pub struct ExercisesRun<T> {
     pub plan: PlanSummary,
 }
 
-impl<T: Scalar> ExercisesRun<T> {
-    /// The mean loss per training window after training.
-    pub fn final_loss(&self) -> T {
-        self.train.loss / T::from_usize(self.train.total.max(1))
+impl<T: Scalar> Trained<T> for ExercisesRun<T> {
+    fn epoch_log(&self) -> &[(T, Duration)] {
+        &self.epochs
     }
 
-    /// Total training time.
-    pub fn training_time(&self) -> Duration {
-        self.epochs.iter().map(|e| e.1).sum()
-    }
-
-    /// Mean training time per epoch.
-    pub fn time_per_epoch(&self) -> Duration {
-        self.training_time() / (self.epochs.len().max(1) as u32)
+    fn on_training_set(&self) -> &Evaluation<T> {
+        &self.train
     }
 }
 

@@ -18,7 +18,10 @@
 //! ```
 #![forbid(unsafe_code)]
 // No command can panic; indexing is allowed in host code (see Cargo.toml).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod digits;
@@ -27,6 +30,32 @@ pub mod json;
 pub mod plot;
 pub mod run;
 pub mod sensor;
+
+/// A run trained on a data set epoch by epoch, then evaluated: what its summary reports.
+pub trait Trained<T: embedgrad_core::Scalar> {
+    /// Each epoch's mean training loss and time.
+    fn epoch_log(&self) -> &[(T, std::time::Duration)];
+
+    /// The training set's evaluation after training.
+    fn on_training_set(&self) -> &embedgrad_train::data::Evaluation<T>;
+
+    /// The mean loss per training item after training.
+    fn final_loss(&self) -> T {
+        let e = self.on_training_set();
+        e.loss / T::from_usize(e.total.max(1))
+    }
+
+    /// Total training time.
+    fn training_time(&self) -> std::time::Duration {
+        self.epoch_log().iter().map(|e| e.1).sum()
+    }
+
+    /// Mean training time per epoch.
+    fn time_per_epoch(&self) -> std::time::Duration {
+        let epochs = u32::try_from(self.epoch_log().len()).unwrap_or(u32::MAX);
+        self.training_time() / epochs.max(1)
+    }
+}
 
 /// The floating-point precision a run trains in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

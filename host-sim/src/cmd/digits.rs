@@ -8,7 +8,7 @@ use super::progress::Progress;
 use super::Failure;
 use embedgrad_core::Scalar;
 use embedgrad_data::digits::{self as data, FINE_TUNE, RECIPE};
-use embedgrad_host_sim::{digits, Precision};
+use embedgrad_host_sim::{digits, Precision, Trained};
 use embedgrad_train::layers::FineTune;
 use std::path::Path;
 

@@ -8,7 +8,7 @@ use super::Failure;
 use clap::error::ErrorKind;
 use embedgrad_core::Scalar;
 use embedgrad_data::exercises::{Model, Recipe, CNN, GRU};
-use embedgrad_host_sim::{exercises, Precision};
+use embedgrad_host_sim::{exercises, Precision, Trained};
 
 /// The recipe of a model.
 pub fn recipe(model: Model) -> Recipe {
