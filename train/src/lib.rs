@@ -40,7 +40,6 @@ pub mod init;
 pub mod layers;
 pub mod loss;
 mod optim;
-mod optimizers;
 pub mod quant;
 mod rng;
 pub mod safetensors;
@@ -49,12 +48,9 @@ pub mod seed;
 pub mod source;
 
 pub use optim::{
-    accumulate, accumulate_with, argmax, evaluate, gradients_finite, minimize, step_accumulated,
-    step_accumulated_with, Feeds, GradientDescent, Optimizer,
-};
-pub use optimizers::{
-    adam_step, clip_grad_norm, grad_norm, minimize_clipped, momentum_step, Adam, LearningRate,
-    Momentum,
+    accumulate, accumulate_with, adam_step, argmax, clip_grad_norm, evaluate, grad_norm,
+    gradients_finite, minimize, minimize_clipped, momentum_step, step_accumulated,
+    step_accumulated_with, Adam, Feeds, GradientDescent, LearningRate, Momentum, Optimizer,
 };
 pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};
 pub use schedule::Schedule;
