@@ -653,44 +653,6 @@ pub unsafe extern "C" fn eg_minimize(
     unsafe { with_graph(g, f) }
 }
 
-/// Sums the loss and accumulates the gradients over whole micro-batches: the semantics of
-/// `embedgrad_train::accumulate` (same order of operations, so the same bits).
-///
-/// It is re-implemented here with `get` instead of `chunks_exact(..).zip(..)`: the division
-/// inside `Zip::new` of two `ChunksExact` keeps a division-by-zero panic path that the
-/// optimiser cannot remove (the chunk size is not known to be non-zero), and the bare-metal
-/// link check of `ffi/ci.sh` (feature `panic-never`) refuses any panic path.
-fn accumulate(graph: &mut FfiGraph, feeds: Feeds, xs: &[f32], ys: &[f32]) -> Result<f32, Error> {
-    let xb = graph.shape(feeds.x)?.checked_len()?;
-    let yb = graph.shape(feeds.y)?.checked_len()?;
-    let loss = graph.tensor::<1, 1>(feeds.loss)?;
-    let n = xs.len().checked_div(xb).unwrap_or(0);
-    let whole = n.checked_mul(xb) == Some(xs.len()) && n.checked_mul(yb) == Some(ys.len());
-    if n == 0 || !whole {
-        return Err(Error::LengthMismatch {
-            expected: n.max(1).saturating_mul(yb),
-            found: ys.len(),
-        });
-    }
-    graph.zero_grads();
-    let mut total = 0.0;
-    for i in 0..n {
-        // In range: (i + 1) * xb <= n * xb = xs.len(), and likewise for ys.
-        let x = xs.get(i * xb..(i + 1) * xb).ok_or(Error::InvalidArgument)?;
-        let y = ys.get(i * yb..(i + 1) * yb).ok_or(Error::InvalidArgument)?;
-        graph.feed_slice(feeds.x, x)?;
-        graph.feed_slice(feeds.y, y)?;
-        graph.run(feeds.loss)?;
-        let l = graph.value(loss)?.data[0][0];
-        if !l.is_finite() {
-            return Err(Error::NonFinite);
-        }
-        total += l;
-        graph.backward_accumulate(loss)?;
-    }
-    Ok(total)
-}
-
 /// The arguments shared by `eg_accumulate` and `eg_step_accumulated`.
 struct Batches<'a> {
     feeds: Feeds,
@@ -767,7 +729,7 @@ pub unsafe extern "C" fn eg_accumulate(
         let (out, os) = unsafe { Out::new(loss_out, &[gs]) }?;
         // SAFETY: forwarded contract.
         let b = unsafe { batches(graph, x, y, loss, xs, xs_len, ys, ys_len, &[gs, os]) }?;
-        let l = accumulate(graph, b.feeds, b.xs, b.ys)?;
+        let l = embedgrad_train::accumulate(graph, b.feeds, b.xs, b.ys)?;
         out.write(l);
         Ok(())
     };
@@ -809,7 +771,7 @@ pub unsafe extern "C" fn eg_step_accumulated(
             // SAFETY: the state array of an initialised optimizer is valid (the init contract).
             let mut rule = unsafe { o.rule(&[gs, os, ls, xsp, ysp]) }?;
             rule.check(graph)?;
-            let l = accumulate(graph, b.feeds, b.xs, b.ys)?;
+            let l = embedgrad_train::accumulate(graph, b.feeds, b.xs, b.ys)?;
             if !embedgrad_train::gradients_finite(graph) {
                 return Err(Error::NonFinite.into());
             }

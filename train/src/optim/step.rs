@@ -67,16 +67,18 @@ fn chunks<'a, T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let xb = g.shape(feeds.x)?.checked_len()?;
     let yb = g.shape(feeds.y)?.checked_len()?;
     let n = xs.len().checked_div(xb).unwrap_or(0);
-    if !xs.len().is_multiple_of(xb) || ys.len() != n * yb || n == 0 {
+    let whole = n.checked_mul(xb) == Some(xs.len()) && n.checked_mul(yb) == Some(ys.len());
+    if n == 0 || !whole {
         return Err(Error::LengthMismatch {
-            expected: n.max(1) * yb,
+            expected: n.max(1).saturating_mul(yb),
             found: ys.len(),
         });
     }
     // Indexed rather than `chunks_exact(..).zip(..)`, whose out-of-line `Zip::new` divides by
     // the chunk size with a division-by-zero check the optimiser cannot drop (a panic path at
-    // opt-levels 2 and 3). Every slice is in range (checked above); an empty one could only
-    // be refused by the feed.
+    // opt-levels 2 and 3, which the C API's `panic-never` link check refuses). Every slice is
+    // in range (checked above, without overflow); an empty one could only be refused by the
+    // feed.
     Ok((0..n).map(move |i| {
         let (x, y) = (i * xb, i * yb);
         (
