@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use embedgrad_host_sim::{plot, run};
-//! use embedgrad_train::seed::Example;
+//! use embedgrad_data::seed::Example;
 //! let r = run::train::<f64>(Example::Perceptron, Some(20), |_, _| {})?;
 //! let svg = plot::figure(&r);
 //! assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -17,7 +17,7 @@
 use crate::run::Run;
 use crate::Precision;
 use embedgrad_core::Scalar;
-use embedgrad_train::seed::Example;
+use embedgrad_data::seed::Example;
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 1000.0;

@@ -1,7 +1,7 @@
 //! The `embedgrad-sim` binary: JSON lines, step numbering, pictures and errors.
 
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::run;
-use embedgrad_train::seed::Example;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -3,8 +3,8 @@
 use super::args::{Arg, Args};
 use super::out::{err_line, Out};
 use super::Failure;
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::{plot, run};
-use embedgrad_train::seed::Example;
 use std::path::PathBuf;
 use std::time::Instant;
 
