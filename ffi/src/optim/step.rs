@@ -198,12 +198,7 @@ pub unsafe extern "C" fn eg_step_accumulated(
             // SAFETY: the state array of an initialised optimizer is valid (the init contract).
             let mut rule = unsafe { o.rule(&[gs, os, ls, xsp, ysp]) }?;
             rule.check(graph)?;
-            let l = embedgrad_train::accumulate(graph, b.feeds, b.xs, b.ys)?;
-            if !embedgrad_train::gradients_finite(graph) {
-                return Err(Error::NonFinite.into());
-            }
-            rule.apply(graph)?;
-            l
+            embedgrad_train::step_accumulated(&mut rule, graph, b.feeds, b.xs, b.ys)?
         };
         counted(o);
         out.write(l);
