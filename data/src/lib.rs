@@ -1,9 +1,12 @@
 //! # embedgrad-data
 //!
-//! Real data sets for embedgrad, stored as bytes that stay in flash, with the recipes that
-//! train on them — shared by the desktop runner (`embedgrad-sim`) and the firmware, so both
-//! train on the same bytes, the same split and the same network.
+//! The examples embedgrad trains on — the tutorial's seed examples and real data sets stored
+//! as bytes that stay in flash, with the recipes that train on them — shared by the desktop
+//! runner (`embedgrad-sim`), the firmware and the tests, so all train on the same bytes, the
+//! same split and the same network.
 //!
+//! - [`seed`]: the tutorial's three seed examples (perceptron, mlp_xor, spiral_deep), made
+//!   bit-reproducible: data, initial weights, nets and hyper-parameters exactly as specified.
 //! - [`digits`]: the UCI optical recognition of handwritten digits (8×8 images, grey levels
 //!   0..=16, 1,797 samples, 10 classes) as shipped by scikit-learn, 112 KiB (115,008 bytes) of `u8` in flash,
 //!   a fixed 1,437 / 360 train/test split and a 64-32-10 multilayer perceptron.
@@ -42,3 +45,4 @@
 
 pub mod digits;
 pub mod exercises;
+pub mod seed;

@@ -177,8 +177,8 @@
 //! that for `tests/weights_checkpoints.c` and checks by disassembly that only serde-json-core's
 //! functions and core's panic machinery can reach it. The checks fire only on a bug in the
 //! parser, which the fuzz targets have not found. The link check also found a division-by-zero
-//! path in `embedgrad-train`'s micro-batch loop (`chunks_exact(..).zip(..)`), which is why
-//! `eg_accumulate` has its own loop. The
+//! path in `embedgrad-train`'s micro-batch loop (`chunks_exact(..).zip(..)`), since indexed
+//! there, so `eg_accumulate` calls `embedgrad_train::accumulate`. The
 //! guarantee is checked with the workspace's release profile (opt-level 3); at opt-level `"s"`
 //! the same `Zip` of `ChunksExact` in some kernels of `embedgrad-ops` is not inlined and keeps
 //! its (unreachable) division check, which would end in the looping handler, never in C.

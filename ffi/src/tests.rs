@@ -8,8 +8,8 @@
 
 use super::*;
 use core::ptr;
+use embedgrad_data::seed::{self, Example};
 use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
 
 /// A graph in heap memory (the storage is too big for a test thread's stack in debug builds).
 struct Fixture {
@@ -469,7 +469,7 @@ fn mlp_xor_c_api(p: &[f32]) -> (Fixture, EgNode, EgNode, EgNode, EgNode) {
 fn mlp_xor_through_the_c_api_matches_the_rust_trainer() {
     let (xs, cs, labels, p) = mlp_xor_data();
 
-    // The reference: embedgrad-train's seed trainer (full batch of 100).
+    // The reference: embedgrad-data's seed trainer (full batch of 100).
     let mut g: Box<StdGraph<f32, 32, 8192>> = Box::new(StdGraph::new());
     let (mut rxs, mut rcs, mut rl) = (vec![0.0f32; 200], vec![0.0f32; 200], vec![0u8; 100]);
     let mut rng = seed::fill(Example::MlpXor, &mut rxs, &mut rcs, &mut rl).unwrap();

@@ -132,7 +132,7 @@ int main(void)
 #endif
 
     OK(eg_graph_init(&mem, sizeof mem, &g));
-    /* The insertion order of embedgrad-train's seed::build. */
+    /* The insertion order of embedgrad-data's seed::build. */
     OK(eg_placeholder(g, POINTS, 2, &x));
     OK(eg_placeholder(g, POINTS, 2, &c));
     OK(eg_variable(g, 2, 2, &params[0], 4, &w1));

@@ -29,9 +29,9 @@ mod hand;
 
 use criterion::{Criterion, Throughput};
 use embedgrad_core::{Error, Graph, Matrix, NodeId, Op, Scalar, Tensor};
+use embedgrad_data::seed::{self, Example};
 use embedgrad_host_sim::{run, Precision};
 use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
 use embedgrad_train::{GradientDescent, SplitMix64};
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use embedgrad_host_sim::{run, Precision};
-//! use embedgrad_train::seed::Example;
+//! use embedgrad_data::seed::Example;
 //!
 //! // The tutorial's perceptron in f64, with a 16 × 16 grid of predictions for a picture.
 //! let r = run::train::<f64>(Example::Perceptron, Some(16), |_step, _loss| {})?;

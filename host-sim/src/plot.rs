@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use embedgrad_host_sim::{plot, run};
-//! use embedgrad_train::seed::Example;
+//! use embedgrad_data::seed::Example;
 //! let r = run::train::<f64>(Example::Perceptron, Some(20), |_, _| {})?;
 //! let svg = plot::figure(&r);
 //! assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -26,7 +26,7 @@
 use crate::run::{Run, View};
 use crate::Precision;
 use embedgrad_core::Scalar;
-use embedgrad_train::seed::Example;
+use embedgrad_data::seed::Example;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use embedgrad_host_sim::run;
-//! use embedgrad_train::seed::Example;
+//! use embedgrad_data::seed::Example;
 //! let r = run::train::<f32>(Example::MlpXor, None, |_, _| {})?;
 //! assert!(r.accuracy() >= 0.9);
 //! assert_eq!(r.log.len(), 1000 / 10 + 1); // steps 0, 10, …, 990 and the final loss at 1000
@@ -17,8 +17,8 @@
 //! [`Graph::requirements`]: embedgrad_core::Graph::requirements
 
 use embedgrad_core::{Error, Requirements, Scalar};
+use embedgrad_data::seed::{self, Example};
 use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
 use embedgrad_train::{evaluate, Feeds, GradientDescent};
 
 // By hand: X and C are n × 2 placeholders (no gradient); every variable and every op on a path

@@ -30,9 +30,10 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{ErrorKind, ErrorType, I2c, NoAcknowledgeSource, Operation};
 use embedgrad_core::{Error, Matrix};
+use embedgrad_drivers::{AccelConfig, Accelerometer};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::init::Init;
-use embedgrad_train::source::{AccelConfig, Accelerometer, Event, Labelled, OnlineTrainer};
+use embedgrad_train::source::{Event, Labelled, OnlineTrainer};
 use embedgrad_train::{Adam, Feeds, Optimizer, SplitMix64};
 use std::cell::RefCell;
 use std::f64::consts::PI;

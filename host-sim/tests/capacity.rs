@@ -1,7 +1,7 @@
 //! The graphs' declared capacities are exactly what `Graph::requirements` reports.
 
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::run;
-use embedgrad_train::seed::Example;
 
 #[test]
 fn declared_capacities_are_exact() {

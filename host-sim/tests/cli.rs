@@ -3,8 +3,8 @@
 mod common;
 
 use common::{sim, text};
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::run;
-use embedgrad_train::seed::Example;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

@@ -4,8 +4,8 @@
 mod hand;
 
 use embedgrad_core::Matrix;
+use embedgrad_data::seed::{self, Example};
 use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
 
 /// `(example, FNV-1a of X as f64, of X cast to f32)`, from SEED-EXAMPLES.md.
 const CHECKSUMS: [(Example, u64, u64); 3] = [
@@ -174,8 +174,8 @@ fn tutorial_sigmoid_perceptron() {
 /// in another order), f32 to the touchy examples' known spread (SEED-EXAMPLES.md).
 #[test]
 fn planned_steps_reproduce_the_reference_curves() {
+    use embedgrad_data::seed::Example;
     use embedgrad_host_sim::run;
-    use embedgrad_train::seed::Example;
     for ex in Example::ALL {
         let plain = run::train_opt::<f64>(ex, None, false, |_, _| {}).unwrap();
         let planned = run::train_opt::<f64>(ex, None, true, |_, _| {}).unwrap();

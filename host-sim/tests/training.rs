@@ -4,8 +4,8 @@
 #[path = "../benches/hand.rs"]
 mod hand;
 
+use embedgrad_data::seed::{self, Example};
 use embedgrad_host_sim::run::{self, Run};
-use embedgrad_train::seed::{self, Example};
 use std::sync::OnceLock;
 
 fn spec(ex: Example) -> hand::Spec {

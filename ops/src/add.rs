@@ -205,6 +205,32 @@ pub(crate) const fn broadcasts(r: usize, c: usize, r2: usize, c2: usize) -> bool
     (r2 == r || r2 == 1) && (c2 == c || c2 == 1)
 }
 
+/// The builder shared by `add` and `subtract`: checks at compile time that `R2 × C2`
+/// broadcasts to `R × C`, then pushes `op` on `a` and `b`.
+pub(crate) fn push_broadcast<
+    T: Scalar,
+    O: Op<T> + From<StdOp>,
+    const N: usize,
+    const S: usize,
+    const R: usize,
+    const C: usize,
+    const R2: usize,
+    const C2: usize,
+>(
+    g: &mut Graph<T, O, N, S>,
+    op: StdOp,
+    a: Tensor<R, C>,
+    b: Tensor<R2, C2>,
+) -> Result<Tensor<R, C>, Error> {
+    const {
+        assert!(
+            broadcasts(R, C, R2, C2),
+            "add, subtract: b must be R×C, 1×C, R×1 or 1×1"
+        )
+    };
+    g.op(op.into(), &[a.id(), b.id()])
+}
+
 /// Builder for [`Add`].
 pub trait AddExt<T> {
     /// `a + b`, with `b` of shape `R×C`, `1×C`, `R×1` or `1×1` (checked at compile time).
@@ -226,8 +252,7 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> AddExt<T
         a: Tensor<R, C>,
         b: Tensor<R2, C2>,
     ) -> Result<Tensor<R, C>, Error> {
-        const { assert!(broadcasts(R, C, R2, C2), "add: b must be R×C, 1×C, R×1 or 1×1") };
-        self.op(StdOp::from(Add).into(), &[a.id(), b.id()])
+        push_broadcast(self, StdOp::from(Add), a, b)
     }
 }
 

@@ -21,7 +21,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::reduce_sum::{Axis, ReduceSum};
+use crate::reduce_sum::{add_broadcast, Axis, ReduceSum};
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
@@ -75,34 +75,11 @@ impl<T: Scalar> Op<T> for Mean {
         x: &[MatRef<'_, T>],
         _: MatRef<'_, T>,
         g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
+        dx: MatMut<'_, T>,
     ) {
         let Some(x0) = x.first() else { return };
         let inv = T::ONE / T::from_usize(self.count(x0.shape()));
-        let gs = g.as_slice();
-        match self.axis {
-            Axis::All => {
-                let g0 = gs.first().copied().unwrap_or(T::ZERO) * inv;
-                for d in dx.as_mut_slice() {
-                    *d += g0;
-                }
-            }
-            Axis::Rows => {
-                for row in dx.row_iter_mut() {
-                    for (d, &g) in row.iter_mut().zip(gs) {
-                        *d += g * inv;
-                    }
-                }
-            }
-            Axis::Cols => {
-                for (row, &g) in dx.row_iter_mut().zip(gs) {
-                    let g = g * inv;
-                    for d in row {
-                        *d += g;
-                    }
-                }
-            }
-        }
+        add_broadcast(self.axis, g.as_slice(), dx, |g| g * inv);
     }
 }
 

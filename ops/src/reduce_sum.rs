@@ -96,28 +96,39 @@ impl<T: Scalar> Op<T> for ReduceSum {
         _: &[MatRef<'_, T>],
         _: MatRef<'_, T>,
         g: MatRef<'_, T>,
-        mut dx: MatMut<'_, T>,
+        dx: MatMut<'_, T>,
     ) {
-        let gs = g.as_slice();
-        match self.axis {
-            Axis::All => {
-                let g0 = gs.first().copied().unwrap_or(T::ZERO);
-                for d in dx.as_mut_slice() {
-                    *d += g0;
+        add_broadcast(self.axis, g.as_slice(), dx, |g| g);
+    }
+}
+
+/// The backward of a reduction over `axis` (`reduce_sum`, and `mean` with `f` its scaling):
+/// adds `f(G)` broadcast back to the input's shape to `dx`.
+pub(crate) fn add_broadcast<T: Scalar>(
+    axis: Axis,
+    gs: &[T],
+    mut dx: MatMut<'_, T>,
+    f: impl Fn(T) -> T,
+) {
+    match axis {
+        Axis::All => {
+            let g0 = f(gs.first().copied().unwrap_or(T::ZERO));
+            for d in dx.as_mut_slice() {
+                *d += g0;
+            }
+        }
+        Axis::Rows => {
+            for row in dx.row_iter_mut() {
+                for (d, &g) in row.iter_mut().zip(gs) {
+                    *d += f(g);
                 }
             }
-            Axis::Rows => {
-                for row in dx.row_iter_mut() {
-                    for (d, &g) in row.iter_mut().zip(gs) {
-                        *d += g;
-                    }
-                }
-            }
-            Axis::Cols => {
-                for (row, &g) in dx.row_iter_mut().zip(gs) {
-                    for d in row {
-                        *d += g;
-                    }
+        }
+        Axis::Cols => {
+            for (row, &g) in dx.row_iter_mut().zip(gs) {
+                let g = f(g);
+                for d in row {
+                    *d += g;
                 }
             }
         }

@@ -26,7 +26,7 @@
 //! let _ = g.subtract(a, b); // 2×4 does not broadcast to 3×4
 //! ```
 
-use crate::add::{broadcast_apply, broadcast_shape, broadcasts, unbroadcast_grad};
+use crate::add::{broadcast_apply, broadcast_shape, push_broadcast, unbroadcast_grad};
 use crate::StdOp;
 use embedgrad_core::{Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
@@ -80,13 +80,7 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> Subtract
         a: Tensor<R, C>,
         b: Tensor<R2, C2>,
     ) -> Result<Tensor<R, C>, Error> {
-        const {
-            assert!(
-                broadcasts(R, C, R2, C2),
-                "subtract: b must be R×C, 1×C, R×1 or 1×1"
-            )
-        };
-        self.op(StdOp::from(Subtract).into(), &[a.id(), b.id()])
+        push_broadcast(self, StdOp::from(Subtract), a, b)
     }
 }
 

@@ -24,7 +24,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
-use crate::optimizers::LearningRate;
+use crate::optim::LearningRate;
 use embedgrad_core::Scalar;
 
 /// A learning-rate schedule.

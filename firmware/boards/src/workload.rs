@@ -21,7 +21,7 @@
 
 use crate::{Bench, Example, Failure, Outcome};
 use embedgrad_core::{Error, Graph, PlanOptions};
-use embedgrad_train::seed::{self, Example as Seed};
+use embedgrad_data::seed::{self, Example as Seed};
 use embedgrad_train::{argmax, fnv1a, step_accumulated_with, GradientDescent, FNV_OFFSET};
 
 pub mod seed_ops;

@@ -1,5 +1,5 @@
-//! Drives `embedgrad-train`: the generator and checksums, the seed examples (data, nets, the
-//! whole training loop), every optimizer and the optimizer hooks, micro-batch accumulation,
+//! Drives `embedgrad-train`: the generator and checksums, `embedgrad-data`'s seed examples
+//! (data, nets, the whole training loop), every optimizer and the optimizer hooks, micro-batch accumulation,
 //! evaluation, gradient clipping, schedules, initialisers, losses, data sets, checkpoints (in a
 //! simulated NOR flash, weights-only restore too), layers (`Dense`, `Mlp`, `Model`) and
 //! safetensors weight files (parse, load, every writer).
@@ -15,7 +15,7 @@ use embedgrad_train::layers::{Activation, Capacity, Dense, DenseSpec, FineTune, 
 use embedgrad_train::safetensors::{self, Dtype};
 #[cfg(feature = "json-reader")]
 use embedgrad_train::safetensors::{LoadOptions, SafeTensors};
-use embedgrad_train::seed::{self, Example};
+use embedgrad_data::seed::{self, Example};
 use embedgrad_train::{
     accumulate, argmax, clip_grad_norm, evaluate, fnv1a, grad_norm, gradients_finite, minimize,
     minimize_clipped, step_accumulated, Adam, Feeds, GradientDescent, LearningRate, Momentum,

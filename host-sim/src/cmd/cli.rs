@@ -4,10 +4,10 @@ use clap::builder::{PossibleValuesParser, RangedU64ValueParser, TypedValueParser
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use embedgrad_data::digits::{Writer, SAMPLES};
 use embedgrad_data::exercises::Model;
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::sensor::DemoConfig;
 use embedgrad_host_sim::{digits, Precision};
 use embedgrad_train::layers::FineTune;
-use embedgrad_train::seed::Example;
 use std::path::PathBuf;
 
 /// What the exit status means (the end of `--help`).

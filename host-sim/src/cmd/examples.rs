@@ -4,8 +4,8 @@ use super::out::{err_line, Out};
 use super::progress::Progress;
 use super::train::GRID;
 use super::Failure;
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::{plot, run};
-use embedgrad_train::seed::Example;
 use std::path::Path;
 use std::time::Instant;
 

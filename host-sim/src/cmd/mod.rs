@@ -15,7 +15,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, TrainExample};
 use embedgrad_data::exercises::Model;
-use embedgrad_train::seed::Example;
+use embedgrad_data::seed::Example;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

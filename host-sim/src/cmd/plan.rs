@@ -5,8 +5,8 @@
 use super::out::Out;
 use super::Failure;
 use embedgrad_core::{BufferKind, StepInfo};
+use embedgrad_data::seed::Example;
 use embedgrad_host_sim::run;
-use embedgrad_train::seed::Example;
 
 /// Runs `plan`.
 pub fn run(example: Example) -> Result<(), Failure> {

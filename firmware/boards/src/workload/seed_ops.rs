@@ -3,7 +3,7 @@
 //! A graph over `StdOp` dispatches every kernel through one `match`, so every op's forward
 //! and backward kernels end up in flash whether the network uses them or not. The graph is
 //! generic over its op type, so the firmwares use this smaller set instead: it converts
-//! from `StdOp` (so the standard builders and `embedgrad_train::seed::build` work unchanged)
+//! from `StdOp` (so the standard builders and `embedgrad_data::seed::build` work unchanged)
 //! and links only the kernels of the seed ops. Building any other op fails with
 //! [`Error::InvalidArgument`] (from `out_shape`); nothing panics.
 

@@ -8,12 +8,12 @@
 //! step size itself, whatever the scale of the (summed) loss.
 //!
 //! ```text
-//! cargo run --release -p embedgrad-train --example optimizers
+//! cargo run --release -p embedgrad-data --example optimizers
 //! ```
 
 use embedgrad_core::Scalar;
+use embedgrad_data::seed::{self, Example};
 use embedgrad_ops::prelude::*;
-use embedgrad_train::seed::{self, Example};
 use embedgrad_train::{evaluate, minimize, Adam, Feeds, GradientDescent, Momentum, Optimizer};
 
 /// Nodes and scalars the full-batch spiral graph needs (its `Graph::requirements`).

@@ -2,7 +2,7 @@
 //! hyper-parameters exactly as specified, so that host, firmware and C all train the same thing.
 //!
 //! ```
-//! use embedgrad_train::seed::Example;
+//! use embedgrad_data::seed::Example;
 //! let ex = Example::Perceptron;
 //! let mut xs = [[0.0f64; 2]; 100];
 //! let mut labels = [0u8; 100];
@@ -11,11 +11,11 @@
 //! assert_eq!(labels[0], 0); // blue, class 0, comes first
 //! ```
 
-use crate::loss::cross_entropy;
-use crate::rng::{fnv1a, SplitMix64, FNV_OFFSET};
 use embedgrad_core::{Error, Graph, Matrix, Op, Scalar, Tensor};
 use embedgrad_ops::prelude::*;
 use embedgrad_ops::StdOp;
+use embedgrad_train::loss::cross_entropy;
+use embedgrad_train::{fnv1a, SplitMix64, FNV_OFFSET};
 
 /// One of the three seed examples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -483,7 +483,7 @@ pub fn train_with<
     mut log: impl FnMut(usize, T),
 ) -> Result<Outcome<T>, Error> {
     let net = build::<T, O, N, S, B>(example, g, rng)?;
-    let feeds = crate::Feeds {
+    let feeds = embedgrad_train::Feeds {
         x: net.x.id(),
         y: net.c.id(),
         loss: net.loss.id(),
@@ -501,18 +501,18 @@ pub fn train_with<
             g.feed_slice(feeds.y, cs)?;
         }
     }
-    let mut opt = crate::GradientDescent::new(T::from_f64(example.learning_rate()));
+    let mut opt = embedgrad_train::GradientDescent::new(T::from_f64(example.learning_rate()));
     for step in 0..example.steps() {
         let l = if planned && full_batch {
             opt.minimize(g, net.loss)?
         } else {
-            crate::step_accumulated(&mut opt, g, feeds, xs, cs)?
+            embedgrad_train::step_accumulated(&mut opt, g, feeds, xs, cs)?
         };
         if step % 10 == 0 {
             log(step, l);
         }
     }
-    let (final_loss, correct) = crate::evaluate(g, feeds, net.p.id(), xs, cs, labels)?;
+    let (final_loss, correct) = embedgrad_train::evaluate(g, feeds, net.p.id(), xs, cs, labels)?;
     log(example.steps(), final_loss);
     Ok(Outcome {
         final_loss,
