@@ -20,12 +20,17 @@ pub enum Error {
         /// The graph's node capacity.
         capacity: usize,
     },
-    /// The scalar arena is too small: `needed` scalars would be in use after this node.
+    /// The scalar arena is too small: `needed` scalars would be in use.
     ScalarCapacity {
-        /// Scalars in use if the node were added.
+        /// Scalars needed: the whole graph's when `partial` is false (a plan's buffers), else
+        /// those in use if the node being added were added — the nodes after it need more
+        /// (build the graph with a larger `SCALARS` on the host and read
+        /// [`Graph::requirements`](crate::Graph::requirements) for the whole).
         needed: usize,
         /// The graph's scalar capacity (`SCALARS`).
         capacity: usize,
+        /// Whether `needed` counts only up to the node being added.
+        partial: bool,
     },
     /// A shape with a zero dimension, or one too large to index (over 65,535 rows or columns).
     InvalidShape(Shape),
@@ -68,6 +73,24 @@ pub enum Error {
     },
     /// An argument is out of its documented range.
     InvalidArgument,
+    /// A buffer, state or storage area is smaller than what it must hold.
+    TooSmall {
+        /// What is too small (`"optimizer state"`, `"checkpoint slot"`, `"flash"`, …).
+        what: &'static str,
+        /// What it must hold (scalars or bytes, as `what` says).
+        needed: usize,
+        /// What it holds.
+        available: usize,
+    },
+    /// A size or address that must be a non-zero multiple of a unit is not.
+    Misaligned {
+        /// Which value (`"checkpoint slot base"`, `"checkpoint slot length"`, …).
+        what: &'static str,
+        /// The value given.
+        value: usize,
+        /// The unit it must be a multiple of (the flash's erase size, …).
+        unit: usize,
+    },
     /// Storage (flash) failed; see the checkpoint docs.
     Storage,
     /// Stored data is corrupt or of another format (bad magic, version, CRC or shape table).
@@ -126,9 +149,22 @@ impl fmt::Display for Error {
             Error::NodeCapacity { capacity } => {
                 write!(f, "graph is full: node capacity {capacity} reached")
             }
-            Error::ScalarCapacity { needed, capacity } => write!(
+            Error::ScalarCapacity {
+                needed,
+                capacity,
+                partial: false,
+            } => write!(
                 f,
                 "scalar arena too small: {needed} scalars needed, capacity {capacity}"
+            ),
+            Error::ScalarCapacity {
+                needed,
+                capacity,
+                partial: true,
+            } => write!(
+                f,
+                "scalar arena too small: {needed} scalars needed up to this node and more after \
+                 it, capacity {capacity} (requirements() on a larger graph gives the whole)"
             ),
             Error::InvalidShape(s) => write!(f, "invalid shape {s}"),
             Error::ShapeMismatch { expected, found } => {
@@ -152,6 +188,14 @@ impl fmt::Display for Error {
                 write!(f, "op takes {expected} inputs, {found} given")
             }
             Error::InvalidArgument => f.write_str("argument out of range"),
+            Error::TooSmall {
+                what,
+                needed,
+                available,
+            } => write!(f, "{what} too small: {needed} needed, {available} available"),
+            Error::Misaligned { what, value, unit } => {
+                write!(f, "{what} {value} is not a non-zero multiple of {unit}")
+            }
             Error::Storage => f.write_str("storage error"),
             Error::Corrupt => f.write_str("stored data is corrupt or of another format"),
             Error::Source => f.write_str("data source failed"),
@@ -188,3 +232,50 @@ impl fmt::Display for Error {
 impl Eq for Error {}
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_the_numbers() {
+        let whole = Error::ScalarCapacity {
+            needed: 3828,
+            capacity: 3827,
+            partial: false,
+        };
+        assert_eq!(
+            whole.to_string(),
+            "scalar arena too small: 3828 scalars needed, capacity 3827"
+        );
+        let partial = Error::ScalarCapacity {
+            needed: 412,
+            capacity: 411,
+            partial: true,
+        };
+        let m = partial.to_string();
+        assert!(
+            m.contains("412 scalars needed up to this node and more after it"),
+            "{m}"
+        );
+        assert!(m.contains("capacity 411"), "{m}");
+        let small = Error::TooSmall {
+            what: "optimizer state",
+            needed: 2410,
+            available: 330,
+        };
+        assert_eq!(
+            small.to_string(),
+            "optimizer state too small: 2410 needed, 330 available"
+        );
+        let slot = Error::Misaligned {
+            what: "checkpoint slot base",
+            value: 128,
+            unit: 256,
+        };
+        assert_eq!(
+            slot.to_string(),
+            "checkpoint slot base 128 is not a non-zero multiple of 256"
+        );
+    }
+}

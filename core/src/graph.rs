@@ -368,6 +368,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             return Err(Error::ScalarCapacity {
                 needed: need,
                 capacity: SCALARS,
+                partial: false,
             });
         }
         let mut cursor = self.fixed;

@@ -779,11 +779,14 @@ typedef struct eg_error_info {
   eg_node node;
   /**
    * Expected count: length (LENGTH_MISMATCH), capacity (NODE_CAPACITY, SCALAR_CAPACITY),
-   * number of inputs (ARITY).
+   * number of inputs (ARITY), elements or bytes needed (BUFFER_TOO_SMALL), the unit a
+   * flash address or length must be a multiple of, or the capacity it must fit below
+   * (INVALID_ARGUMENT from the checkpoint calls).
    */
   size_t expected;
   /**
-   * Found count: length given, scalars needed, inputs given.
+   * Found count: length given, scalars needed, inputs given, elements or bytes given
+   * (BUFFER_TOO_SMALL), the address or length given (checkpoint calls).
    */
   size_t found;
   /**

@@ -120,14 +120,26 @@ impl CFlash {
             return Err(EgStatus::NullPointer.into());
         }
         let e = f.erase_size;
-        let ok = e != 0
-            && (e as usize).is_multiple_of(EG_FLASH_WRITE_SIZE)
-            && slot_len != 0
-            && base.is_multiple_of(e)
-            && slot_len.is_multiple_of(e)
-            && u64::from(base) + 2 * u64::from(slot_len) <= u64::from(f.capacity);
-        if !ok {
-            return Err(EgStatus::InvalidArgument.into());
+        // INVALID_ARGUMENT with the value (`found`) and what it must be a non-zero multiple
+        // of, or fit below (`expected`), as `Store::new` reports them in Rust.
+        let bad = |expected: u64, found: u64| {
+            let mut i = EgErrorInfo::status(EgStatus::InvalidArgument);
+            i.expected = usize::try_from(expected).unwrap_or(usize::MAX);
+            i.found = usize::try_from(found).unwrap_or(usize::MAX);
+            Fail::Info(i)
+        };
+        if e == 0 || !(e as usize).is_multiple_of(EG_FLASH_WRITE_SIZE) {
+            return Err(bad(EG_FLASH_WRITE_SIZE as u64, e.into()));
+        }
+        if !base.is_multiple_of(e) {
+            return Err(bad(e.into(), base.into()));
+        }
+        if slot_len == 0 || !slot_len.is_multiple_of(e) {
+            return Err(bad(e.into(), slot_len.into()));
+        }
+        let end = u64::from(base) + 2 * u64::from(slot_len);
+        if end > u64::from(f.capacity) {
+            return Err(bad(f.capacity.into(), end));
         }
         Ok(CFlash { f, erased: None })
     }

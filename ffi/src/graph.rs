@@ -179,7 +179,7 @@ pub unsafe extern "C" fn eg_graph_init(
         let g = mem.cast::<EgGraph>();
         check_ptr(g.cast_const())?;
         if size < size_of::<EgGraph>() {
-            return Err(EgStatus::BufferTooSmall.into());
+            return Err(Fail::too_small(size_of::<EgGraph>(), size));
         }
         // SAFETY: `g` is non-NULL, aligned for `EgGraph` and valid for writes of
         // `size >= size_of::<EgGraph>()` bytes (checked above; validity from the caller). The
@@ -633,7 +633,7 @@ unsafe fn read(
         // The buffer's size first: it does not depend on whether a value is held.
         let shape = graph.shape(id)?;
         if out_len < shape.rows * shape.cols {
-            return Err(EgStatus::BufferTooSmall.into());
+            return Err(Fail::too_small(shape.rows * shape.cols, out_len));
         }
         let src = if gradient {
             graph.grad_slice(id)?
@@ -641,7 +641,7 @@ unsafe fn read(
             graph.value_slice(id)?
         };
         if out_len < src.len() {
-            return Err(EgStatus::BufferTooSmall.into());
+            return Err(Fail::too_small(src.len(), out_len));
         }
         // SAFETY: the pointer is NULL or valid for that many writes (the caller's contract).
         let dst = unsafe { guard::output(out, src.len(), &[gs]) }?;

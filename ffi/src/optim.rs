@@ -106,7 +106,7 @@ impl Rule<'_> {
     /// BUFFER_TOO_SMALL when the state does not hold every trainable scalar of the graph.
     fn check(&self, graph: &FfiGraph) -> Result<(), Fail> {
         if graph.trainable_scalars() > self.capacity() {
-            Err(EgStatus::BufferTooSmall.into())
+            Err(Fail::too_small(graph.trainable_scalars(), self.capacity()))
         } else {
             Ok(())
         }

@@ -194,7 +194,9 @@ impl From<Error> for EgStatus {
             Error::NoGradient(_) => EgStatus::NoGradient,
             Error::NonFinite => EgStatus::NonFinite,
             Error::Arity { .. } => EgStatus::Arity,
+            Error::TooSmall { .. } => EgStatus::BufferTooSmall,
             Error::InvalidArgument
+            | Error::Misaligned { .. }
             | Error::InvalidParameter { .. }
             | Error::InvalidLabel { .. }
             | Error::InvalidTarget { .. } => EgStatus::InvalidArgument,
@@ -217,9 +219,12 @@ pub struct EgErrorInfo {
     /// The node concerned (unknown, foreign, wrong kind, missing feed, no gradient), or 0.
     pub node: EgNode,
     /// Expected count: length (LENGTH_MISMATCH), capacity (NODE_CAPACITY, SCALAR_CAPACITY),
-    /// number of inputs (ARITY).
+    /// number of inputs (ARITY), elements or bytes needed (BUFFER_TOO_SMALL), the unit a
+    /// flash address or length must be a multiple of, or the capacity it must fit below
+    /// (INVALID_ARGUMENT from the checkpoint calls).
     pub expected: usize,
-    /// Found count: length given, scalars needed, inputs given.
+    /// Found count: length given, scalars needed, inputs given, elements or bytes given
+    /// (BUFFER_TOO_SMALL), the address or length given (checkpoint calls).
     pub found: usize,
     /// Expected shape (SHAPE_MISMATCH), rows.
     pub expected_rows: usize,
@@ -261,7 +266,9 @@ impl From<Error> for EgErrorInfo {
         let mut i = EgErrorInfo::status(e.into());
         match e {
             Error::NodeCapacity { capacity } => i.expected = capacity,
-            Error::ScalarCapacity { needed, capacity } => {
+            Error::ScalarCapacity {
+                needed, capacity, ..
+            } => {
                 i.expected = capacity;
                 i.found = needed;
             }
@@ -274,6 +281,16 @@ impl From<Error> for EgErrorInfo {
             Error::LengthMismatch { expected, found } | Error::Arity { expected, found } => {
                 i.expected = expected;
                 i.found = found;
+            }
+            Error::TooSmall {
+                needed, available, ..
+            } => {
+                i.expected = needed;
+                i.found = available;
+            }
+            Error::Misaligned { value, unit, .. } => {
+                i.expected = unit;
+                i.found = value;
             }
             Error::UnknownNode(id)
             | Error::ForeignNode(id)
@@ -297,6 +314,16 @@ pub(crate) enum Fail {
     Core(Error),
     /// A checkpoint not restored.
     Restore(RestoreError),
+}
+
+impl Fail {
+    /// BUFFER_TOO_SMALL with what is needed (`expected`) and what was given (`found`).
+    pub(crate) const fn too_small(needed: usize, given: usize) -> Fail {
+        let mut i = EgErrorInfo::status(EgStatus::BufferTooSmall);
+        i.expected = needed;
+        i.found = given;
+        Fail::Info(i)
+    }
 }
 
 impl From<Error> for Fail {

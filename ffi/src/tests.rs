@@ -290,6 +290,12 @@ fn errors_leave_outputs_and_graph_alone() {
             EgStatus::BufferTooSmall
         );
         assert_eq!(v, [7.0; 3]);
+        // ... with what the 2×2 value needs and what was given
+        let i = f.last();
+        assert_eq!(
+            (i.status, i.expected, i.found),
+            (EgStatus::BufferTooSmall, 4, 3)
+        );
         // a data buffer inside the graph
         let inside = f.g.cast::<f32>().cast_const().add(16);
         assert_eq!(eg_feed(f.g, x, inside, 6), EgStatus::Overlap);

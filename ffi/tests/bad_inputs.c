@@ -362,6 +362,8 @@ static void sizes_and_shapes(eg_graph *g)
 
     /* short output buffers */
     EXPECT(eg_value(g, w, v, 5), EG_STATUS_BUFFER_TOO_SMALL);
+    OK(eg_graph_last_error(g, &info)); /* what the 3x2 value needs, and what was given */
+    CHECK(info.status == EG_STATUS_BUFFER_TOO_SMALL && info.expected == 6 && info.found == 5);
     EXPECT(eg_value(g, w, v, 0), EG_STATUS_BUFFER_TOO_SMALL);
     EXPECT(eg_grad(g, w, v, 5), EG_STATUS_BUFFER_TOO_SMALL);
     CHECK(v[0] == 9 && v[5] == 9);

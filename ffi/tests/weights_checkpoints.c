@@ -687,9 +687,16 @@ static void checkpoints(void)
     CHECK(what == EG_RESTORED_NOTHING && seq == 0);
 
     /* the flash's description */
+    /* each with the value (found) and the erase size or capacity it must fit (expected) */
     EXPECT(eg_checkpoint_save(g, &opt, &fl, BASE, 256, &seq), EG_STATUS_INVALID_ARGUMENT); /* < sector */
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.expected == SECTOR && info.found == 256);
     EXPECT(eg_checkpoint_save(g, &opt, &fl, BASE + 512, SLOT, &seq), EG_STATUS_INVALID_ARGUMENT);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.expected == SECTOR && info.found == BASE + 512);
     EXPECT(eg_checkpoint_save(g, &opt, &fl, FLASH_BYTES - SLOT, SLOT, &seq), EG_STATUS_INVALID_ARGUMENT);
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.expected == FLASH_BYTES && info.found == FLASH_BYTES + SLOT);
     EXPECT(eg_checkpoint_erase(&fl, 0xFFFFFC00u, SLOT), EG_STATUS_INVALID_ARGUMENT);
     bad_fl = fl;
     bad_fl.erase_size = 48; /* not a multiple of EG_FLASH_WRITE_SIZE */

@@ -372,7 +372,8 @@ fn exact_capacity_is_enough_and_one_less_is_not() {
         short.forward_backward(loss),
         Err(Error::ScalarCapacity {
             needed: 3828,
-            capacity: 3827
+            capacity: 3827,
+            partial: false
         })
     );
     let mut tiny: StdGraph<f64, 17, 411> = StdGraph::new();
@@ -380,7 +381,8 @@ fn exact_capacity_is_enough_and_one_less_is_not() {
         mlp::<100, 17, 411>(&mut tiny),
         Err(Error::ScalarCapacity {
             needed: 412,
-            capacity: 411
+            capacity: 411,
+            partial: true
         })
     ));
     let mut few_nodes: StdGraph<f64, 16, 3828> = StdGraph::new();

@@ -402,7 +402,8 @@ fn plans_fail_cleanly_and_steps_need_a_plan() {
         g.plan(loss, PlanOptions::default()),
         Err(Error::ScalarCapacity {
             needed: 1019,
-            capacity: 700
+            capacity: 700,
+            partial: false
         })
     ));
     assert_eq!(g.requirements(), before);

@@ -261,8 +261,13 @@ fn build<const N: usize, const S: usize>(
                         assert!(node_full);
                         failures.capacity += 1;
                     }
-                    Error::ScalarCapacity { needed, capacity } => {
+                    Error::ScalarCapacity {
+                        needed,
+                        capacity,
+                        partial,
+                    } => {
                         assert_eq!(capacity, S);
+                        assert!(partial, "building counts the fixed values only");
                         assert!(!node_full && scalar_full);
                         assert_eq!(needed, g.fixed_scalars() + cost(shape.unwrap(), false));
                         failures.capacity += 1;
@@ -480,7 +485,8 @@ fn failed_builds_leave_the_graph_unchanged() {
                         g.run(last.id),
                         Err(Error::ScalarCapacity {
                             needed: need,
-                            capacity: 40
+                            capacity: 40,
+                            partial: false
                         })
                     );
                 }

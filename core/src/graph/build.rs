@@ -46,9 +46,11 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             self.fixed
         };
         if fixed > SCALARS || fixed >= UNPLACED as usize {
+            // Partial: the fixed values up to this node; the op buffers are laid out later.
             return Err(Error::ScalarCapacity {
                 needed: fixed,
                 capacity: SCALARS,
+                partial: true,
             });
         }
         let mut ins = [0u16; MAX_INPUTS];

@@ -376,6 +376,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
             return Err(Error::ScalarCapacity {
                 needed: scalars,
                 capacity: S,
+                partial: false,
             });
         }
 

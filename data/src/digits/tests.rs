@@ -93,7 +93,8 @@ fn capacity_is_exact() {
         g.ensure_layout(),
         Err(Error::ScalarCapacity {
             needed: 297 * 16 + 4822,
-            capacity: 297 * 16 + 4821
+            capacity: 297 * 16 + 4821,
+            partial: false
         })
     );
 }

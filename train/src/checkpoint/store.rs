@@ -129,9 +129,11 @@ impl<F: NorFlash> Store<F> {
     /// Two slots of `slot_len` bytes each, starting at `base`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `base` and `slot_len` are multiples of the flash's
-    /// erase size (and `slot_len` is not zero), both slots lie inside the flash, and its read
-    /// and write sizes are powers of two that divide [`CHUNK`].
+    /// [`Error::Misaligned`] (the value and the unit) unless `base` and `slot_len` are
+    /// multiples of the flash's erase size, read size and commit unit (and `slot_len` is not
+    /// zero); [`Error::TooSmall`] (bytes needed and the flash's capacity) unless both slots lie
+    /// inside the flash; [`Error::InvalidArgument`] unless its read and write sizes are powers
+    /// of two that divide [`CHUNK`].
     pub fn new(flash: F, base: u32, slot_len: u32) -> Result<Self, Error> {
         let pow2_chunk = |s: usize| s.is_power_of_two() && s <= CHUNK;
         let erase = F::ERASE_SIZE;
@@ -139,19 +141,33 @@ impl<F: NorFlash> Store<F> {
             let v = v as usize;
             erase != 0 && v.is_multiple_of(erase) && v.is_multiple_of(F::READ_SIZE.max(1))
         };
-        let end = (base as usize)
-            .checked_add(2 * slot_len as usize)
-            .filter(|&e| e <= flash.capacity());
-        if !pow2_chunk(F::READ_SIZE)
-            || !pow2_chunk(F::WRITE_SIZE)
-            || !aligned(base)
-            || !aligned(slot_len)
-            || slot_len == 0
-            || !(slot_len as usize).is_multiple_of(Self::UNIT)
-            || end.is_none()
-            || (base as u64 + 2 * slot_len as u64) > u64::from(u32::MAX)
-        {
+        if !pow2_chunk(F::READ_SIZE) || !pow2_chunk(F::WRITE_SIZE) {
             return Err(Error::InvalidArgument);
+        }
+        // The unit a slot's base and length must be multiples of.
+        let unit = erase.max(F::READ_SIZE).max(Self::UNIT);
+        if !aligned(base) {
+            return Err(Error::Misaligned {
+                what: "checkpoint slot base",
+                value: base as usize,
+                unit,
+            });
+        }
+        if !aligned(slot_len) || slot_len == 0 || !(slot_len as usize).is_multiple_of(Self::UNIT) {
+            return Err(Error::Misaligned {
+                what: "checkpoint slot length",
+                value: slot_len as usize,
+                unit,
+            });
+        }
+        let end = base as u64 + 2 * slot_len as u64;
+        let room = (flash.capacity() as u64).min(u64::from(u32::MAX));
+        if end > room {
+            return Err(Error::TooSmall {
+                what: "flash for two checkpoint slots (bytes from 0)",
+                needed: usize::try_from(end).unwrap_or(usize::MAX),
+                available: usize::try_from(room).unwrap_or(usize::MAX),
+            });
         }
         Ok(Self {
             flash,
@@ -320,8 +336,8 @@ impl<F: NorFlash> Store<F> {
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a NaN or infinite variable or optimizer state, and
-    /// [`Error::InvalidArgument`] when the checkpoint does not fit a slot (see
-    /// [`Store::bytes_needed`]) — both before the flash is touched; [`Error::Storage`] when the
+    /// [`Error::TooSmall`] (bytes needed and the slot's length) when the checkpoint does not
+    /// fit a slot (see [`Store::bytes_needed`]) — both before the flash is touched; [`Error::Storage`] when the
     /// flash fails (see [`Store::last_flash_error`]) or the slot does not read back as written.
     pub fn save<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         &mut self,
@@ -329,8 +345,13 @@ impl<F: NorFlash> Store<F> {
         opt: &impl Optimizer<T>,
     ) -> Result<u32, Error> {
         let plan = plan(g, opt.state())?;
-        if Self::slot_bytes_for(plan.len) > self.slot_len as usize {
-            return Err(Error::InvalidArgument);
+        let needed = Self::slot_bytes_for(plan.len);
+        if needed > self.slot_len as usize {
+            return Err(Error::TooSmall {
+                what: "checkpoint slot (bytes)",
+                needed,
+                available: self.slot_len as usize,
+            });
         }
         let slots = self.slots()?;
         let newest = pick(&slots).unwrap_or(None);

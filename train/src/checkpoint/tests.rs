@@ -393,10 +393,32 @@ type Flash = SimFlash<4096, 4, 256>;
 fn store_checks_its_geometry() {
     assert!(Store::new(Flash::new(), 0, 2048).is_ok());
     assert!(Store::new(Flash::new(), 256, 1024).is_ok());
-    for (base, len) in [(0, 0), (0, 100), (128, 256), (0, 4096), (2048, 1280)] {
+    // Each refusal names the value and what it must be: a non-zero multiple of the erase
+    // size (256 bytes here), or two slots that fit the 4,096-byte flash.
+    let misaligned = |what, value| {
+        Err(Error::Misaligned {
+            what,
+            value,
+            unit: 256,
+        })
+    };
+    let past_the_end = |needed| {
+        Err(Error::TooSmall {
+            what: "flash for two checkpoint slots (bytes from 0)",
+            needed,
+            available: 4096,
+        })
+    };
+    for (base, len, expected) in [
+        (0, 0, misaligned("checkpoint slot length", 0)),
+        (0, 100, misaligned("checkpoint slot length", 100)),
+        (128, 256, misaligned("checkpoint slot base", 128)),
+        (0, 4096, past_the_end(8192)),
+        (2048, 1280, past_the_end(2048 + 2 * 1280)),
+    ] {
         assert_eq!(
             Store::new(Flash::new(), base, len).map(|_| ()),
-            Err(Error::InvalidArgument),
+            expected,
             "{base} {len}"
         );
     }
@@ -469,7 +491,14 @@ fn store_refuses_before_touching_the_flash() {
         Store::<Flash>::bytes_needed(&big, &opt),
         Ok(Store::<Flash>::slot_bytes_for(40 + 4 + 800 + 4))
     );
-    assert_eq!(store.save(&big, &opt), Err(Error::InvalidArgument));
+    assert_eq!(
+        store.save(&big, &opt),
+        Err(Error::TooSmall {
+            what: "checkpoint slot (bytes)",
+            needed: Store::<Flash>::slot_bytes_for(40 + 4 + 800 + 4),
+            available: 256,
+        })
+    );
     // Non-finite optimizer state.
     let nan = Stateful {
         state: [f32::NAN],

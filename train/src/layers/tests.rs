@@ -102,7 +102,8 @@ fn a_graph_of_exactly_the_capacity_builds_and_one_less_does_not() {
         GradientDescent::new(0.1).minimize(&mut small, m.loss),
         Err(Error::ScalarCapacity {
             needed: CAP.scalars,
-            capacity: CAP.scalars - 1
+            capacity: CAP.scalars - 1,
+            partial: false
         })
     );
 }
@@ -418,7 +419,15 @@ fn optimizer_state_covers_the_trainable_scalars_only() {
         finals.push(w);
         // One scalar too few is refused.
         let mut small: Adam<f32, 14> = Adam::new(0.05);
-        assert_eq!(small.minimize(&mut g, m.loss), Err(Error::InvalidArgument));
+        assert_eq!(
+            small.minimize(&mut g, m.loss),
+            Err(Error::TooSmall {
+                what: "optimizer state",
+                needed: g.trainable_scalars(),
+                available: 14,
+            })
+        );
+        assert_eq!(g.trainable_scalars(), 15);
     }
     assert_eq!(finals[0], finals[1]);
 }

@@ -1,7 +1,8 @@
 //! Adam with bias correction, one pair of moments per trainable scalar.
 
 use super::{
-    check_capacity, check_decay, check_learning_rate, check_non_negative, LearningRate, Optimizer,
+    check_capacity, check_decay, check_learning_rate, check_non_negative, state_too_small,
+    LearningRate, Optimizer,
 };
 use embedgrad_core::{Error, Graph, Op, Scalar, VariableMut};
 
@@ -139,8 +140,9 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
         let rule = adam_rule(hyper, self.t);
         let range = v.offset..v.offset + v.value.len();
         let [m, s] = &mut self.moments;
-        let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range)) else {
-            return Err(Error::InvalidArgument);
+        let available = m.len().min(s.len());
+        let (Some(ms), Some(vs)) = (m.get_mut(range.clone()), s.get_mut(range.clone())) else {
+            return Err(state_too_small(range.end, available));
         };
         if !adam_fits(v.value, v.grad, ms, vs, &rule) {
             return Err(Error::NonFinite);
@@ -151,7 +153,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
 
     /// # Errors
     /// As [`adam_step`]: [`Error::InvalidParameter`] for a setting out of range (see
-    /// [`Adam::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`
+    /// [`Adam::validate`]), [`Error::TooSmall`] when the graph has more than `P`
     /// trainable scalars, [`Error::NonFinite`] for an overflowing update (nothing is changed
     /// then, the update counter included).
     fn apply<O: Op<T>, const N: usize, const S: usize>(
@@ -315,7 +317,7 @@ fn adam_apply<T: Scalar>(
 /// [`Error::InvalidParameter`] for a learning rate that is negative, NaN or infinite, an `ε`
 /// that is not finite and `≥ 0`, or a `β1` or `β2` outside `[0, 1)` (with `β1 = 1` the bias
 /// correction divides by zero);
-/// [`Error::InvalidArgument`] when a moment slice is shorter than the graph's trainable
+/// [`Error::TooSmall`] when a moment slice is shorter than the graph's trainable
 /// scalars; [`Error::NonFinite`] for an overflowing update. Nothing changes on an error.
 pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
@@ -337,8 +339,8 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             return Ok(());
         }
         let range = v.offset..v.offset + v.value.len();
-        let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range)) else {
-            return Err(Error::InvalidArgument);
+        let (Some(ms), Some(vs)) = (ms.get(range.clone()), vs.get(range.clone())) else {
+            return Err(state_too_small(range.end, ms.len().min(vs.len())));
         };
         if adam_fits(v.value, v.grad, ms, vs, &rule) {
             Ok(())
@@ -353,8 +355,9 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
             return Ok(());
         }
         let range = v.offset..v.offset + v.value.len();
-        let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range)) else {
-            return Err(Error::InvalidArgument);
+        let available = ms.len().min(vs.len());
+        let (Some(ms), Some(vs)) = (ms.get_mut(range.clone()), vs.get_mut(range.clone())) else {
+            return Err(state_too_small(range.end, available));
         };
         adam_apply(v.value, v.grad, ms, vs, &rule);
         Ok(())

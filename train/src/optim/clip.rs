@@ -64,14 +64,14 @@ pub fn grad_norm<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] unless `max_norm` is positive and finite; [`Error::NonFinite`]
+/// [`Error::InvalidParameter`] unless `max_norm` is positive and finite; [`Error::NonFinite`]
 /// when a gradient is NaN or infinite. Gradients are unchanged on error.
 pub fn clip_grad_norm<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
     max_norm: T,
 ) -> Result<T, Error> {
     if !(max_norm.is_finite() && max_norm > T::ZERO) {
-        return Err(Error::InvalidArgument);
+        return Err(bad_max_norm(max_norm));
     }
     let norm = grad_norm(g)?;
     if norm > max_norm {
@@ -93,7 +93,7 @@ pub fn minimize_clipped<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     max_norm: T,
 ) -> Result<(T, T), Error> {
     if !(max_norm.is_finite() && max_norm > T::ZERO) {
-        return Err(Error::InvalidArgument);
+        return Err(bad_max_norm(max_norm));
     }
     let l = g.forward_backward(loss)?;
     if !l.is_finite() {
@@ -102,4 +102,13 @@ pub fn minimize_clipped<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let norm = clip_grad_norm(g, max_norm)?;
     opt.apply(g)?;
     Ok((l, norm))
+}
+
+/// The error for a `max_norm` that is not positive and finite.
+fn bad_max_norm<T: Scalar>(max_norm: T) -> Error {
+    Error::InvalidParameter {
+        name: "max_norm",
+        value: max_norm.to_f64(),
+        expected: "finite and > 0",
+    }
 }

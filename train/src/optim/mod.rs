@@ -8,7 +8,7 @@
 //! [`Graph::trainable_scalars`] reports (frozen variables take no state; see
 //! [`layers`](crate::layers) for `P` as a `const`, and `embedgrad_data::seed::Example::parameters`
 //! for the seed nets). `P` may be larger than the graph needs (the rest is unused); when it is
-//! smaller, [`Optimizer::apply`] returns [`Error::InvalidArgument`] before changing anything.
+//! smaller, [`Optimizer::apply`] returns [`Error::TooSmall`] (needed and available) before changing anything.
 //!
 //! ```
 //! use embedgrad_core::Matrix;
@@ -57,7 +57,7 @@ pub trait Optimizer<T: Scalar> {
     ///
     /// # Errors
     /// Implementation-specific; for this crate's optimizers [`Error::InvalidParameter`] (the
-    /// parameter's name, value and range), [`Error::InvalidArgument`] when per-parameter
+    /// parameter's name, value and range), [`Error::TooSmall`] when per-parameter
     /// state is too small for the graph, [`Error::NonFinite`] for an overflowing update.
     fn apply<O: Op<T>, const N: usize, const S: usize>(
         &mut self,
@@ -109,7 +109,7 @@ pub trait Optimizer<T: Scalar> {
     ///
     /// # Errors
     /// [`Error::NotPlanned`] by default; [`Error::NonFinite`] for a non-finite gradient or an
-    /// overflowing update; [`Error::InvalidArgument`] when the state is too small.
+    /// overflowing update; [`Error::TooSmall`] when the state is too small.
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
         Err(Error::NotPlanned(v.id))
     }
@@ -172,13 +172,27 @@ pub(crate) fn check_decay<T: Scalar>(name: &'static str, b: T) -> Result<(), Err
     }
 }
 
+/// The error for a state of `available` scalars (per moment) where `needed` are used.
+pub(crate) const fn state_too_small(needed: usize, available: usize) -> Error {
+    Error::TooSmall {
+        what: "optimizer state",
+        needed,
+        available,
+    }
+}
+
 /// Refuses a graph with more trainable scalars than the optimizer's state holds.
 fn check_capacity<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &Graph<T, O, N, S>,
     p: usize,
 ) -> Result<(), Error> {
-    if g.trainable_scalars() > p {
-        Err(Error::InvalidArgument)
+    let needed = g.trainable_scalars();
+    if needed > p {
+        Err(Error::TooSmall {
+            what: "optimizer state",
+            needed,
+            available: p,
+        })
     } else {
         Ok(())
     }

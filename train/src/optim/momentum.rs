@@ -1,6 +1,8 @@
 //! Gradient descent with momentum, classical or Nesterov, one velocity per trainable scalar.
 
-use super::{check_capacity, check_decay, check_learning_rate, LearningRate, Optimizer};
+use super::{
+    check_capacity, check_decay, check_learning_rate, state_too_small, LearningRate, Optimizer,
+};
 use embedgrad_core::{Error, Graph, Op, Scalar, VariableMut};
 
 /// Stochastic gradient descent with momentum, classical or Nesterov, with one velocity per
@@ -91,10 +93,12 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
 
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
         let rule = momentum_rule(self.learning_rate, self.momentum, self.nesterov);
+        let available = self.velocity.len();
+        let end = v.offset + v.value.len();
         let vel = self
             .velocity
-            .get_mut(v.offset..v.offset + v.value.len())
-            .ok_or(Error::InvalidArgument)?;
+            .get_mut(v.offset..end)
+            .ok_or(state_too_small(end, available))?;
         if !momentum_fits(v.value, v.grad, vel, rule) {
             return Err(Error::NonFinite);
         }
@@ -104,7 +108,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
 
     /// # Errors
     /// As [`momentum_step`]: [`Error::InvalidParameter`] for a setting out of range (see
-    /// [`Momentum::validate`]), [`Error::InvalidArgument`] when the graph has more than `P`
+    /// [`Momentum::validate`]), [`Error::TooSmall`] when the graph has more than `P`
     /// trainable scalars, [`Error::NonFinite`] for an overflowing update (nothing is changed
     /// then).
     fn apply<O: Op<T>, const N: usize, const S: usize>(
@@ -154,7 +158,7 @@ impl<T: Scalar, const P: usize> LearningRate<T> for Momentum<T, P> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a learning rate that is negative, NaN or infinite, or a
-/// momentum outside `[0, 1)`; [`Error::InvalidArgument`] when `velocity` is shorter than the
+/// momentum outside `[0, 1)`; [`Error::TooSmall`] when `velocity` is shorter than the
 /// graph's trainable scalars; [`Error::NonFinite`] for an overflowing update. Nothing changes
 /// on an error.
 pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
@@ -174,9 +178,10 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         if !v.reached {
             return Ok(());
         }
+        let end = v.offset + v.value.len();
         let vel = state
-            .get(v.offset..v.offset + v.value.len())
-            .ok_or(Error::InvalidArgument)?;
+            .get(v.offset..end)
+            .ok_or(state_too_small(end, state.len()))?;
         if momentum_fits(v.value, v.grad, vel, rule) {
             Ok(())
         } else {
@@ -187,9 +192,11 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         if !v.reached {
             return Ok(());
         }
+        let end = v.offset + v.value.len();
+        let available = velocity.len();
         let vel = velocity
-            .get_mut(v.offset..v.offset + v.value.len())
-            .ok_or(Error::InvalidArgument)?;
+            .get_mut(v.offset..end)
+            .ok_or(state_too_small(end, available))?;
         momentum_apply(v.value, v.grad, vel, rule);
         Ok(())
     })

@@ -28,7 +28,7 @@ pub fn gradients_finite<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
 /// # Errors
 /// Graph errors (missing feed, …); [`Error::NonFinite`] when the loss or a gradient is NaN or
 /// infinite; the optimizer's errors ([`Optimizer::apply`]: [`Error::InvalidParameter`] for a
-/// setting out of range, [`Error::InvalidArgument`] for too small a state,
+/// setting out of range, [`Error::TooSmall`] for too small a state,
 /// [`Error::NonFinite`] for an overflowing update). No variable is changed on an error.
 pub fn minimize<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     opt: &mut impl Optimizer<T>,

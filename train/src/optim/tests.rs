@@ -236,10 +236,16 @@ fn adam_restores_from_its_state_hooks() {
 fn too_small_state_is_refused_before_any_change() {
     let (mut g, w, loss) = quadratic([1.0, 2.0, 3.0]);
     g.forward_backward(loss).unwrap();
+    // The error says how many scalars the state must hold (3) and holds (2).
+    let too_small = Err(Error::TooSmall {
+        what: "optimizer state",
+        needed: 3,
+        available: 2,
+    });
     let mut m: Momentum<f64, 2> = Momentum::new(0.1, 0.9);
-    assert_eq!(m.apply(&mut g), Err(Error::InvalidArgument));
+    assert_eq!(m.apply(&mut g), too_small);
     let mut a: Adam<f64, 2> = Adam::new(0.1);
-    assert_eq!(a.apply(&mut g), Err(Error::InvalidArgument));
+    assert_eq!(a.apply(&mut g), too_small);
     assert_eq!(a.update_count(), 0);
     assert_eq!(g.value(w).unwrap(), Matrix::new([[1.0, 2.0, 3.0]]));
     assert_eq!((m.state(), a.state()), (&[0.0; 2][..], &[0.0; 4][..]));
@@ -286,7 +292,12 @@ fn clipping_by_global_norm() {
     assert_eq!(grad_norm(&mut g).unwrap(), 2.5);
     // Bad thresholds.
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert_eq!(clip_grad_norm(&mut g, bad), Err(Error::InvalidArgument));
+        let e = clip_grad_norm(&mut g, bad);
+        assert!(
+            matches!(e, Err(Error::InvalidParameter { name: "max_norm", value, expected: "finite and > 0" })
+                if value.to_bits() == bad.to_bits()),
+            "{e:?}"
+        );
     }
     assert_eq!(g.grad(a).unwrap(), Matrix::new([[1.5, 2.0]]));
     // Huge gradients in f32: the norm does not overflow.
@@ -311,6 +322,10 @@ fn minimize_clipped_updates_with_the_clipped_gradient() {
     assert_eq!(g.value(w).unwrap(), Matrix::new([[0.75, 1.0]]));
     assert_eq!(
         minimize_clipped(&mut opt, &mut g, loss, 0.0),
-        Err(Error::InvalidArgument)
+        Err(Error::InvalidParameter {
+            name: "max_norm",
+            value: 0.0,
+            expected: "finite and > 0",
+        })
     );
 }
