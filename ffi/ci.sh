@@ -23,6 +23,7 @@
 #     be serde-json-core's or core's own; the tests and the example cross-compiled with
 #     arm-none-eabi-gcc (hard float) and run in qemu-system-arm -machine mps2-an386 under
 #     `timeout`, with newlib's rdimon semihosting;
+#     the bad-input test links and passes again with the library built at opt-levels s, z and 2;
 #  5. the library builds for the other bare-metal targets whose rustup target is installed
 #     (Cortex-M0, M3, RISC-V): no_std, and the header's size bound holds there too;
 #  6. what the library adds to a C firmware: arm-none-eabi-size of a firmware without embedgrad
@@ -369,6 +370,21 @@ else
     fail "make -C ffi/examples run BOARD=mps2-an386 (log: $OUT/make_arm.log)"
 fi
 grep -h "stack high-water" "$OUT"/qemu_train_mlp_xor.log 2>/dev/null || true
+
+# The same panic-never proof at the other opt-levels a firmware is built at (the library above
+# is opt-level 3): at `s`, `z` (usual on a Cortex-M0) and 2 the bad-input test, which calls
+# every function of the header but the reader, must link and pass too.
+for lvl in s z 2; do
+    lib_dir=${CARGO_TARGET_DIR:-target}/ffi-gate-o$lvl
+    if CARGO_PROFILE_RELEASE_OPT_LEVEL=$lvl cargo build -q --release -p embedgrad-ffi --target "$RUST_TARGET" \
+        --features panic-never --target-dir "$lib_dir" >"$ARM_OUT/lib-o$lvl.log" 2>&1; then
+        if link "bad_inputs-o$lvl" "$ARM_OUT/startup.o" "$ARM_OUT/bad_inputs.o" "$lib_dir/$RUST_TARGET/release/libembedgrad_ffi.a"; then
+            run "qemu/bad_inputs-o$lvl" "${QEMU[@]}" "$ARM_OUT/bad_inputs-o$lvl.elf"
+        fi
+    else
+        fail "library at opt-level $lvl: build (log: $ARM_OUT/lib-o$lvl.log)"
+    fi
+done
 link size_baseline "$ARM_OUT/startup.o" "$ARM_OUT/size_baseline.o" || true
 
 step "other bare-metal targets (build only: no_std, the header's size bound, the panic handler)"

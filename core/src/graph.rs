@@ -1,5 +1,6 @@
 //! The fixed-capacity computational graph: building, feeding, evaluation and backprop.
 
+use crate::nopanic::SliceExt as _;
 use crate::op::MAX_INPUTS;
 use crate::plan::PlanTable;
 use crate::tag::{next_tag, next_tag_after, TAG_MAX};
@@ -556,7 +557,7 @@ pub(crate) fn variable_views<T>(
         let value = arena.get_mut(v..v + len).unwrap_or(&mut []);
         return (value, &[]);
     }
-    let (lo, hi) = arena.split_at_mut(g.min(arena.len()));
+    let (lo, hi) = arena.split_at_most_mut(g.min(arena.len()));
     let value = lo.get_mut(v..v + len).unwrap_or(&mut []);
     let grad = hi.get(..len).unwrap_or(&[]);
     (value, grad)

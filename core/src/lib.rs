@@ -59,6 +59,7 @@
 mod error;
 mod graph;
 mod matrix;
+pub mod nopanic;
 mod op;
 pub mod plan;
 mod scalar;

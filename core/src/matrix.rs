@@ -5,6 +5,7 @@
 //! `static` and live in flash. Kernels never see const generics: they take [`MatRef`]/[`MatMut`],
 //! runtime-shaped views of slices, so each op exists once in machine code whatever the shapes.
 
+use crate::nopanic::SliceExt as _;
 use crate::{Error, Scalar, Shape};
 
 /// A dense `R × C` matrix stored row-major as `[[T; C]; R]`.
@@ -106,7 +107,7 @@ impl<T: Scalar, const R: usize, const C: usize> Matrix<T, R, C> {
                 found: data.len(),
             });
         }
-        m.as_mut_slice().copy_from_slice(data);
+        m.as_mut_slice().copy_from(data);
         Ok(m)
     }
 
@@ -177,9 +178,9 @@ impl<'a, T> MatRef<'a, T> {
         self.data
     }
     /// Iterates over the rows as slices.
-    pub fn row_iter(&self) -> core::slice::ChunksExact<'a, T> {
+    pub fn row_iter(&self) -> crate::nopanic::Rows<'a, T> {
         // `max(1)` proves to the optimizer that the chunk size is non-zero (no panic path).
-        self.data.chunks_exact(self.cols.max(1))
+        self.data.exact_rows(self.cols.max(1))
     }
 }
 
@@ -217,8 +218,8 @@ impl<'a, T> MatMut<'a, T> {
         self.data
     }
     /// Iterates over the rows as mutable slices.
-    pub fn row_iter_mut(&mut self) -> core::slice::ChunksExactMut<'_, T> {
-        self.data.chunks_exact_mut(self.cols.max(1))
+    pub fn row_iter_mut(&mut self) -> crate::nopanic::RowsMut<'_, T> {
+        self.data.exact_rows_mut(self.cols.max(1))
     }
     /// A read-only view of the same data.
     pub fn as_ref(&self) -> MatRef<'_, T> {

@@ -10,6 +10,7 @@
 //! edge cases differ: for example its `ln(0)` is about −88 rather than −∞. Training still
 //! works, but results are not bit-comparable with libm runs.
 
+use crate::nopanic::SliceExt as _;
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -254,7 +255,7 @@ macro_rules! impl_scalar {
                 if out.len() != b.len() {
                     return false;
                 }
-                out.copy_from_slice(&b);
+                out.copy_from(&b);
                 true
             }
             #[inline]

@@ -41,6 +41,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Shape, Tensor};
 use embedgrad_ops::prelude::*;
 use embedgrad_ops::StdOp;
@@ -456,7 +457,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
 
     /// The row numbers of a part of the split.
     pub fn rows(&self, part: Part) -> &[u16] {
-        let (train, test) = self.indices.split_at(TRAIN);
+        let (train, test) = self.indices.split_at_most(TRAIN);
         match part {
             Part::Train => train,
             Part::Test => test,
@@ -474,7 +475,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
 
     /// Reshuffles the training rows: call before each epoch.
     pub fn start_epoch(&mut self) {
-        let (train, _) = self.indices.split_at_mut(TRAIN);
+        let (train, _) = self.indices.split_at_most_mut(TRAIN);
         shuffle(&mut self.rng, train);
     }
 
@@ -490,7 +491,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
         g: &mut Graph<T, O, N, S>,
         k: usize,
     ) -> Result<T, Error> {
-        let (train, _) = self.indices.split_at(TRAIN);
+        let (train, _) = self.indices.split_at_most(TRAIN);
         let start = k.checked_mul(B).ok_or(Error::InvalidArgument)?;
         let rows = train
             .get(start..TRAIN.min(start.saturating_add(B)))
@@ -581,7 +582,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
             g.run_many(&[self.net.loss.id(), self.net.logits.id()])?;
             ev.loss += g.value(self.net.loss)?.data[0][0];
             let scores = g.value_slice(self.net.logits.id())?;
-            for (&r, row) in rows.iter().zip(scores.chunks_exact(CLASSES)) {
+            for (&r, row) in rows.iter().zip(scores.exact_rows(CLASSES)) {
                 if LABELS.get(usize::from(r)).map(|&l| usize::from(l))
                     == Some(embedgrad_train::argmax(row))
                 {

@@ -11,6 +11,7 @@
 //! assert_eq!(labels[0], 0); // blue, class 0, comes first
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, Matrix, Op, Scalar, Tensor};
 use embedgrad_ops::prelude::*;
 use embedgrad_ops::StdOp;
@@ -332,10 +333,10 @@ pub fn fill<T: Scalar>(
     }
     Ok(example.generate(|i, p, l| {
         if let Some(x) = xs.get_mut(2 * i..2 * i + 2) {
-            x.copy_from_slice(&[T::from_f64(p[0]), T::from_f64(p[1])]);
+            x.copy_from(&[T::from_f64(p[0]), T::from_f64(p[1])]);
         }
         if let Some(c) = cs.get_mut(2 * i..2 * i + 2) {
-            c.copy_from_slice(&one_hot(l));
+            c.copy_from(&one_hot(l));
         }
         if let Some(lab) = labels.get_mut(i) {
             *lab = l;

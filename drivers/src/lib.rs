@@ -18,7 +18,7 @@
 //!     fn transaction(&mut self, _addr: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
 //!         for op in ops {
 //!             if let Operation::Read(buf) = op {
-//!                 buf.copy_from_slice(&[0x00, 0x20, 0x00, 0x00, 0x00, 0x00]);
+//!                 buf.copy_from(&[0x00, 0x20, 0x00, 0x00, 0x00, 0x00]);
 //!             }
 //!         }
 //!         Ok(())
@@ -63,6 +63,7 @@
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::{Error as _, ErrorKind, I2c};
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Scalar};
 use embedgrad_train::source::SampleSource;
 
@@ -157,7 +158,7 @@ impl AccelConfig {
 ///     fn transaction(&mut self, _addr: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
 ///         for op in ops {
 ///             if let Operation::Read(buf) = op {
-///                 buf.copy_from_slice(&[0x40, 0x00, 0xE0, 0x00, 0x00, 0x00]);
+///                 buf.copy_from(&[0x40, 0x00, 0xE0, 0x00, 0x00, 0x00]);
 ///             }
 ///         }
 ///         Ok(())
@@ -262,7 +263,7 @@ impl<T: Scalar, I2C: I2c, D: DelayNs> SampleSource<T> for Accelerometer<I2C, D> 
             });
         }
         let scale = f64::from(self.config.scale);
-        for (k, reading) in features.chunks_exact_mut(3).enumerate() {
+        for (k, reading) in features.exact_rows_mut(3).enumerate() {
             if k > 0 && self.config.period_us > 0 {
                 self.delay.delay_us(self.config.period_us);
             }

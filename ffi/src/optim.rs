@@ -17,6 +17,7 @@ use crate::graph::{handle, outside, scalar_node, with_graph, EgGraph};
 use crate::guard::{self, check_ptr, Out, Span};
 use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, Op};
 use embedgrad_train::{Feeds, GradientDescent, Optimizer};
 
@@ -138,7 +139,7 @@ impl Optimizer<f32> for Rule<'_> {
                 moments,
             } => {
                 let half = moments.len() / 2;
-                let (m, v) = moments.split_at_mut(half);
+                let (m, v) = moments.split_at_most_mut(half);
                 embedgrad_train::adam_step(g, m, v, t, [*lr, *b1, *b2, *eps])
             }
         }

@@ -28,6 +28,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
@@ -115,11 +116,11 @@ pub(crate) fn unbroadcast_grad<T: Scalar>(g: MatRef<'_, T>, mut db: MatMut<'_, T
             // row in order: the same result as adding every row into `db` in turn, without
             // waiting on a store to the same word in every row).
             const BLOCK: usize = 4;
-            let mut blocks = db.as_mut_slice().chunks_exact_mut(BLOCK);
+            let mut blocks = db.as_mut_slice().exact_rows_mut(BLOCK);
             let mut j = 0;
             for dblock in &mut blocks {
                 let mut acc = [T::ZERO; BLOCK];
-                acc.copy_from_slice(dblock);
+                acc.copy_from(dblock);
                 for grow in g.row_iter() {
                     if let Some(gblock) = grow.get(j..j + BLOCK) {
                         for (a, &g) in acc.iter_mut().zip(gblock) {
@@ -127,7 +128,7 @@ pub(crate) fn unbroadcast_grad<T: Scalar>(g: MatRef<'_, T>, mut db: MatMut<'_, T
                         }
                     }
                 }
-                dblock.copy_from_slice(&acc);
+                dblock.copy_from(&acc);
                 j += BLOCK;
             }
             for (d, j) in blocks.into_remainder().iter_mut().zip(j..) {

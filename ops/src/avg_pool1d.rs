@@ -23,6 +23,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::max_pool1d::{Pool, Pool1dSpec};
 use crate::StdOp;
 use embedgrad_core::{Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
@@ -71,7 +72,7 @@ impl<T: Scalar> Op<T> for AvgPool1d {
         let ch = ch.max(1);
         let inv = T::ONE / T::from_usize(taps.k);
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
-            for (o, yo) in yrow.chunks_exact_mut(ch).enumerate() {
+            for (o, yo) in yrow.exact_rows_mut(ch).enumerate() {
                 for y in yo.iter_mut() {
                     *y = T::ZERO;
                 }
@@ -105,7 +106,7 @@ impl<T: Scalar> Op<T> for AvgPool1d {
         let ch = ch.max(1);
         let inv = T::ONE / T::from_usize(taps.k);
         for (grow, dxrow) in g.row_iter().zip(dx.row_iter_mut()) {
-            for (o, go) in grow.chunks_exact(ch).enumerate() {
+            for (o, go) in grow.exact_rows(ch).enumerate() {
                 for j in 0..taps.k {
                     let Some(ds) = taps.input(o, j).and_then(|i| dxrow.get_mut(i * ch..(i + 1) * ch))
                     else {

@@ -71,6 +71,7 @@
 //! let _: Tensor<2, 12> = g.conv1d(x, w, b, Conv1dSpec::<5, 2, 4, 3>::new()).unwrap();
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
@@ -128,7 +129,7 @@ pub const fn conv1d_out_len(
                 (t - span) / stride + 1
             }
         }
-        Padding::Same => t.div_ceil(stride),
+        Padding::Same => embedgrad_core::nopanic::div_up(t, stride),
     }
 }
 
@@ -327,16 +328,16 @@ impl<T: Scalar> Op<T> for Conv1d {
         // One tap's `CIN × COUT` block (`max(1)`: no zero chunk size, even wrapped).
         let tap = (cin * cout).max(1);
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
-            for (o, yo) in yrow.chunks_exact_mut(cout).enumerate() {
+            for (o, yo) in yrow.exact_rows_mut(cout).enumerate() {
                 for (y, &b) in yo.iter_mut().zip(b.as_slice()) {
                     *y = b;
                 }
-                for (k, wk) in w.as_slice().chunks_exact(tap).enumerate() {
+                for (k, wk) in w.as_slice().exact_rows(tap).enumerate() {
                     let Some(xs) = g.taps.input(o, k).and_then(|i| xrow.get(i * cin..(i + 1) * cin))
                     else {
                         continue;
                     };
-                    for (&xv, wrow) in xs.iter().zip(wk.chunks_exact(cout)) {
+                    for (&xv, wrow) in xs.iter().zip(wk.exact_rows(cout)) {
                         for (y, &wv) in yo.iter_mut().zip(wrow) {
                             *y += xv * wv;
                         }
@@ -361,8 +362,8 @@ impl<T: Scalar> Op<T> for Conv1d {
         match index {
             0 => {
                 for (grow, dxrow) in g.row_iter().zip(dx.row_iter_mut()) {
-                    for (o, go) in grow.chunks_exact(cout).enumerate() {
-                        for (k, wk) in w.as_slice().chunks_exact(tap).enumerate() {
+                    for (o, go) in grow.exact_rows(cout).enumerate() {
+                        for (k, wk) in w.as_slice().exact_rows(tap).enumerate() {
                             let Some(ds) = geo
                                 .taps
                                 .input(o, k)
@@ -370,7 +371,7 @@ impl<T: Scalar> Op<T> for Conv1d {
                             else {
                                 continue;
                             };
-                            for (d, wrow) in ds.iter_mut().zip(wk.chunks_exact(cout)) {
+                            for (d, wrow) in ds.iter_mut().zip(wk.exact_rows(cout)) {
                                 let mut acc = T::ZERO;
                                 for (&wv, &gv) in wrow.iter().zip(go) {
                                     acc += wv * gv;
@@ -383,15 +384,15 @@ impl<T: Scalar> Op<T> for Conv1d {
             }
             1 => {
                 for (xrow, grow) in x.row_iter().zip(g.row_iter()) {
-                    for (o, go) in grow.chunks_exact(cout).enumerate() {
-                        let dw = dx.as_mut_slice().chunks_exact_mut(tap);
+                    for (o, go) in grow.exact_rows(cout).enumerate() {
+                        let dw = dx.as_mut_slice().exact_rows_mut(tap);
                         for (k, dwk) in dw.enumerate() {
                             let Some(xs) =
                                 geo.taps.input(o, k).and_then(|i| xrow.get(i * cin..(i + 1) * cin))
                             else {
                                 continue;
                             };
-                            for (&xv, drow) in xs.iter().zip(dwk.chunks_exact_mut(cout)) {
+                            for (&xv, drow) in xs.iter().zip(dwk.exact_rows_mut(cout)) {
                                 for (d, &gv) in drow.iter_mut().zip(go) {
                                     *d += xv * gv;
                                 }
@@ -402,7 +403,7 @@ impl<T: Scalar> Op<T> for Conv1d {
             }
             _ => {
                 for grow in g.row_iter() {
-                    for go in grow.chunks_exact(cout) {
+                    for go in grow.exact_rows(cout) {
                         for (d, &gv) in dx.as_mut_slice().iter_mut().zip(go) {
                             *d += gv;
                         }

@@ -36,6 +36,7 @@
 //! [`conv1d_out_len`]: crate::conv1d::conv1d_out_len
 //! [`conv1d_pad_left`]: crate::conv1d::conv1d_pad_left
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::conv1d::{conv1d_out_len, dim16, Padding, Taps};
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
@@ -120,7 +121,7 @@ impl<T: Scalar> Op<T> for DepthwiseConv1d {
         };
         let c = c.max(1);
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
-            for (o, yo) in yrow.chunks_exact_mut(c).enumerate() {
+            for (o, yo) in yrow.exact_rows_mut(c).enumerate() {
                 for (y, &b) in yo.iter_mut().zip(b.as_slice()) {
                     *y = b;
                 }
@@ -151,7 +152,7 @@ impl<T: Scalar> Op<T> for DepthwiseConv1d {
         match index {
             0 => {
                 for (grow, dxrow) in g.row_iter().zip(dx.row_iter_mut()) {
-                    for (o, go) in grow.chunks_exact(c).enumerate() {
+                    for (o, go) in grow.exact_rows(c).enumerate() {
                         for (k, wk) in w.row_iter().enumerate() {
                             let Some(ds) =
                                 taps.input(o, k).and_then(|i| dxrow.get_mut(i * c..(i + 1) * c))
@@ -167,7 +168,7 @@ impl<T: Scalar> Op<T> for DepthwiseConv1d {
             }
             1 => {
                 for (xrow, grow) in x.row_iter().zip(g.row_iter()) {
-                    for (o, go) in grow.chunks_exact(c).enumerate() {
+                    for (o, go) in grow.exact_rows(c).enumerate() {
                         for (k, dwk) in dx.row_iter_mut().enumerate() {
                             let Some(xs) = taps.input(o, k).and_then(|i| xrow.get(i * c..(i + 1) * c))
                             else {
@@ -182,7 +183,7 @@ impl<T: Scalar> Op<T> for DepthwiseConv1d {
             }
             _ => {
                 for grow in g.row_iter() {
-                    for go in grow.chunks_exact(c) {
+                    for go in grow.exact_rows(c) {
                         for (d, &gv) in dx.as_mut_slice().iter_mut().zip(go) {
                             *d += gv;
                         }

@@ -19,6 +19,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::conv1d::dim16;
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
@@ -74,7 +75,7 @@ impl<T: Scalar> Op<T> for GlobalAvgPool1d {
             for y in yrow.iter_mut() {
                 *y = T::ZERO;
             }
-            for frame in xrow.chunks_exact(c.max(1)) {
+            for frame in xrow.exact_rows(c.max(1)) {
                 for (y, &v) in yrow.iter_mut().zip(frame) {
                     *y += v;
                 }
@@ -98,7 +99,7 @@ impl<T: Scalar> Op<T> for GlobalAvgPool1d {
         };
         let inv = T::ONE / T::from_usize(t);
         for (grow, dxrow) in g.row_iter().zip(dx.row_iter_mut()) {
-            for frame in dxrow.chunks_exact_mut(c.max(1)) {
+            for frame in dxrow.exact_rows_mut(c.max(1)) {
                 for (d, &gv) in frame.iter_mut().zip(grow) {
                     *d += gv * inv;
                 }

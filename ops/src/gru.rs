@@ -72,6 +72,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
 
@@ -202,7 +203,7 @@ impl<T: Scalar> Op<T> for Gru {
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
             let mut hbuf = [T::ZERO; GRU_MAX_HIDDEN];
             let Some(hp) = hbuf.get_mut(..h) else { return };
-            for (xt, yt) in xrow.chunks_exact(c.max(1)).zip(yrow.chunks_exact_mut(h.max(1))) {
+            for (xt, yt) in xrow.exact_rows(c.max(1)).zip(yrow.exact_rows_mut(h.max(1))) {
                 preact(xt, hp, w, b, ai, ah);
                 for (j, (yv, &hpj)) in yt.iter_mut().zip(hp.iter()).enumerate() {
                     let Some((_, z, n, _)) = gates(ai, ah, h, j) else {
@@ -448,7 +449,7 @@ mod tests {
                     let n = (an + r * bn).tanh();
                     hn[j] = (1.0 - z) * n + z * hp[j];
                 }
-                out[(bi * t + ti) * h..(bi * t + ti + 1) * h].copy_from_slice(&hn);
+                out[(bi * t + ti) * h..(bi * t + ti + 1) * h].copy_from(&hn);
                 hp = hn;
             }
         }

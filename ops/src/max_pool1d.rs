@@ -29,6 +29,7 @@
 //! # Ok::<(), embedgrad_core::Error>(())
 //! ```
 
+use embedgrad_core::nopanic::SliceExt as _;
 use crate::conv1d::{conv1d_out_len, dim16, Padding, Taps};
 use crate::StdOp;
 use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
@@ -160,7 +161,7 @@ impl<T: Scalar> Op<T> for MaxPool1d {
             return;
         };
         for (xrow, yrow) in x.row_iter().zip(y.row_iter_mut()) {
-            for (o, yo) in yrow.chunks_exact_mut(ch.max(1)).enumerate() {
+            for (o, yo) in yrow.exact_rows_mut(ch.max(1)).enumerate() {
                 for (c, y) in yo.iter_mut().enumerate() {
                     let j = argmax(xrow, &taps, o, c, ch);
                     let v = j.and_then(|j| taps.input(o, j)).and_then(|i| xrow.get(i * ch + c));
@@ -182,7 +183,7 @@ impl<T: Scalar> Op<T> for MaxPool1d {
             return;
         };
         for ((xrow, grow), dxrow) in x.row_iter().zip(g.row_iter()).zip(dx.row_iter_mut()) {
-            for (o, go) in grow.chunks_exact(ch.max(1)).enumerate() {
+            for (o, go) in grow.exact_rows(ch.max(1)).enumerate() {
                 for (c, &gv) in go.iter().enumerate() {
                     let at = argmax(xrow, &taps, o, c, ch).and_then(|j| taps.input(o, j));
                     if let Some(d) = at.and_then(|i| dxrow.get_mut(i * ch + c)) {

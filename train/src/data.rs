@@ -65,6 +65,7 @@
 
 use crate::optim::{minimize, Feeds, Optimizer};
 use crate::rng::SplitMix64;
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
 
 mod table;
@@ -316,9 +317,7 @@ impl<'a> Dataset<'a> {
     ) -> Result<(), Error> {
         let (d, k) = (self.dim(), self.classes);
         let w = targets.width(k);
-        let mut out = x
-            .chunks_exact_mut(d.max(1))
-            .zip(y.chunks_exact_mut(w.max(1)));
+        let mut out = x.exact_rows_mut(d.max(1)).zip(y.exact_rows_mut(w.max(1)));
         for (i, (xr, yr)) in rows.zip(out.by_ref()) {
             self.x.row_into(i, xr)?;
             // Finite as stored (checked by `new`), but an `f64` beyond `f32`'s range, or a
@@ -405,7 +404,7 @@ impl<'a> Dataset<'a> {
         let b = self.batch_rows(x, y, targets)?;
         let loss = g.tensor::<1, 1>(feeds.loss)?;
         let mut total = T::ZERO;
-        for chunk in indices.chunks(b) {
+        for chunk in indices.pieces(b) {
             self.feed_batch(g, feeds, targets, chunk, x, y)?;
             total += minimize(opt, g, loss)?;
         }
@@ -448,12 +447,12 @@ impl<'a> Dataset<'a> {
             correct: 0,
             total: 0,
         };
-        for chunk in indices.chunks(b) {
+        for chunk in indices.pieces(b) {
             self.feed_batch(g, feeds, targets, chunk, x, y)?;
             g.run_many(&[feeds.loss, scores])?;
             ev.loss += g.value(loss)?.data[0][0];
             let s = g.value_slice(scores)?;
-            for (&i, row) in chunk.iter().zip(s.chunks_exact(self.classes.max(1))) {
+            for (&i, row) in chunk.iter().zip(s.exact_rows(self.classes.max(1))) {
                 if self.label(i.into()).map(usize::from) == Some(crate::argmax(row)) {
                     ev.correct += 1;
                 }

@@ -53,6 +53,7 @@
 //! ```
 
 use crate::safetensors::{self, Dims, Dtype, Problem, RawTensor, SafeTensors, WeightsError};
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Scalar};
 
 /// An int8 tensor's quantization: `real = scale · (q − zero_point)`.
@@ -173,7 +174,7 @@ impl QuantLayer<'_> {
     /// `out = layer(x)`, integers only.
     fn run(&self, x: &[i8], out: &mut [i8]) {
         let zx = i32::from(self.input.zero_point);
-        let rows = self.weight.chunks_exact(self.inputs.max(1));
+        let rows = self.weight.exact_rows(self.inputs.max(1));
         let per_out = self.bias.iter().zip(self.multiplier).zip(self.shift);
         for ((o, w), ((&b, &m0), &shift)) in out.iter_mut().zip(rows).zip(per_out) {
             let mut acc = b;
@@ -273,10 +274,10 @@ impl<'a, const L: usize> QuantMlp<'a, L> {
             }
             prev = l.outputs;
         }
-        let (a, b) = scratch.split_at_mut(w);
+        let (a, b) = scratch.split_at_most_mut(w);
         let (mut src, mut dst) = (a, b);
         if let Some(d) = src.get_mut(..x.len()) {
-            d.copy_from_slice(x);
+            d.copy_from(x);
         }
         for (k, l) in self.layers.iter().enumerate() {
             let input = src.get(..l.inputs).unwrap_or(&[]);
@@ -304,7 +305,7 @@ impl<'a, const L: usize> QuantMlp<'a, L> {
                 found: scratch.len(),
             });
         }
-        let (q, rest) = scratch.split_at_mut(n);
+        let (q, rest) = scratch.split_at_most_mut(n);
         let p = self.input();
         for (d, &v) in q.iter_mut().zip(x) {
             *d = p.quantize(v);
@@ -374,8 +375,8 @@ impl<'a, const L: usize> QuantMlp<'a, L> {
                 if l.relu { 1.0 } else { 0.0 },
             ];
             if let Some(dst) = quant.get_mut(k) {
-                for (d, v) in dst.chunks_exact_mut(4).zip(q) {
-                    d.copy_from_slice(&v.to_le_bytes());
+                for (d, v) in dst.exact_rows_mut(4).zip(q) {
+                    d.copy_from(&v.to_le_bytes());
                 }
             }
         }
@@ -584,7 +585,7 @@ impl core::fmt::Write for ByteWriter<'_> {
             .buf
             .get_mut(self.len..self.len + s.len())
             .ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
+        dst.copy_from(s.as_bytes());
         self.len += s.len();
         Ok(())
     }
@@ -669,7 +670,7 @@ pub fn quantize<'s, T: Scalar, const L: usize>(
     // Calibration: the range of the input and of each layer's output.
     let mut ranges = [(0.0f64, 0.0f64); L];
     let mut input_range = (0.0f64, 0.0f64);
-    let (a, b) = scratch.split_at_mut(width);
+    let (a, b) = scratch.split_at_most_mut(width);
     for r in 0..rows {
         let first = layers.first().map_or(0, |l| l.inputs);
         let x = a.get_mut(..first).unwrap_or(&mut []);
@@ -723,10 +724,10 @@ pub fn quantize<'s, T: Scalar, const L: usize>(
     let (mut wrest, mut vrest) = (storage.weights, storage.words);
     let mut in_q = QParams::from_range(input_range.0, input_range.1);
     for ((l, range), q) in layers.iter().zip(&ranges).zip(out.iter_mut()) {
-        let (w, wr) = core::mem::take(&mut wrest).split_at_mut(l.inputs * l.outputs);
-        let (bias, vr) = core::mem::take(&mut vrest).split_at_mut(l.outputs);
-        let (mult, vr) = vr.split_at_mut(l.outputs);
-        let (shift, vr) = vr.split_at_mut(l.outputs);
+        let (w, wr) = core::mem::take(&mut wrest).split_at_most_mut(l.inputs * l.outputs);
+        let (bias, vr) = core::mem::take(&mut vrest).split_at_most_mut(l.outputs);
+        let (mult, vr) = vr.split_at_most_mut(l.outputs);
+        let (shift, vr) = vr.split_at_most_mut(l.outputs);
         wrest = wr;
         vrest = vr;
         let out_q = QParams::from_range(range.0, range.1);

@@ -61,6 +61,7 @@
 use crate::layers::Model;
 use core::fmt;
 use embedded_storage::nor_flash::NorFlash;
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, NodeKind, Op, Scalar};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -106,7 +107,7 @@ impl Name {
         }
         let src = s.as_bytes().get(..end).unwrap_or(&[]);
         if let Some(dst) = n.bytes.get_mut(..src.len()) {
-            dst.copy_from_slice(src);
+            dst.copy_from(src);
         }
         n.len = end as u8;
         n.cut = end < s.len();
@@ -142,7 +143,7 @@ impl fmt::Write for NameWriter {
             let at = usize::from(self.0.len);
             match self.0.bytes.get_mut(at..at + enc.len()) {
                 Some(dst) => {
-                    dst.copy_from_slice(enc);
+                    dst.copy_from(enc);
                     self.0.len += enc.len() as u8;
                 }
                 None => {
@@ -322,7 +323,7 @@ impl Dtype {
     /// bytes written.
     fn encode(self, v: f64, out: &mut [u8; 8]) -> usize {
         match self {
-            Dtype::F64 => out.copy_from_slice(&v.to_le_bytes()),
+            Dtype::F64 => out.copy_from(&v.to_le_bytes()),
             Dtype::F32 => {
                 if let Some(d) = out.first_chunk_mut::<4>() {
                     *d = (v as f32).to_le_bytes();

@@ -67,6 +67,7 @@
 //! ```
 
 use crate::optim::{argmax, minimize, Feeds, Optimizer};
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Shape};
 
 /// Something that produces feature rows of a fixed width, with or without a class label.
@@ -403,7 +404,7 @@ impl<T: Scalar, const B: usize, const D: usize> OnlineTrainer<T, B, D> {
         // the model made for these rows before learning from them.
         let scores = g.value_slice(self.logits)?;
         let mut correct = 0;
-        for (row, &label) in scores.chunks_exact(self.classes.max(1)).zip(&self.y) {
+        for (row, &label) in scores.exact_rows(self.classes.max(1)).zip(&self.y) {
             let hit = T::from_usize(argmax(row)) == label;
             self.running.record(hit);
             correct += usize::from(hit);
@@ -446,7 +447,7 @@ impl<T: Scalar, const B: usize, const D: usize> OnlineTrainer<T, B, D> {
                 found: features.len(),
             });
         }
-        row.copy_from_slice(features);
+        row.copy_from(features);
         self.classify_slot(g, slot)
     }
 

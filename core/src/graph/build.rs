@@ -1,6 +1,7 @@
 //! Building a graph: placeholders, variables, constants and operations, and freezing.
 
 use super::*;
+use crate::nopanic::SliceExt as _;
 
 impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, NODES, SCALARS> {
     fn push_node(
@@ -89,7 +90,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
                 // optimizer, so no length-mismatch panic path is linked.
                 if let Some(init) = init {
                     if let Some(dst) = region.get_mut(..init.len()) {
-                        dst.copy_from_slice(init);
+                        dst.copy_from(init);
                     }
                 }
             }

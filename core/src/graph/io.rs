@@ -2,6 +2,7 @@
 //! gradients.
 
 use super::*;
+use crate::nopanic::SliceExt as _;
 
 impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, NODES, SCALARS> {
     /// Copies row-major data into a placeholder (untyped; see [`Graph::feed`]).
@@ -181,6 +182,6 @@ fn write_checked<T: Scalar>(
     let dst = arena
         .get_mut(start..start + len)
         .ok_or(Error::InvalidArgument)?;
-    dst.copy_from_slice(data);
+    dst.copy_from(data);
     Ok(())
 }

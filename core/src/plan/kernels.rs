@@ -8,6 +8,7 @@
 //! product and apply the activation to the rounded sum, exactly as separate `matmul`, `add`
 //! and activation ops do, so fusing changes no bit.
 
+use crate::nopanic::SliceExt as _;
 use crate::{Activation, MatMut, MatRef, Scalar};
 
 /// Output columns accumulated together in registers.
@@ -38,12 +39,12 @@ fn columns<T: Scalar, const W: usize>(
         short_columns::<T, W>(a, k, b, cols, j, out);
         return;
     }
-    for (arow, orow) in a.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(cols)) {
+    for (arow, orow) in a.exact_rows(k.max(1)).zip(out.exact_rows_mut(cols)) {
         let Some(o) = orow.get_mut(j..j + W) else {
             continue;
         };
         // `b` from column `j`, one row of `b` per entry of `arow`.
-        let brows = b.chunks(cols);
+        let brows = b.pieces(cols);
         match o {
             [o0, o1, o2, o3] => {
                 let (mut s0, mut s1, mut s2, mut s3) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
@@ -104,7 +105,7 @@ fn short_columns<T: Scalar, const W: usize>(
         v
     };
     let (b0, b1) = (row(0), row(1));
-    let rows = a.chunks_exact(k.max(1)).zip(out.chunks_exact_mut(cols));
+    let rows = a.exact_rows(k.max(1)).zip(out.exact_rows_mut(cols));
     match (k, W) {
         (2, 2) => {
             let (&[u0, u1], &[v0, v1]) = (b0.as_slice(), b1.as_slice()) else {
@@ -211,7 +212,7 @@ pub fn dense_forward<T: Scalar>(
     macro_rules! finish {
         ($f:expr) => {
             if bias.len() == cols {
-                for orow in o.chunks_exact_mut(cols.max(1)) {
+                for orow in o.exact_rows_mut(cols.max(1)) {
                     for (v, &bj) in orow.iter_mut().zip(bias) {
                         *v = $f(*v + bj);
                     }
@@ -279,11 +280,11 @@ pub fn matmul_grad_a<T: Scalar>(
         // per entry, the rows of `B` read as pairs.
         let rows = da
             .as_mut_slice()
-            .chunks_exact_mut(kd)
-            .zip(g.as_slice().chunks_exact(2));
+            .exact_rows_mut(kd)
+            .zip(g.as_slice().exact_rows(2));
         for (darow, grow) in rows {
             let &[g0, g1] = grow else { continue };
-            for (d, brow) in darow.iter_mut().zip(bs.chunks_exact(2)) {
+            for (d, brow) in darow.iter_mut().zip(bs.exact_rows(2)) {
                 if let &[b0, b1] = brow {
                     put(d, (T::ZERO + g0 * b0) + g1 * b1);
                 }
@@ -293,11 +294,11 @@ pub fn matmul_grad_a<T: Scalar>(
     }
     for (darow, grow) in da
         .as_mut_slice()
-        .chunks_exact_mut(kd)
-        .zip(g.as_slice().chunks_exact(jd))
+        .exact_rows_mut(kd)
+        .zip(g.as_slice().exact_rows(jd))
     {
-        let mut brows = bs.chunks_exact(jd);
-        let mut blocks = darow.chunks_exact_mut(BLOCK);
+        let mut brows = bs.exact_rows(jd);
+        let mut blocks = darow.exact_rows_mut(BLOCK);
         for d in &mut blocks {
             let (Some(r0), Some(r1), Some(r2), Some(r3)) =
                 (brows.next(), brows.next(), brows.next(), brows.next())
@@ -353,10 +354,7 @@ pub fn matmul_grad_b<T: Scalar>(
             return;
         };
         let mut j = 0;
-        for (dt, dbm) in top
-            .chunks_exact_mut(BLOCK)
-            .zip(bottom.chunks_exact_mut(BLOCK))
-        {
+        for (dt, dbm) in top.exact_rows_mut(BLOCK).zip(bottom.exact_rows_mut(BLOCK)) {
             let (
                 Ok(&mut [ref mut t0, ref mut t1, ref mut t2, ref mut t3]),
                 Ok(&mut [ref mut u0, ref mut u1, ref mut u2, ref mut u3]),
@@ -366,7 +364,7 @@ pub fn matmul_grad_b<T: Scalar>(
             };
             let (mut s0, mut s1, mut s2, mut s3) = (start(t0), start(t1), start(t2), start(t3));
             let (mut v0, mut v1, mut v2, mut v3) = (start(u0), start(u1), start(u2), start(u3));
-            for (arow, grow) in asl.chunks_exact(kd).zip(gsl.chunks_exact(jd)) {
+            for (arow, grow) in asl.exact_rows(kd).zip(gsl.exact_rows(jd)) {
                 if let (Some(&[x0, x1]), Some(&[g0, g1, g2, g3])) = (
                     arow.get(k..k + 2).and_then(|s| <&[T; 2]>::try_from(s).ok()),
                     grow.get(j..j + 4).and_then(|s| <&[T; 4]>::try_from(s).ok()),
@@ -391,7 +389,7 @@ pub fn matmul_grad_b<T: Scalar>(
                 (top.get_mut(j..j + 2), bottom.get_mut(j..j + 2))
             {
                 let (mut s0, mut s1, mut v0, mut v1) = (start(t0), start(t1), start(u0), start(u1));
-                for (arow, grow) in asl.chunks_exact(kd).zip(gsl.chunks_exact(jd)) {
+                for (arow, grow) in asl.exact_rows(kd).zip(gsl.exact_rows(jd)) {
                     if let (Some(&[x0, x1]), Some(&[g0, g1])) = (
                         arow.get(k..k + 2).and_then(|s| <&[T; 2]>::try_from(s).ok()),
                         grow.get(j..j + 2).and_then(|s| <&[T; 2]>::try_from(s).ok()),
@@ -430,7 +428,7 @@ fn grad_b_rest<T: Scalar>(
 ) {
     for (q, d) in dbrow.iter_mut().enumerate().skip(j) {
         let mut s = if overwrite { T::ZERO } else { *d };
-        for (arow, grow) in a.chunks_exact(kd).zip(g.chunks_exact(jd)) {
+        for (arow, grow) in a.exact_rows(kd).zip(g.exact_rows(jd)) {
             if let (Some(&x), Some(&gv)) = (arow.get(k), grow.get(q)) {
                 s += x * gv;
             }
@@ -449,7 +447,7 @@ pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
         } else {
             (*d0, *d1)
         };
-        for grow in g.as_slice().chunks_exact(2) {
+        for grow in g.as_slice().exact_rows(2) {
             if let &[a, b] = grow {
                 s0 += a;
                 s1 += b;
@@ -458,7 +456,7 @@ pub fn column_sums<T: Scalar>(g: MatRef<'_, T>, db: &mut [T], overwrite: bool) {
         (*d0, *d1) = (s0, s1);
         return;
     }
-    let mut blocks = db.chunks_exact_mut(BLOCK);
+    let mut blocks = db.exact_rows_mut(BLOCK);
     let mut j = 0;
     for dblock in &mut blocks {
         let mut acc = [T::ZERO; BLOCK];
@@ -502,11 +500,8 @@ pub fn softmax_xent_forward<T: Scalar>(
     if z.cols() == 2 {
         // Two classes (binary classification, the tutorial's examples): the same operations
         // in the same order as the general loop below, on named locals.
-        let rows = z
-            .as_slice()
-            .chunks_exact(2)
-            .zip(c.as_slice().chunks_exact(2));
-        for ((zrow, crow), prow) in rows.zip(p.as_mut_slice().chunks_exact_mut(2)) {
+        let rows = z.as_slice().exact_rows(2).zip(c.as_slice().exact_rows(2));
+        for ((zrow, crow), prow) in rows.zip(p.as_mut_slice().exact_rows_mut(2)) {
             let (&[z0, z1], &[c0, c1], [p0, p1]) = (zrow, crow, prow) else {
                 continue;
             };
@@ -566,7 +561,7 @@ pub fn softmax_row<T: Scalar>(z: &[T], p: &mut [T]) -> (T, T) {
 pub fn softmax_xent_backward<T: Scalar>(g: T, c: MatRef<'_, T>, p: &mut [T], cols: usize) {
     if cols == 2 {
         // Two classes: the loop below on named locals, same operations in the same order.
-        for (prow, crow) in p.chunks_exact_mut(2).zip(c.as_slice().chunks_exact(2)) {
+        for (prow, crow) in p.exact_rows_mut(2).zip(c.as_slice().exact_rows(2)) {
             if let ([p0, p1], &[c0, c1]) = (prow, crow) {
                 let csum = T::ZERO + c0 + c1;
                 (*p0, *p1) = (g * (*p0 * csum - c0), g * (*p1 * csum - c1));
@@ -574,7 +569,7 @@ pub fn softmax_xent_backward<T: Scalar>(g: T, c: MatRef<'_, T>, p: &mut [T], col
         }
         return;
     }
-    for (prow, crow) in p.chunks_exact_mut(cols.max(1)).zip(c.row_iter()) {
+    for (prow, crow) in p.exact_rows_mut(cols.max(1)).zip(c.row_iter()) {
         let mut csum = T::ZERO;
         for &cj in crow {
             csum += cj;
@@ -595,8 +590,8 @@ pub fn softmax_xent_backward_into<T: Scalar>(
     cols: usize,
     overwrite: bool,
 ) {
-    let rows = p.chunks_exact(cols.max(1)).zip(c.row_iter());
-    for ((prow, crow), drow) in rows.zip(dz.chunks_exact_mut(cols.max(1))) {
+    let rows = p.exact_rows(cols.max(1)).zip(c.row_iter());
+    for ((prow, crow), drow) in rows.zip(dz.exact_rows_mut(cols.max(1))) {
         let mut csum = T::ZERO;
         for &cj in crow {
             csum += cj;

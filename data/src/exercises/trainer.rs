@@ -3,6 +3,7 @@
 
 use super::models::{self, Model, Net};
 use super::{dataset, split, CHANNELS, FEATURES, SAMPLES, TIMESTEPS, TRAIN};
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, Op, PlanOptions, PlanSummary, Scalar, Tensor};
 use embedgrad_ops::StdOp;
 use embedgrad_train::data::{shuffle, Evaluation, Targets};
@@ -81,7 +82,7 @@ fn rotate<T: Scalar>(x: &mut [T], q: [f64; 4]) {
         ],
     ];
     let r = r.map(|row| row.map(T::from_f64));
-    for v in x.chunks_exact_mut(3) {
+    for v in x.exact_rows_mut(3) {
         let (x0, x1, x2) = match v {
             [x0, x1, x2] => (*x0, *x1, *x2),
             _ => continue,
@@ -337,7 +338,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
 
     /// The row numbers of a part of the split.
     pub fn rows(&self, part: Part) -> &[u16] {
-        let (train, test) = self.indices.split_at(TRAIN);
+        let (train, test) = self.indices.split_at_most(TRAIN);
         match part {
             Part::Train => train,
             Part::Test => test,
@@ -355,7 +356,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
 
     /// Reshuffles the training windows: call before each epoch.
     pub fn start_epoch(&mut self) {
-        let (train, _) = self.indices.split_at_mut(TRAIN);
+        let (train, _) = self.indices.split_at_most_mut(TRAIN);
         shuffle(&mut self.rng, train);
     }
 
@@ -374,7 +375,7 @@ impl<T: Scalar, const B: usize, const P: usize> Trainer<T, B, P> {
         let start = k.checked_mul(B).ok_or(Error::InvalidArgument)?;
         let mut batch = [0u16; B];
         let n = {
-            let (train, _) = self.indices.split_at(TRAIN);
+            let (train, _) = self.indices.split_at_most(TRAIN);
             let rows = train
                 .get(start..TRAIN.min(start.saturating_add(B)))
                 .filter(|r| !r.is_empty())
@@ -461,12 +462,12 @@ mod tests {
     fn shifts_repeat_the_edge_frames() {
         let mut x: Vec<f32> = (0..FEATURES).map(|i| (i / CHANNELS) as f32).collect();
         shift_steps(&mut x, 3);
-        let steps: Vec<f32> = x.chunks(CHANNELS).map(|f| f[0]).collect();
+        let steps: Vec<f32> = x.pieces(CHANNELS).map(|f| f[0]).collect();
         assert_eq!(&steps[..5], &[0.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(steps[63], 60.0);
         let mut x: Vec<f32> = (0..FEATURES).map(|i| (i / CHANNELS) as f32).collect();
         shift_steps(&mut x, -2);
-        let steps: Vec<f32> = x.chunks(CHANNELS).map(|f| f[5]).collect();
+        let steps: Vec<f32> = x.pieces(CHANNELS).map(|f| f[5]).collect();
         assert_eq!(
             (steps[0], steps[61], steps[62], steps[63]),
             (2.0, 63.0, 63.0, 63.0)
@@ -486,7 +487,7 @@ mod tests {
         };
         turn.apply(&mut SplitMix64::new(3), &mut x);
         assert_ne!(x, before);
-        for (a, b) in x.chunks(3).zip(before.chunks(3)) {
+        for (a, b) in x.pieces(3).zip(before.pieces(3)) {
             let n = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
             assert!((n(a) - n(b)).abs() < 1e-9 * n(b).max(1.0));
         }

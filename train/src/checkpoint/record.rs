@@ -2,6 +2,7 @@
 //! [`CHUNK`]-byte buffer, and checking and decoding one (see the [module docs](super#format-version-2)).
 
 use super::*;
+use embedgrad_core::nopanic::{SliceExt as _, UsizeExt as _};
 
 /// The counts of a model about to be saved.
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +74,7 @@ impl Sink for SliceSink<'_> {
         self.0
             .get_mut(offset..offset + data.len())
             .ok_or(Error::InvalidArgument)?
-            .copy_from_slice(data);
+            .copy_from(data);
         Ok(())
     }
 }
@@ -102,11 +103,11 @@ impl<'a, K: Sink> Writer<'a, K> {
         while !bytes.is_empty() {
             let room = CHUNK - self.fill;
             let n = room.min(bytes.len());
-            let (now, later) = bytes.split_at(n);
+            let (now, later) = bytes.split_at_most(n);
             self.buf
                 .get_mut(self.fill..self.fill + n)
                 .ok_or(Error::InvalidArgument)?
-                .copy_from_slice(now);
+                .copy_from(now);
             self.fill += n;
             bytes = later;
             if self.fill == CHUNK {
@@ -136,7 +137,7 @@ impl<'a, K: Sink> Writer<'a, K> {
     /// Pads with `0xFF` to a multiple of `unit` and writes what is left; returns the length.
     pub(super) fn finish(self, unit: usize) -> Result<usize, Error> {
         if self.fill > 0 {
-            let end = self.fill.div_ceil(unit) * unit;
+            let end = self.fill.div_up(unit) * unit;
             let data = self.buf.get(..end).ok_or(Error::InvalidArgument)?;
             self.sink.put(self.offset, data)?;
         }
@@ -188,14 +189,14 @@ pub(super) fn encode<T: Scalar, O: Op<T>, const N: usize, const S: usize, K: Sin
 
 pub(super) fn put_bytes(dst: &mut [u8], at: usize, src: &[u8]) {
     if let Some(d) = dst.get_mut(at..at + src.len()) {
-        d.copy_from_slice(src);
+        d.copy_from(src);
     }
 }
 
 pub(super) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut v = [0u8; 4];
     if let Some(s) = b.get(at..at + 4) {
-        v.copy_from_slice(s);
+        v.copy_from(s);
     }
     u32::from_le_bytes(v)
 }
@@ -217,7 +218,7 @@ impl Source for SliceSource<'_> {
         self.0.len()
     }
     fn read(&mut self, offset: usize, buf: &mut [u8]) -> Result<(), Error> {
-        buf.copy_from_slice(
+        buf.copy_from(
             self.0
                 .get(offset..offset + buf.len())
                 .ok_or(Error::Corrupt)?,
@@ -271,7 +272,7 @@ impl<'a, R: Source> Reader<'a, R> {
             let src = self.buf.get(self.pos..self.pos + n).ok_or(Error::Corrupt)?;
             out.get_mut(done..done + n)
                 .ok_or(Error::Corrupt)?
-                .copy_from_slice(src);
+                .copy_from(src);
             self.pos += n;
             done += n;
         }
@@ -352,7 +353,7 @@ impl From<Reject> for RestoreError {
 pub(super) fn verify<R: Source>(src: &mut R) -> Result<Info, Reject> {
     let mut r = Reader::new(src);
     let mut h = [0u8; HEADER_LEN];
-    let (common, ours) = h.split_at_mut(COMMON_LEN);
+    let (common, ours) = h.split_at_most_mut(COMMON_LEN);
     r.take(common).map_err(reject)?;
     if common.get(..4) != Some(&MAGIC[..]) {
         return Err(Reject::Bad);

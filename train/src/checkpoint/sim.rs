@@ -37,6 +37,7 @@ use embedded_storage::nor_flash::{
     check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashError, NorFlashErrorKind,
     ReadNorFlash,
 };
+use embedgrad_core::nopanic::SliceExt as _;
 
 /// What an interrupted operation leaves behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,7 +267,7 @@ impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> ReadNorFlash
             return Err(SimError::ReadFault);
         }
         let o = offset as usize;
-        bytes.copy_from_slice(
+        bytes.copy_from(
             self.mem
                 .get(o..o + bytes.len())
                 .ok_or(SimError::OutOfBounds)?,
@@ -312,14 +313,8 @@ impl<const SIZE: usize, const WRITE: usize, const ERASE: usize> NorFlash
         if dst.iter().any(|&b| b != 0xFF) {
             return Err(SimError::NotErased);
         }
-        for (k, word) in bytes.chunks_exact(WRITE).enumerate() {
-            self.op(
-                o + k * WRITE,
-                WRITE,
-                false,
-                |d| d.copy_from_slice(word),
-                word,
-            )?;
+        for (k, word) in bytes.exact_rows(WRITE).enumerate() {
+            self.op(o + k * WRITE, WRITE, false, |d| d.copy_from(word), word)?;
         }
         Ok(())
     }

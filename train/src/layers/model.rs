@@ -2,6 +2,7 @@
 //! fine-tuning.
 
 use super::*;
+use embedgrad_core::nopanic::SliceExt as _;
 
 /// One dense layer of a built [`Model`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -168,7 +169,7 @@ impl<const B: usize, const IN: usize, const OUT: usize, const L: usize> Model<B,
         let y = g.value_slice(self.output.id())?;
         for (o, row) in out
             .iter_mut()
-            .zip(y.chunks_exact(OUT.max(1)))
+            .zip(y.exact_rows(OUT.max(1)))
             .take(rows.len())
         {
             for (d, &s) in o.iter_mut().zip(row) {

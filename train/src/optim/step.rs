@@ -2,6 +2,7 @@
 //! micro-batches, and evaluation.
 
 use super::Optimizer;
+use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
 
 /// Whether every gradient of every reached variable is finite.
@@ -241,7 +242,7 @@ pub fn evaluate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let loss = g.tensor::<1, 1>(feeds.loss)?;
     let mut total = T::ZERO;
     let mut correct = 0;
-    let mut label_chunks = labels.chunks_exact(rows.max(1));
+    let mut label_chunks = labels.exact_rows(rows.max(1));
     for (x, y) in chunks(g, feeds, xs, ys)? {
         let Some(lab) = label_chunks.next() else {
             return Err(Error::LengthMismatch {
@@ -254,7 +255,7 @@ pub fn evaluate<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         g.run_many(&[feeds.loss, probs])?;
         total += g.value(loss)?.data[0][0];
         let p = g.value_slice(probs)?;
-        for (row, &l) in p.chunks_exact(pshape.cols.max(1)).zip(lab) {
+        for (row, &l) in p.exact_rows(pshape.cols.max(1)).zip(lab) {
             if argmax(row) == l as usize {
                 correct += 1;
             }

@@ -2,6 +2,7 @@
 //! parsed file into a graph.
 
 use super::*;
+use embedgrad_core::nopanic::SliceExt as _;
 
 /// How a variable's values lie in its tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,7 +231,7 @@ pub fn load<T: Scalar, O: Op<T>, const N: usize, const S: usize, const MAX: usiz
                 t.name,
             ));
         }
-        for (index, b) in t.data.chunks_exact(t.dtype.size()).enumerate() {
+        for (index, b) in t.data.exact_rows(t.dtype.size()).enumerate() {
             if !T::from_f64(t.dtype.decode(b)).is_finite() {
                 return Err(WeightsError::at(Problem::NonFinite { index }, t.name));
             }

@@ -2,6 +2,7 @@
 //! `embedded-io` writer or a NOR flash.
 
 use super::*;
+use embedgrad_core::nopanic::SliceExt as _;
 
 /// Whether a header can hold `s` as it is written: no quote, backslash or control character
 /// (so nothing needs escaping).
@@ -206,7 +207,7 @@ pub fn write<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
                 fill = 0;
             }
             if let (Some(d), Some(s)) = (buf.get_mut(fill..fill + n), e.get(..n)) {
-                d.copy_from_slice(s);
+                d.copy_from(s);
             }
             fill += n;
         }
@@ -318,7 +319,7 @@ pub fn write_to_slice<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     let mut at = 0;
     write(g, params, dtype, |b| match out.get_mut(at..at + b.len()) {
         Some(d) => {
-            d.copy_from_slice(b);
+            d.copy_from(b);
             at += b.len();
             true
         }
@@ -376,9 +377,9 @@ pub fn write_to_flash<T: Scalar, O: Op<T>, const N: usize, const S: usize, F: No
     write(g, params, dtype, |mut b| {
         while !b.is_empty() {
             let n = (64 - fill).min(b.len());
-            let (now, later) = b.split_at(n);
+            let (now, later) = b.split_at_most(n);
             if let Some(d) = buf.get_mut(fill..fill + n) {
-                d.copy_from_slice(now);
+                d.copy_from(now);
             }
             fill += n;
             b = later;
