@@ -1,7 +1,6 @@
 //! Building a graph: placeholders, variables, constants and operations, and freezing.
 
 use super::*;
-use crate::nopanic::SliceExt as _;
 
 impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, NODES, SCALARS> {
     fn push_node(

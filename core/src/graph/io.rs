@@ -2,7 +2,6 @@
 //! gradients.
 
 use super::*;
-use crate::nopanic::SliceExt as _;
 
 impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, NODES, SCALARS> {
     /// Copies row-major data into a placeholder (untyped; see [`Graph::feed`]).

@@ -2,7 +2,6 @@
 //! parsed file into a graph.
 
 use super::*;
-use embedgrad_core::nopanic::SliceExt as _;
 
 /// How a variable's values lie in its tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! `embedded-io` writer or a NOR flash.
 
 use super::*;
-use embedgrad_core::nopanic::SliceExt as _;
 
 /// Whether a header can hold `s` as it is written: no quote, backslash or control character
 /// (so nothing needs escaping).
