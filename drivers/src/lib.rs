@@ -18,7 +18,7 @@
 //!     fn transaction(&mut self, _addr: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
 //!         for op in ops {
 //!             if let Operation::Read(buf) = op {
-//!                 buf.copy_from(&[0x00, 0x20, 0x00, 0x00, 0x00, 0x00]);
+//!                 buf.copy_from_slice(&[0x00, 0x20, 0x00, 0x00, 0x00, 0x00]);
 //!             }
 //!         }
 //!         Ok(())
@@ -158,7 +158,7 @@ impl AccelConfig {
 ///     fn transaction(&mut self, _addr: u8, ops: &mut [Operation<'_>]) -> Result<(), ErrorKind> {
 ///         for op in ops {
 ///             if let Operation::Read(buf) = op {
-///                 buf.copy_from(&[0x40, 0x00, 0xE0, 0x00, 0x00, 0x00]);
+///                 buf.copy_from_slice(&[0x40, 0x00, 0xE0, 0x00, 0x00, 0x00]);
 ///             }
 ///         }
 ///         Ok(())
