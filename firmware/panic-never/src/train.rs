@@ -6,6 +6,7 @@
 
 use core::hint::black_box;
 use embedgrad_core::{Error, Matrix};
+use embedgrad_data::seed::{self, Example};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::checkpoint::sim::{CutMode, SimFlash};
 use embedgrad_train::checkpoint::{self, Crc32, RestoreError, Slot, Store};
@@ -15,7 +16,6 @@ use embedgrad_train::layers::{Activation, Capacity, Dense, DenseSpec, FineTune, 
 use embedgrad_train::safetensors::{self, Dtype};
 #[cfg(feature = "json-reader")]
 use embedgrad_train::safetensors::{LoadOptions, SafeTensors};
-use embedgrad_data::seed::{self, Example};
 use embedgrad_train::{
     accumulate, argmax, clip_grad_norm, evaluate, fnv1a, grad_norm, gradients_finite, minimize,
     minimize_clipped, step_accumulated, Adam, Feeds, GradientDescent, LearningRate, Momentum,
