@@ -1,5 +1,6 @@
-//! int8 inference: post-training quantization of a trained network of dense layers, and an
-//! integer-only forward pass for parts without an FPU.
+//! int8 inference: post-training quantization of a trained network — dense layers, 1-D
+//! convolutions (and depthwise ones), max, average and global average pooling, relu, sigmoid
+//! and tanh — and an integer-only forward pass for parts without an FPU.
 //!
 //! **Scheme** (the one TensorFlow Lite Micro and CMSIS-NN use):
 //!
@@ -18,6 +19,13 @@
 //! buffers, written as safetensors by [`QuantMlp::write`] (int32 tensors first, so that each
 //! is 4-byte aligned in a file whose data is 8-aligned), and read back in place, from flash,
 //! by [`QuantMlp::from_safetensors`].
+//!
+//! Networks with convolutions and pooling are a [`QuantNet`] of [`QuantStage`]s, each of a
+//! [`Kind`] with the graph ops' layouts, made by [`quantize_net`] from [`FloatStage`]s: the
+//! same scheme for the weights (per output channel of a convolution), while pooling and a
+//! stand-alone relu keep their input's quantization (exact on the codes: the maximum, or one
+//! rounded mean), and sigmoid and tanh read a 256-entry table of output codes made at
+//! quantization time (with TensorFlow Lite's output quantizations).
 //!
 //! ```
 //! use embedgrad_train::quant::{self, FloatLayer, QuantStorage};
@@ -137,7 +145,9 @@ pub(crate) fn accumulator_fits(inputs: usize, bias: &[i32]) -> bool {
 
 mod dense;
 mod file;
+mod net;
 pub use dense::{quantize, FloatLayer, QuantLayer, QuantMlp, QuantStorage};
+pub use net::{quantize_net, storage_sizes, FloatStage, Kind, QuantNet, QuantStage};
 
 #[cfg(test)]
 mod tests;
