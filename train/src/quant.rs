@@ -147,7 +147,7 @@ mod dense;
 mod file;
 mod net;
 pub use dense::{quantize, FloatLayer, QuantLayer, QuantMlp, QuantStorage};
-pub use net::{quantize_net, storage_sizes, FloatStage, Kind, QuantNet, QuantStage};
+pub use net::{argmax_code, quantize_net, storage_sizes, FloatStage, Kind, QuantNet, QuantStage};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! The exercises CNN in int8 (see [`embedgrad_train::quant`]): quantized after training,
 //! calibrated on the training windows — three int8 convolutions with fused relu, two max
-//! poolings, a global average and the dense layer, integers only.
+//! poolings, a global average and the dense layer, integers only. The network reads the
+//! windows' bytes ([`WINDOWS`](super::WINDOWS)) as they are: its input quantization is
+//! theirs ([`INPUT`]: step 1/16, zero point 0), so no float is left on the device.
 //!
 //! ```no_run
 //! use embedgrad_data::exercises::{self, models, quantized, Part, Trainer, BATCH, CNN};
@@ -22,10 +24,16 @@
 //! ```
 
 use super::models::{Conv1, Conv2, Conv3, Pool1, Pool2, CNN_C1, CNN_C2, CNN_FEATURES};
-use super::{Net, CHANNELS, CLASSES, FEATURES, LABELS, TABLE, TIMESTEPS};
+use super::{Net, CHANNELS, CLASSES, FEATURES, LABELS, TABLE, TIMESTEPS, WINDOWS};
 use embedgrad_core::{Error, Graph, Op, Scalar};
 use embedgrad_ops::conv1d::Padding;
-use embedgrad_train::quant::{self, FloatStage, Kind, QuantNet, QuantStorage};
+use embedgrad_train::quant::{self, FloatStage, Kind, QParams, QuantNet, QuantStorage};
+
+/// The input's quantization: the windows' own bytes, `raw / 16` (see [`TABLE`]).
+pub const INPUT: QParams = QParams {
+    scale: 1.0 / 16.0,
+    zero_point: 0,
+};
 
 /// Stages of the int8 CNN.
 pub const STAGES: usize = 7;
@@ -94,9 +102,8 @@ pub const WEIGHTS: usize = 5 * CHANNELS * CNN_C1
 pub const WORDS: usize = 3 * (CNN_C1 + CNN_C2 + CNN_FEATURES + CLASSES);
 /// The widest activation (the first convolution's output, `32 · 16`; the input is 384).
 pub const WIDTH: usize = Conv1::OUT_COLS;
-/// Scratch bytes of an inference from float inputs: the quantized window and two
-/// activations.
-pub const SCRATCH: usize = FEATURES + 2 * WIDTH;
+/// Scratch bytes of an inference: two activations.
+pub const SCRATCH: usize = 2 * WIDTH;
 
 /// The integers of a quantized CNN (5,072 bytes of weights and 948 bytes of words).
 #[derive(Clone, Debug)]
@@ -163,6 +170,7 @@ pub fn quantize<'s, T: Scalar, O: Op<T>, const N: usize, const S: usize, const B
                 x.fill(0.0);
             }
         },
+        Some(INPUT),
         &mut scratch,
         QuantStorage {
             weights: &mut storage.weights,
@@ -174,7 +182,7 @@ pub fn quantize<'s, T: Scalar, O: Op<T>, const N: usize, const S: usize, const B
 /// Classifies the windows `rows` with the int8 CNN: `(correct, total)`.
 ///
 /// # Errors
-/// As [`QuantNet::classify`].
+/// As [`QuantNet::infer`].
 pub fn evaluate(q: &QuantNet<'_, STAGES>, rows: &[u16]) -> Result<(usize, usize), Error> {
     let mut correct = 0;
     predictions(q, rows, |r, class, _| {
@@ -189,18 +197,43 @@ pub fn evaluate(q: &QuantNet<'_, STAGES>, rows: &[u16]) -> Result<(usize, usize)
 /// output codes.
 ///
 /// # Errors
-/// As [`QuantNet::classify`].
+/// As [`QuantNet::infer`].
 pub fn predictions(
     q: &QuantNet<'_, STAGES>,
     rows: &[u16],
     mut each: impl FnMut(usize, usize, &[i8; CLASSES]),
 ) -> Result<(), Error> {
-    let (mut x, mut scratch, mut out) = ([0.0f32; FEATURES], [0i8; SCRATCH], [0i8; CLASSES]);
+    let mut scratch = [0i8; SCRATCH];
     for &r in rows {
         let r = usize::from(r);
-        TABLE.row_into(r, &mut x)?;
-        let c = q.classify(&x, &mut scratch, &mut out)?;
+        let mut out = [0i8; CLASSES];
+        let c = classify(
+            q,
+            window(r).ok_or(Error::InvalidArgument)?,
+            &mut scratch,
+            &mut out,
+        )?;
         each(r, c, &out);
     }
     Ok(())
+}
+
+/// The bytes of window `r` in flash, which the network reads as they are.
+pub fn window(r: usize) -> Option<&'static [i8]> {
+    WINDOWS.get(r * FEATURES..(r + 1) * FEATURES)
+}
+
+/// One window's class through the int8 CNN (`scratch`: [`SCRATCH`] bytes; `out` holds the
+/// output codes): integers only.
+///
+/// # Errors
+/// As [`QuantNet::infer`].
+pub fn classify(
+    q: &QuantNet<'_, STAGES>,
+    window: &[i8],
+    scratch: &mut [i8],
+    out: &mut [i8; CLASSES],
+) -> Result<usize, Error> {
+    q.infer(window, scratch, out)?;
+    Ok(quant::argmax_code(out))
 }

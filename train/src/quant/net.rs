@@ -801,8 +801,9 @@ fn weight_dims(kind: &Kind) -> Dims {
     }
 }
 
-/// The index of the largest code (the first on ties).
-pub(super) fn argmax_code(out: &[i8]) -> usize {
+/// The index of the largest output code (the first on ties): the class (dequantization is
+/// monotonic, so it is the float outputs' argmax too).
+pub fn argmax_code(out: &[i8]) -> usize {
     let mut best = 0;
     for (i, &v) in out.iter().enumerate() {
         if out.get(best).is_some_and(|&b| v > b) {
@@ -937,7 +938,10 @@ fn float_run<T: Scalar>(s: &FloatStage<'_, T>, x: &[f64], y: &mut [f64]) {
 /// Quantizes a float sequential network after training: runs it (in f64) on `rows`
 /// calibration rows that `row(i, x)` writes into `x` (the first stage's input), records each
 /// dense layer's and convolution's output range, and writes the int8 model into `storage`
-/// (sizes from [`storage_sizes`], which also gives the f64 `scratch`'s).
+/// (sizes from [`storage_sizes`], which also gives the f64 `scratch`'s). `input` is the
+/// input's quantization when the inputs already are integer codes of a known step (a
+/// sensor's raw samples, a data set's bytes: the network then reads them unchanged, with no
+/// float on the device), or `None` to calibrate it like the activations.
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] for buffers or weights of the wrong size or stages that do not
@@ -948,6 +952,7 @@ pub fn quantize_net<'s, T: Scalar, const L: usize>(
     stages: &[FloatStage<'_, T>; L],
     rows: usize,
     mut row: impl FnMut(usize, &mut [f64]),
+    input: Option<QParams>,
     scratch: &mut [f64],
     storage: QuantStorage<'s>,
 ) -> Result<QuantNet<'s, L>, Error> {
@@ -1018,7 +1023,10 @@ pub fn quantize_net<'s, T: Scalar, const L: usize>(
         output: UNIT,
     }; L];
     let (mut wrest, mut vrest) = (storage.weights, storage.words);
-    let mut in_q = QParams::from_range(input_range.0, input_range.1);
+    let mut in_q = input.unwrap_or(QParams::from_range(input_range.0, input_range.1));
+    if !(in_q.scale > 0.0 && in_q.scale.is_finite()) {
+        return Err(Error::InvalidArgument);
+    }
     for ((s, range), q) in stages.iter().zip(&ranges).zip(out.iter_mut()) {
         let n = s.kind.channels();
         let (w, wr) = core::mem::take(&mut wrest).split_at_mut(s.kind.weights());

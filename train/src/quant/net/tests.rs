@@ -291,6 +291,7 @@ fn pooling_relu_and_tables_are_exact_on_the_codes() {
                     .enumerate()
                     .for_each(|(j, v)| *v = (j as f64 / 32.0 - 4.0) * (i as f64 * 2.0 - 1.0))
             },
+            None,
             &mut scratch,
             QuantStorage {
                 weights: &mut w,
@@ -411,6 +412,7 @@ fn a_small_cnn_follows_the_float_one_and_round_trips_through_a_file() {
         &stages,
         n.rows.len(),
         |i, x| x.copy_from_slice(&n.rows[i]),
+        None,
         &mut scratch,
         QuantStorage {
             weights: &mut weights,
@@ -493,6 +495,7 @@ fn bad_networks_and_buffers_are_refused() {
             &stages,
             4,
             row,
+            None,
             &mut scratch,
             QuantStorage {
                 weights: &mut weights[1..],
@@ -506,6 +509,7 @@ fn bad_networks_and_buffers_are_refused() {
             &stages,
             0,
             row,
+            None,
             &mut scratch,
             QuantStorage {
                 weights: &mut weights,
@@ -527,6 +531,7 @@ fn bad_networks_and_buffers_are_refused() {
         &bad,
         4,
         row,
+        None,
         &mut scratch,
         QuantStorage {
             weights: &mut weights,
@@ -541,6 +546,7 @@ fn bad_networks_and_buffers_are_refused() {
             &bad,
             4,
             row,
+            None,
             &mut scratch,
             QuantStorage {
                 weights: &mut weights,
@@ -567,6 +573,7 @@ fn bad_networks_and_buffers_are_refused() {
             &bad,
             4,
             row,
+            None,
             &mut scratch,
             QuantStorage {
                 weights: &mut weights,
@@ -581,6 +588,7 @@ fn bad_networks_and_buffers_are_refused() {
         &stages,
         4,
         row,
+        None,
         &mut scratch,
         QuantStorage {
             weights: &mut weights,
@@ -605,5 +613,39 @@ fn bad_networks_and_buffers_are_refused() {
     assert_eq!(
         q.infer(&[0; 24], &mut buf, &mut [0; 3]),
         Err(Error::InvalidArgument)
+    );
+    // A fixed input quantization is kept (and must have a positive scale).
+    let raw = QParams {
+        scale: 1.0 / 16.0,
+        zero_point: -3,
+    };
+    let q = quantize_net(
+        &stages,
+        4,
+        row,
+        Some(raw),
+        &mut scratch,
+        QuantStorage {
+            weights: &mut weights,
+            words: &mut words,
+        },
+    )
+    .unwrap();
+    assert_eq!((q.input(), q.stages[0].input), (raw, raw));
+    let bad = QParams { scale: 0.0, ..raw };
+    assert_eq!(
+        quantize_net(
+            &stages,
+            4,
+            row,
+            Some(bad),
+            &mut scratch,
+            QuantStorage {
+                weights: &mut weights,
+                words: &mut words,
+            },
+        )
+        .err(),
+        Some(Error::InvalidArgument)
     );
 }
