@@ -140,7 +140,9 @@ impl<'a, const L: usize> QuantMlp<'a, L> {
             }
             prev = l.outputs;
         }
-        let (a, b) = scratch.split_at_mut(w);
+        let (a, b) = scratch
+            .split_at_mut_checked(w)
+            .ok_or(Error::InvalidArgument)?;
         let (mut src, mut dst) = (a, b);
         if let Some(d) = src.get_mut(..x.len()) {
             d.copy_from_slice(x);
@@ -171,7 +173,9 @@ impl<'a, const L: usize> QuantMlp<'a, L> {
                 found: scratch.len(),
             });
         }
-        let (q, rest) = scratch.split_at_mut(n);
+        let (q, rest) = scratch
+            .split_at_mut_checked(n)
+            .ok_or(Error::InvalidArgument)?;
         let p = self.input();
         for (d, &v) in q.iter_mut().zip(x) {
             *d = p.quantize(v);
@@ -481,7 +485,9 @@ pub fn quantize<'s, T: Scalar, const L: usize>(
     // Calibration: the range of the input and of each layer's output.
     let mut ranges = [(0.0f64, 0.0f64); L];
     let mut input_range = (0.0f64, 0.0f64);
-    let (a, b) = scratch.split_at_mut(width);
+    let (a, b) = scratch
+        .split_at_mut_checked(width)
+        .ok_or(Error::InvalidArgument)?;
     for r in 0..rows {
         let first = layers.first().map_or(0, |l| l.inputs);
         let x = a.get_mut(..first).unwrap_or(&mut []);
@@ -535,10 +541,18 @@ pub fn quantize<'s, T: Scalar, const L: usize>(
     let (mut wrest, mut vrest) = (storage.weights, storage.words);
     let mut in_q = QParams::from_range(input_range.0, input_range.1);
     for ((l, range), q) in layers.iter().zip(&ranges).zip(out.iter_mut()) {
-        let (w, wr) = core::mem::take(&mut wrest).split_at_mut(l.inputs * l.outputs);
-        let (bias, vr) = core::mem::take(&mut vrest).split_at_mut(l.outputs);
-        let (mult, vr) = vr.split_at_mut(l.outputs);
-        let (shift, vr) = vr.split_at_mut(l.outputs);
+        let (w, wr) = core::mem::take(&mut wrest)
+            .split_at_mut_checked(l.inputs * l.outputs)
+            .ok_or(Error::InvalidArgument)?;
+        let (bias, vr) = core::mem::take(&mut vrest)
+            .split_at_mut_checked(l.outputs)
+            .ok_or(Error::InvalidArgument)?;
+        let (mult, vr) = vr
+            .split_at_mut_checked(l.outputs)
+            .ok_or(Error::InvalidArgument)?;
+        let (shift, vr) = vr
+            .split_at_mut_checked(l.outputs)
+            .ok_or(Error::InvalidArgument)?;
         wrest = wr;
         vrest = vr;
         let out_q = QParams::from_range(range.0, range.1);

@@ -1,8 +1,12 @@
 //! Each int8 kernel against a plain f64 evaluation of the same quantized arithmetic, and a
 //! small network through quantization, inference and a file.
 
+use super::calibrate::float_run;
 use super::*;
+use crate::quant::{multiplier, QuantStorage};
+use crate::safetensors::{Dtype, Problem, SafeTensors};
 use crate::SplitMix64;
+use embedgrad_ops::conv1d::{conv1d_out_len, conv1d_pad_left};
 use std::vec::Vec;
 
 /// `z + round(acc · m0 / 2^shift)` in f64 (exact for the small accumulators here), relu at
