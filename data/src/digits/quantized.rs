@@ -192,20 +192,24 @@ pub fn quantize_pixels<'s, T: Scalar, O: Op<T>, const N: usize, const S: usize, 
     )
 }
 
-/// The class of image `r` through a [`quantize_pixels`] network, from its bytes in flash,
-/// integers only (`scratch`: [`PIXEL_SCRATCH`] bytes; `out` holds the output codes).
+/// The class of an image (its 64 pixel bytes, `0..=16`, as in [`PIXELS`]) through a
+/// [`quantize_pixels`] network, integers only (`scratch`: [`PIXEL_SCRATCH`] bytes; `out`
+/// holds the output codes).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for a row past the data set; as [`QuantNet::infer`].
+/// As [`QuantNet::infer`] (for an image of the wrong length too).
 pub fn classify_pixels(
     q: &QuantNet<'_, 2>,
-    r: usize,
+    pixels: &[u8],
     scratch: &mut [i8],
     out: &mut [i8; CLASSES],
 ) -> Result<usize, Error> {
-    let pixels = PIXELS
-        .get(r * FEATURES..(r + 1) * FEATURES)
-        .ok_or(Error::InvalidArgument)?;
+    if pixels.len() != FEATURES {
+        return Err(Error::LengthMismatch {
+            expected: FEATURES,
+            found: pixels.len(),
+        });
+    }
     if scratch.len() < FEATURES {
         return Err(Error::LengthMismatch {
             expected: PIXEL_SCRATCH,
@@ -229,7 +233,10 @@ pub fn evaluate_pixels(q: &QuantNet<'_, 2>, rows: &[u16]) -> Result<(usize, usiz
     let mut correct = 0;
     for &r in rows {
         let r = usize::from(r);
-        let c = classify_pixels(q, r, &mut scratch, &mut out)?;
+        let pixels = PIXELS
+            .get(r * FEATURES..(r + 1) * FEATURES)
+            .ok_or(Error::InvalidArgument)?;
+        let c = classify_pixels(q, pixels, &mut scratch, &mut out)?;
         if LABELS.get(r).map(|&l| usize::from(l)) == Some(c) {
             correct += 1;
         }
