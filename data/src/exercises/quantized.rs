@@ -105,7 +105,7 @@ pub const WIDTH: usize = Conv1::OUT_COLS;
 /// Scratch bytes of an inference: two activations.
 pub const SCRATCH: usize = 2 * WIDTH;
 
-/// The integers of a quantized CNN (5,072 bytes of weights and 948 bytes of words).
+/// The integers of a quantized CNN (4,928 bytes of weights and 948 bytes of words).
 #[derive(Clone, Debug)]
 pub struct Storage {
     /// The weights.
