@@ -1,7 +1,7 @@
 //! The exercises CNN in int8 (see [`embedgrad_train::quant`]): quantized after training,
 //! calibrated on the training windows — three int8 convolutions with fused relu, two max
 //! poolings, a global average and the dense layer, integers only. The network reads the
-//! windows' bytes ([`WINDOWS`](super::WINDOWS)) as they are: its input quantization is
+//! windows' bytes ([`WINDOWS`]) as they are: its input quantization is
 //! theirs ([`INPUT`]: step 1/16, zero point 0), so no float is left on the device.
 //!
 //! ```no_run

@@ -274,7 +274,7 @@ impl Kind {
     }
 }
 
-/// One stage of a [`QuantNet`] (borrowed from a [`QuantStorage`] or a weight file).
+/// One stage of a [`QuantNet`] (borrowed from a [`QuantStorage`](super::QuantStorage) or a weight file).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuantStage<'a> {
     /// What it computes.
