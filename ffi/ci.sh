@@ -7,9 +7,11 @@
 #     (checked) and compiles as C99, C11, C++11 and C++17; the C training loop in README.md is
 #     examples/train_minimal.c;
 #  2. embedgrad-sim's f32 run of mlp_xor gives the reference (final loss, accuracy, checksum),
-#     written to target/ffi-ci/reference.h;
+#     written to target/ffi-ci/reference.h; the example series_reference (the small conv1d,
+#     pooling and GRU graphs of tests/time_series.c, built with embedgrad-ops in Rust: forward
+#     values and one training step) writes target/ffi-ci/series_reference.h;
 #  3. host: the C tests (tests/train_mlp_xor.c, tests/bad_inputs.c, tests/header_use.c,
-#     tests/weights_checkpoints.c) under
+#     tests/weights_checkpoints.c, tests/time_series.c) under
 #     AddressSanitizer and UBSan, and header_use.c again as C++11; the minimal example (examples/train_minimal.c) as C and as C++, through the
 #     example Makefile, and through the example CMakeLists.txt when cmake is installed; the
 #     bad-input test again against a library built with other capacities (EMBEDGRAD_FFI_NODES,
@@ -42,7 +44,7 @@ QUICK=0
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -56,7 +58,7 @@ CWARN=(-Wall -Wextra -Werror -pedantic)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)
 HOST_LIB=${CARGO_TARGET_DIR:-target}/release/libembedgrad_ffi.a
 ARM_LIB=${CARGO_TARGET_DIR:-target}/$RUST_TARGET/release/libembedgrad_ffi.a
-TESTS=(train_mlp_xor bad_inputs header_use weights_checkpoints)
+TESTS=(train_mlp_xor bad_inputs header_use weights_checkpoints time_series)
 # The functions whose panic paths the gate cannot remove (see step 4), and the test that calls
 # them instead of bad_inputs.
 READER_API=(eg_weights_load)
@@ -186,6 +188,8 @@ cat >"$OUT/reference.h" <<EOF
 #define EG_REF_ACCURACY $ref_acc
 #define EG_REF_CHECKSUM 0x${ref_sum}ull
 EOF
+echo "series_reference: the time-series graphs of tests/time_series.c in Rust"
+cargo run -q --release -p embedgrad-ffi --example series_reference >"$OUT/series_reference.h"
 
 # ----- host -----------------------------------------------------------------------------------
 

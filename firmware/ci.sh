@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Firmware CI for embedgrad.
 #
-# Checks that expected.txt (embedgrad-sim's f32 results) and the pre-trained digits model in
-# boards/weights/ (embedgrad-sim train digits --save) are up to date, builds every example
+# Checks that expected.txt (embedgrad-sim's f32 results) and the models in boards/weights/
+# (embedgrad-sim train digits --save; the int8 ones of embedgrad-data's int8_reference) are up
+# to date, builds every example
 # firmware (src/bin/*.rs of boards/) for every QEMU board, runs each one in QEMU under
 # `timeout` (each trains a seed example on the device and passes only when it reproduces the
 # simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
@@ -214,6 +215,14 @@ if ./gen-expected.sh "$OUT/expected.txt" "$OUT/digits.safetensors" >"$OUT/gen-ex
     else
         fail "boards/weights/digits.safetensors is stale: run ./gen-expected.sh and commit it"
     fi
+    # The int8 models of the inference firmwares (embedgrad-data's example int8_reference).
+    for w in digits_int8 exercises_int8; do
+        if cmp "boards/weights/$w.safetensors" "$OUT/$w.safetensors"; then
+            echo "boards/weights/$w.safetensors matches int8_reference's"
+        else
+            fail "boards/weights/$w.safetensors is stale: run ./gen-expected.sh and commit it"
+        fi
+    done
 else
     fail "gen-expected.sh failed (see $OUT/gen-expected.log)"
     show_log "$OUT/gen-expected.log"
@@ -240,6 +249,7 @@ SELFTESTS=("selftest_fail:1:^FAIL " "selftest_panic:101:^PANIC " "selftest_fault
 ROWS=()
 SKIPS=()
 FT_ROWS=()
+INF_ROWS=()
 declare -A SEEN
 
 # metric LOG KEY: the value of KEY=... on the last METRIC line that has it.
@@ -314,6 +324,10 @@ for board in "${BOARD_LIST[@]}"; do
             [[ -n "$insns3" ]] || { insns3="?"; fail "$board/$ex at opt-level 3: no instruction count"; }
         fi
         ROWS+=("$board|$ex|${batch:-?}|$flash|$ram|$stack|$total|${graph:-?}|$insns|$insns3|$cpu|${loss:-?}|${sim:-?}|$status|$budget")
+        # The inference firmwares (f32 against int8): one inference, sizes, held-out count.
+        if [[ "$ex" == infer_* ]]; then
+            INF_ROWS+=("$board|$ex|$flash|$ram|$stack|$total|$insns|$(metric "$log" test_correct)/$(metric "$log" test_total)")
+        fi
         # The fine-tuning firmwares also measure the weight-file reader: the plugin's lines
         # after the first step's, named by their `reader_marks` line in order.
         marks=$(metric "$log" reader_marks)
@@ -545,6 +559,17 @@ if ((${#FT_ROWS[@]})); then
     done
     echo "trainer = Adam's state for the trainable scalars, the split and the batch buffers;"
     echo "buffer = the RAM file of the round-trip check (a device would stream to flash instead)."
+fi
+if ((${#INF_ROWS[@]})); then
+    echo
+    echo "Inference, f32 against int8 (held-out rows; insns = one inference at opt-level s, from"
+    echo "the input's bytes to its class; RAM = .data + .bss + the stack's high-water mark):"
+    printf '%-15s %-21s %8s %6s %7s %9s %10s %9s\n' board example "flash B" "RAM B" "stack B" \
+        "RAM+stk B" "insns" "held-out"
+    for r in "${INF_ROWS[@]}"; do
+        IFS='|' read -r -a c <<<"$r"
+        printf '%-15s %-21s %8s %6s %7s %9s %10s %9s\n' "${c[@]}"
+    done
 fi
 if ((${#INTERP_ROWS[@]})); then
     echo

@@ -143,6 +143,7 @@ pub fn split(indices: &mut [u16; SAMPLES]) -> Result<(&mut [u16], &mut [u16]), E
 }
 
 pub mod models;
+pub mod quantized;
 pub mod stream;
 mod trainer;
 pub use models::{Model, Net};

@@ -460,6 +460,45 @@ enum eg_op
    * a sum).
    */
   EG_OP_MSE = 24,
+  /**
+   * 1-D convolution over time (configured: `channels` = input channels, `stride`,
+   * `dilation`, `padding`): inputs `x` `Bx(T*CIN)` (time outer), `w` `(K*CIN)xCOUT`, `b`
+   * `1xCOUT`; `Bx(TOUT*COUT)`. Through `eg_push_op_config` or `eg_conv1d`.
+   */
+  EG_OP_CONV1D = 25,
+  /**
+   * Depthwise 1-D convolution (configured: `stride`, `dilation`, `padding`): inputs `x`
+   * `Bx(T*C)`, `w` `KxC`, `b` `1xC`; `Bx(TOUT*C)`.
+   */
+  EG_OP_DEPTHWISE_CONV1D = 26,
+  /**
+   * The maximum of each window over time (configured: `channels`, `window`, `stride`):
+   * `Bx(T*C) -> Bx(TOUT*C)`. 1 input.
+   */
+  EG_OP_MAX_POOL1D = 27,
+  /**
+   * The mean of each window over time (configured as `EG_OP_MAX_POOL1D`). 1 input.
+   */
+  EG_OP_AVG_POOL1D = 28,
+  /**
+   * The mean over all steps of each channel (configured: `channels`): `Bx(T*C) -> BxC`.
+   * 1 input.
+   */
+  EG_OP_GLOBAL_AVG_POOL1D = 29,
+  /**
+   * The same values in another shape (configured: `rows`, `cols`; as many entries).
+   * 1 input.
+   */
+  EG_OP_RESHAPE = 30,
+  /**
+   * Columns `start..start+len` of every row (configured: `start`, `len`). 1 input.
+   */
+  EG_OP_SLICE_COLS = 31,
+  /**
+   * A GRU layer over the window (PyTorch's equations, gates `r|z|n`): inputs `x`
+   * `Bx(T*C)`, `w` `(C+H)x3H`, `b` `2x3H`; the hidden sequence `Bx(T*H)`. No parameter.
+   */
+  EG_OP_GRU = 32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -663,6 +702,32 @@ typedef uint32_t eg_restored;
 #endif // __cplusplus
 
 /**
+ * The padding of a convolution (`eg_op_config.padding`).
+ */
+enum eg_padding
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No padding: only output steps whose kernel lies wholly inside the input.
+   */
+  EG_PADDING_VALID = 0,
+  /**
+   * Zeros so that `TOUT = ceil(T / stride)` (TensorFlow's `"same"`; the smaller half on
+   * the left).
+   */
+  EG_PADDING_SAME = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_padding eg_padding;
+#else
+typedef uint32_t eg_padding;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A graph of f32 nodes and the standard ops, in memory the caller owns. Opaque: C only holds
  * pointers to it, obtained from `eg_graph_init`.
  */
@@ -806,6 +871,50 @@ typedef struct eg_error_info {
    */
   size_t found_cols;
 } eg_error_info;
+
+/**
+ * The sizes of a configured op (`eg_push_op_config`). Each op reads only its own fields
+ * (see `eg_op`); every other field must be 0, so that a size given to the wrong op is
+ * reported instead of ignored.
+ */
+typedef struct eg_op_config {
+  /**
+   * Input channels (`EG_OP_CONV1D`) or channels (the poolings).
+   */
+  uint32_t channels;
+  /**
+   * Steps per window (`EG_OP_MAX_POOL1D`, `EG_OP_AVG_POOL1D`).
+   */
+  uint32_t window;
+  /**
+   * Steps between outputs (the convolutions and poolings).
+   */
+  uint32_t stride;
+  /**
+   * Steps between taps (the convolutions).
+   */
+  uint32_t dilation;
+  /**
+   * An `eg_padding` value (the convolutions).
+   */
+  uint32_t padding;
+  /**
+   * Rows of the result (`EG_OP_RESHAPE`).
+   */
+  uint32_t rows;
+  /**
+   * Columns of the result (`EG_OP_RESHAPE`).
+   */
+  uint32_t cols;
+  /**
+   * First column (`EG_OP_SLICE_COLS`).
+   */
+  uint32_t start;
+  /**
+   * Columns (`EG_OP_SLICE_COLS`).
+   */
+  uint32_t len;
+} eg_op_config;
 
 /**
  * One variable and its tensor in a file: a NUL-terminated name (`"0.weight"`), the
@@ -1596,6 +1705,121 @@ eg_status eg_accumulate(struct eg_graph *g, eg_node x, eg_node y, eg_node loss, 
  * As `eg_accumulate`, and `opt` as in `eg_optimizer_step`.
  */
 eg_status eg_step_accumulated(struct eg_optimizer *opt, struct eg_graph *g, eg_node x, eg_node y, eg_node loss, const float *xs, size_t xs_len, const float *ys, size_t ys_len, float *loss_out);
+
+/**
+ * Adds the operation `op` (an `eg_op` value) configured by `*config`, on the nodes
+ * `inputs[0..n_inputs]`, and stores the new node's handle in `*out`. The time-series ops
+ * read the fields their `eg_op` entry names; every other op takes an all-zero
+ * configuration.
+ *
+ * Errors: INVALID_ARGUMENT (unknown `op`, a size out of range or 0, a non-zero field the op
+ * does not read, an unknown padding), ARITY, SHAPE_MISMATCH, INVALID_SHAPE, UNKNOWN_NODE,
+ * FOREIGN_NODE, NODE_CAPACITY, SCALAR_CAPACITY, NULL_POINTER, MISALIGNED, OVERLAP.
+ *
+ * # Safety
+ * `g` is NULL or a graph from `eg_graph_init` that nothing else uses during the call;
+ * `config` is NULL or points to one configuration; `inputs` is NULL or points to
+ * `n_inputs` handles; `out` is NULL or valid for one write.
+ */
+eg_status eg_push_op_config(struct eg_graph *g, uint32_t op, const struct eg_op_config *config, const eg_node *inputs, size_t n_inputs, eg_node *out);
+
+/**
+ * A 1-D convolution of `x` (`Bx(T*cin)`) with `w` (`(K*cin)xCOUT`) and `b` (`1xCOUT`),
+ * `stride`, `dilation` and `padding` (an `eg_padding` value) (`EG_OP_CONV1D`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * `g` is NULL or a graph from `eg_graph_init` that nothing else uses during the call; `out`
+ * is NULL or valid for one write. The same holds for the wrappers below.
+ */
+eg_status eg_conv1d(struct eg_graph *g, eg_node x, eg_node w, eg_node b, uint32_t cin, uint32_t stride, uint32_t dilation, uint32_t pad, eg_node *out);
+
+/**
+ * A depthwise 1-D convolution of `x` (`Bx(T*C)`) with `w` (`KxC`) and `b` (`1xC`)
+ * (`EG_OP_DEPTHWISE_CONV1D`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_depthwise_conv1d(struct eg_graph *g, eg_node x, eg_node w, eg_node b, uint32_t stride, uint32_t dilation, uint32_t pad, eg_node *out);
+
+/**
+ * The maximum of each window of `window` steps, every `stride` steps, of `x`
+ * (`Bx(T*channels)`) (`EG_OP_MAX_POOL1D`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_max_pool1d(struct eg_graph *g, eg_node x, uint32_t channels, uint32_t window, uint32_t stride, eg_node *out);
+
+/**
+ * The mean of each window, as `eg_max_pool1d` (`EG_OP_AVG_POOL1D`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_avg_pool1d(struct eg_graph *g, eg_node x, uint32_t channels, uint32_t window, uint32_t stride, eg_node *out);
+
+/**
+ * The mean over all steps of each of the `channels` channels of `x`: `BxC`
+ * (`EG_OP_GLOBAL_AVG_POOL1D`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_global_avg_pool1d(struct eg_graph *g, eg_node x, uint32_t channels, eg_node *out);
+
+/**
+ * `x`'s values as a `rows x cols` matrix (as many entries) (`EG_OP_RESHAPE`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_reshape(struct eg_graph *g, eg_node x, uint32_t rows, uint32_t cols, eg_node *out);
+
+/**
+ * Columns `start..start+len` of every row of `x` (`EG_OP_SLICE_COLS`).
+ *
+ * Errors: as `eg_push_op_config`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_slice_cols(struct eg_graph *g, eg_node x, uint32_t start, uint32_t len, eg_node *out);
+
+/**
+ * The last `width` columns of every row of `x`: the last step of a sequence of steps of
+ * `width` values (a GRU's `h_T`) (`EG_OP_SLICE_COLS`).
+ *
+ * Errors: as `eg_push_op_config`; INVALID_ARGUMENT for a width of 0 or more than `x`'s
+ * columns.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_last_step(struct eg_graph *g, eg_node x, uint32_t width, eg_node *out);
+
+/**
+ * A GRU layer over the window of `x` (`Bx(T*C)`), with `w` (`(C+H)x3H`) and `b` (`2x3H`):
+ * the hidden sequence `Bx(T*H)` (`EG_OP_GRU`).
+ *
+ * Errors: as `eg_push_op`.
+ *
+ * # Safety
+ * As `eg_conv1d`.
+ */
+eg_status eg_gru(struct eg_graph *g, eg_node x, eg_node w, eg_node b, eg_node *out);
 
 /**
  * The name of a status value (`"EG_STATUS_SHAPE_MISMATCH"`), or `"EG_STATUS_UNKNOWN"` for a

@@ -219,6 +219,7 @@ mod graph;
 mod guard;
 mod ops;
 mod optim;
+mod series;
 mod status;
 mod weights;
 
@@ -226,6 +227,7 @@ pub use checkpoint::*;
 pub use graph::*;
 pub use ops::*;
 pub use optim::*;
+pub use series::*;
 pub use status::{eg_status_str, EgErrorInfo, EgStatus};
 pub use weights::*;
 

@@ -74,6 +74,29 @@ pub enum EgOp {
     /// Mean squared error: inputs predictions, targets of the same shape; `1x1` (a mean, not
     /// a sum).
     Mse = 24,
+    /// 1-D convolution over time (configured: `channels` = input channels, `stride`,
+    /// `dilation`, `padding`): inputs `x` `Bx(T*CIN)` (time outer), `w` `(K*CIN)xCOUT`, `b`
+    /// `1xCOUT`; `Bx(TOUT*COUT)`. Through `eg_push_op_config` or `eg_conv1d`.
+    Conv1d = 25,
+    /// Depthwise 1-D convolution (configured: `stride`, `dilation`, `padding`): inputs `x`
+    /// `Bx(T*C)`, `w` `KxC`, `b` `1xC`; `Bx(TOUT*C)`.
+    DepthwiseConv1d = 26,
+    /// The maximum of each window over time (configured: `channels`, `window`, `stride`):
+    /// `Bx(T*C) -> Bx(TOUT*C)`. 1 input.
+    MaxPool1d = 27,
+    /// The mean of each window over time (configured as `EG_OP_MAX_POOL1D`). 1 input.
+    AvgPool1d = 28,
+    /// The mean over all steps of each channel (configured: `channels`): `Bx(T*C) -> BxC`.
+    /// 1 input.
+    GlobalAvgPool1d = 29,
+    /// The same values in another shape (configured: `rows`, `cols`; as many entries).
+    /// 1 input.
+    Reshape = 30,
+    /// Columns `start..start+len` of every row (configured: `start`, `len`). 1 input.
+    SliceCols = 31,
+    /// A GRU layer over the window (PyTorch's equations, gates `r|z|n`): inputs `x`
+    /// `Bx(T*C)`, `w` `(C+H)x3H`, `b` `2x3H`; the hidden sequence `Bx(T*H)`. No parameter.
+    Gru = 32,
 }
 
 /// The axis of `eg_reduce_sum`.
@@ -131,6 +154,7 @@ pub(crate) fn std_op(op: u32, param: f32) -> Result<StdOp, Fail> {
     const SPARSE_SOFTMAX_CE: u32 = EgOp::SparseSoftmaxCrossEntropy as u32;
     const SIGMOID_BCE: u32 = EgOp::SigmoidBinaryCrossEntropy as u32;
     const MSE: u32 = EgOp::Mse as u32;
+    const GRU: u32 = EgOp::Gru as u32;
     match op {
         NEGATIVE => plain(negative::Negative.into()),
         LOG => plain(log::Log.into()),
@@ -156,13 +180,19 @@ pub(crate) fn std_op(op: u32, param: f32) -> Result<StdOp, Fail> {
         SPARSE_SOFTMAX_CE => plain(sparse_softmax_cross_entropy::SparseSoftmaxCrossEntropy.into()),
         SIGMOID_BCE => plain(sigmoid_binary_cross_entropy::SigmoidBinaryCrossEntropy.into()),
         MSE => plain(mse::Mse.into()),
+        GRU => plain(embedgrad_ops::gru::Gru.into()),
+        // The time-series ops but the GRU need their configuration (`eg_push_op_config`).
         _ => Err(Fail::Api(EgStatus::InvalidArgument)),
     }
 }
 
 /// Adds an op node; `inputs` are C handles.
 fn push(graph: &mut FfiGraph, op: u32, param: f32, inputs: &[EgNode]) -> Result<NodeId, Fail> {
-    let op = std_op(op, param)?;
+    push_std(graph, std_op(op, param)?, inputs)
+}
+
+/// Adds the node of a standard op; `inputs` are C handles.
+pub(crate) fn push_std(graph: &mut FfiGraph, op: StdOp, inputs: &[EgNode]) -> Result<NodeId, Fail> {
     if inputs.len() > MAX_INPUTS {
         return Err(Error::Arity {
             expected: MAX_INPUTS,

@@ -82,6 +82,11 @@ static void every_call(eg_graph *g, eg_status want)
     eg_flash fl = flash_of(NULL);
     uint8_t bytes[64] = {0};
     uint32_t seq = 555, restored = 555;
+    eg_op_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.channels = 1;
+    cfg.window = 2;
+    cfg.stride = 2;
     OK(eg_sgd_init(&opt, 0.1f));
     memset(&info, 0x5A, sizeof info);
     memset(&werr, 0x5A, sizeof werr);
@@ -130,6 +135,16 @@ static void every_call(eg_graph *g, eg_status want)
     EXPECT(eg_sparse_softmax_cross_entropy(g, n, n, &out), want);
     EXPECT(eg_sigmoid_binary_cross_entropy(g, n, n, &out), want);
     EXPECT(eg_mse(g, n, n, &out), want);
+    EXPECT(eg_push_op_config(g, EG_OP_MAX_POOL1D, &cfg, ins, 1, &out), want);
+    EXPECT(eg_conv1d(g, n, n, n, 1, 1, 1, EG_PADDING_VALID, &out), want);
+    EXPECT(eg_depthwise_conv1d(g, n, n, n, 1, 1, EG_PADDING_SAME, &out), want);
+    EXPECT(eg_max_pool1d(g, n, 1, 2, 2, &out), want);
+    EXPECT(eg_avg_pool1d(g, n, 1, 2, 2, &out), want);
+    EXPECT(eg_global_avg_pool1d(g, n, 1, &out), want);
+    EXPECT(eg_reshape(g, n, 1, 1, &out), want);
+    EXPECT(eg_slice_cols(g, n, 0, 1, &out), want);
+    EXPECT(eg_last_step(g, n, 1, &out), want);
+    EXPECT(eg_gru(g, n, n, n, &out), want);
     EXPECT(eg_optimizer_step(&opt, g), want);
     EXPECT(eg_minimize(&opt, g, n, &f), want);
     EXPECT(eg_accumulate(g, n, n, n, data, 4, data, 4, &f), want);
@@ -255,6 +270,31 @@ static void pointers(eg_graph *g)
     EXPECT(eg_matmul(g, x, w, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_negative(g, x, NULL), EG_STATUS_NULL_POINTER);
     EXPECT(eg_reduce_sum(g, x, EG_AXIS_ALL, NULL), EG_STATUS_NULL_POINTER);
+    {
+        eg_op_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.channels = 2;
+        cfg.window = 1;
+        cfg.stride = 1;
+        EXPECT(eg_push_op_config(g, EG_OP_MAX_POOL1D, NULL, ins, 1, &out), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_push_op_config(g, EG_OP_MAX_POOL1D, &cfg, NULL, 1, &out), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_push_op_config(g, EG_OP_MAX_POOL1D, &cfg, ins, 1, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_push_op_config(g, EG_OP_MAX_POOL1D, (const eg_op_config *)(void *)inside, ins, 1, &out),
+               EG_STATUS_OVERLAP);
+        EXPECT(eg_conv1d(g, x, w, w, 2, 1, 1, EG_PADDING_VALID, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_depthwise_conv1d(g, x, w, w, 1, 1, EG_PADDING_VALID, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_max_pool1d(g, x, 2, 1, 1, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_avg_pool1d(g, x, 2, 1, 1, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_global_avg_pool1d(g, x, 2, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_reshape(g, x, 1, 4, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_slice_cols(g, x, 0, 1, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_last_step(g, x, 1, NULL), EG_STATUS_NULL_POINTER);
+        EXPECT(eg_gru(g, x, w, w, NULL), EG_STATUS_NULL_POINTER);
+        /* Sizes out of range: zero channels, an unknown padding, a window of 0. */
+        EXPECT(eg_conv1d(g, x, w, w, 0, 1, 1, EG_PADDING_VALID, &out), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_conv1d(g, x, w, w, 2, 1, 1, 2, &out), EG_STATUS_INVALID_ARGUMENT);
+        EXPECT(eg_max_pool1d(g, x, 2, 0, 1, &out), EG_STATUS_INVALID_ARGUMENT);
+    }
 
     /* optimizers */
     EXPECT(eg_sgd_init(NULL, 0.1f), EG_STATUS_NULL_POINTER);

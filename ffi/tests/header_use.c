@@ -206,6 +206,62 @@ static void ops_kinds_axes_optimizers(void)
     }
 }
 
+/* The time-series ops, each through eg_push_op_config with every field of eg_op_config named
+ * (positional initialisers: C99 and C++11 alike), and the paddings. Leaves: x (2x8, two
+ * windows of 4 steps of 2 channels), a conv1d weight (4x2: kernel 2) and bias (1x2), a
+ * depthwise weight (2x2) and bias, a GRU weight (3x3: 2 inputs + 1 unit, 3 gates) and bias
+ * (2x3). */
+static void time_series_ops(void)
+{
+    struct cfg_case {
+        eg_op op;
+        const char *name;
+        eg_op_config cfg; /* channels window stride dilation padding rows cols start len */
+        size_t n_inputs, in1, in2, rows, cols;
+    };
+    static const struct cfg_case all[] = {
+        {EG_OP_CONV1D, "EG_OP_CONV1D", {2, 0, 1, 1, EG_PADDING_VALID, 0, 0, 0, 0}, 3, 1, 2, 2, 6},
+        {EG_OP_DEPTHWISE_CONV1D, "EG_OP_DEPTHWISE_CONV1D", {0, 0, 1, 1, EG_PADDING_SAME, 0, 0, 0, 0}, 3, 3, 4, 2, 8},
+        {EG_OP_MAX_POOL1D, "EG_OP_MAX_POOL1D", {2, 2, 2, 0, 0, 0, 0, 0, 0}, 1, 0, 0, 2, 4},
+        {EG_OP_AVG_POOL1D, "EG_OP_AVG_POOL1D", {2, 2, 1, 0, 0, 0, 0, 0, 0}, 1, 0, 0, 2, 6},
+        {EG_OP_GLOBAL_AVG_POOL1D, "EG_OP_GLOBAL_AVG_POOL1D", {2, 0, 0, 0, 0, 0, 0, 0, 0}, 1, 0, 0, 2, 2},
+        {EG_OP_RESHAPE, "EG_OP_RESHAPE", {0, 0, 0, 0, 0, 4, 4, 0, 0}, 1, 0, 0, 4, 4},
+        {EG_OP_SLICE_COLS, "EG_OP_SLICE_COLS", {0, 0, 0, 0, 0, 0, 0, 2, 4}, 1, 0, 0, 2, 4},
+        {EG_OP_GRU, "EG_OP_GRU", {0, 0, 0, 0, 0, 0, 0, 0, 0}, 3, 5, 6, 2, 4},
+    };
+    static const float x_data[16] = {1, 2, 3, 4, 5, 6, 7, 8, 8, 7, 6, 5, 4, 3, 2, 1};
+    static const float w_data[9] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f, 0.9f};
+    eg_graph *g = NULL;
+    eg_node leaves[7], out = 0, inputs[3];
+    eg_padding padding = EG_PADDING_SAME;
+    size_t i, rows = 0, cols = 0;
+    float value[16];
+
+    OK(eg_graph_init(&mem, sizeof mem, &g));
+    OK(eg_placeholder(g, 2, 8, &leaves[0]));
+    OK(eg_variable(g, 4, 2, w_data, 8, &leaves[1]));
+    OK(eg_variable(g, 1, 2, w_data, 2, &leaves[2]));
+    OK(eg_variable(g, 2, 2, w_data, 4, &leaves[3]));
+    OK(eg_variable(g, 1, 2, w_data, 2, &leaves[4]));
+    OK(eg_variable(g, 3, 3, w_data, 9, &leaves[5]));
+    OK(eg_variable(g, 2, 3, w_data, 6, &leaves[6]));
+    OK(eg_feed(g, leaves[0], x_data, 16));
+    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+        inputs[0] = leaves[0];
+        inputs[1] = leaves[all[i].in1];
+        inputs[2] = leaves[all[i].in2];
+        OK(eg_push_op_config(g, all[i].op, &all[i].cfg, inputs, all[i].n_inputs, &out));
+        OK(eg_run(g, out));
+        OK(eg_shape(g, out, &rows, &cols));
+        CHECK(rows == all[i].rows && cols == all[i].cols);
+        OK(eg_value(g, out, value, rows * cols));
+        if (check_failed) printf("  (while checking %s)\n", all[i].name);
+    }
+    OK(eg_conv1d(g, leaves[0], leaves[1], leaves[2], 2, 1, 1, (uint32_t)padding, &out));
+    OK(eg_shape(g, out, &rows, &cols));
+    CHECK(rows == 2 && cols == 8);
+}
+
 /* The structs: every field of the error details and of the optimizer is readable. */
 static void structs(void)
 {
@@ -370,5 +426,6 @@ int main(void)
     ops_kinds_axes_optimizers();
     structs();
     models_io();
+    time_series_ops();
     return check_summary("header_use");
 }

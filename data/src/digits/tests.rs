@@ -263,4 +263,32 @@ fn the_int8_network_is_within_a_point_of_f32() {
         quantized::evaluate(&back, t.rows(Part::Test)).unwrap(),
         (correct, total)
     );
+    // The same network reading the pixel bytes as they are (what the firmware runs), and
+    // through a file.
+    let mut storage = Box::new(quantized::Storage::new());
+    let q = quantized::quantize_pixels(&g, t.net(), t.rows(Part::Train), &mut storage).unwrap();
+    let (correct, total) = quantized::evaluate_pixels(&q, t.rows(Part::Test)).unwrap();
+    let pixels_acc = correct as f64 / total as f64;
+    println!("digits held-out, int8 from the pixel bytes: {pixels_acc:.4} ({correct}/{total})");
+    assert!(
+        (f32_acc - pixels_acc).abs() <= 0.01,
+        "f32 {f32_acc}, int8 {pixels_acc}"
+    );
+    let mut file = Vec::new();
+    q.write(quantized::INDEX, |b| {
+        file.extend_from_slice(b);
+        true
+    })
+    .unwrap();
+    let mut aligned = vec![0u64; file.len().div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut aligned);
+    bytes[..file.len()].copy_from_slice(&file);
+    let st: SafeTensors<'_, 16> = SafeTensors::parse(&bytes[..file.len()]).unwrap();
+    let back = embedgrad_train::quant::QuantNet::<2>::from_safetensors(
+        &st,
+        quantized::KINDS,
+        quantized::INDEX,
+    )
+    .unwrap();
+    assert_eq!(back, q);
 }

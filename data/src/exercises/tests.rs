@@ -194,3 +194,55 @@ fn split_is_fixed_and_disjoint() {
     }
     assert_eq!(classes, [22, 25, 29, 36, 32, 25, 27]);
 }
+
+/// int8 after training: the CNN within one point of f32 on the held-out windows, and the
+/// same model through a safetensors file.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn the_int8_cnn_is_within_a_point_of_f32() {
+    use super::models::{CNN_NODES, CNN_PARAMETERS};
+    use super::{quantized, Model, Part, Trainer, BATCH, CNN};
+    use embedgrad_ops::prelude::*;
+    use embedgrad_train::quant::QuantNet;
+    use embedgrad_train::safetensors::SafeTensors;
+    const S: usize = Model::Cnn.planned_scalars();
+    let mut g: Box<StdGraph<f32, CNN_NODES, S>> = Box::new(StdGraph::new());
+    let mut t: Box<Trainer<f32, BATCH, CNN_PARAMETERS>> =
+        Box::new(Trainer::new(&mut g, &CNN).unwrap());
+    t.plan(&mut g).unwrap();
+    for _ in 0..CNN.epochs {
+        t.epoch(&mut g, |f| f()).unwrap();
+    }
+    let f32_acc = t.evaluate(&mut g, Part::Test).unwrap().accuracy();
+    let mut storage = Box::new(quantized::Storage::new());
+    let q = quantized::quantize(&g, t.net(), t.rows(Part::Train), &mut storage).unwrap();
+    let (correct, total) = quantized::evaluate(&q, t.rows(Part::Test)).unwrap();
+    let int8_acc = correct as f64 / total as f64;
+    println!("exercises CNN held-out: f32 {f32_acc:.4}, int8 {int8_acc:.4} ({correct}/{total})");
+    assert_eq!(total, 196);
+    assert!(
+        (f32_acc - int8_acc).abs() <= 0.01,
+        "f32 {f32_acc}, int8 {int8_acc}"
+    );
+    let mut file = Vec::new();
+    q.write(quantized::INDEX, |b| {
+        file.extend_from_slice(b);
+        true
+    })
+    .unwrap();
+    let mut aligned = vec![0u64; file.len().div_ceil(8)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut aligned);
+    bytes[..file.len()].copy_from_slice(&file);
+    let st: SafeTensors<'_, 32> = SafeTensors::parse(&bytes[..file.len()]).unwrap();
+    let back = QuantNet::<{ quantized::STAGES }>::from_safetensors(
+        &st,
+        quantized::KINDS,
+        quantized::INDEX,
+    )
+    .unwrap();
+    assert_eq!(back, q);
+    assert_eq!(
+        quantized::evaluate(&back, t.rows(Part::Test)).unwrap(),
+        (correct, total)
+    );
+}

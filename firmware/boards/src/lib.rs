@@ -29,6 +29,7 @@ pub mod digits;
 pub mod exercises;
 pub mod finetune;
 pub mod guard;
+pub mod infer;
 mod platform;
 pub mod stack;
 pub mod workload;

@@ -14,12 +14,13 @@
 //! links (e.g. `loop {}`) and look for calls into `core::panicking` in
 //! `arm-none-eabi-objdump -dC` of the binary (see the firmware README).
 //!
-//! It also runs in QEMU (`mps2-an386`) and exits 0 when the results are right, and 2, 3 or 4
-//! when the core, ops or train part returns an error or a wrong result.
+//! It also runs in QEMU (`mps2-an386`) and exits 0 when the results are right, and 2, 3, 4 or
+//! 5 when the core, ops, train or int8 ([`quant`]) part returns an error or a wrong result.
 #![no_std]
 #![no_main]
 
 mod ops;
+mod quant;
 mod train;
 
 use core::hint::black_box;
@@ -287,6 +288,8 @@ fn main() -> ! {
         3
     } else if !matches!(train::drive(&mut train::TrainGraph::new()), Ok(true)) {
         4
+    } else if !matches!(quant::drive(), Ok(true)) {
+        5
     } else {
         0
     };

@@ -1,5 +1,7 @@
 use super::*;
+use crate::safetensors::{self, Dims, Dtype, Problem, RawTensor, SafeTensors};
 use crate::SplitMix64;
+use embedgrad_core::Error;
 use std::vec::Vec;
 
 #[test]

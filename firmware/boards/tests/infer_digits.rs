@@ -1,0 +1,5 @@
+//! `cargo test --release --target T` classifies the held-out rows with the pre-trained digits network in f32 in QEMU.
+#![no_std]
+#![no_main]
+
+embedgrad_firmware::firmware!(embedgrad_firmware::infer::INFER_DIGITS);
