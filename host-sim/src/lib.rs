@@ -1,7 +1,7 @@
 //! # embedgrad-host-sim
 //!
 //! The desktop side of embedgrad: the library behind the `embedgrad-sim` binary. It trains the
-//! seed examples of `embedgrad-train` through the very same graph, ops and optimizer that the
+//! seed examples of `embedgrad-data` through the very same graph, ops and optimizer that the
 //! firmware runs, and turns the results into JSON lines ([`json`]) and SVG pictures ([`plot`]).
 //!
 //! ```

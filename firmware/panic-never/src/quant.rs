@@ -65,7 +65,7 @@ fn mlp() -> Result<bool, Error> {
     let written = q
         .write([0, 2], |b| match file.get_mut(n..n + b.len()) {
             Some(d) => {
-                d.copy_from_slice(b);
+                d.iter_mut().zip(b).for_each(|(d, b)| *d = *b);
                 n += b.len();
                 true
             }
@@ -181,7 +181,7 @@ fn net() -> Result<bool, Error> {
         .write([0, 1, 2, 3, 4, 5, 6, 7, 8], |b| {
             match file.get_mut(n..n + b.len()) {
                 Some(d) => {
-                    d.copy_from_slice(b);
+                    d.iter_mut().zip(b).for_each(|(d, b)| *d = *b);
                     n += b.len();
                     true
                 }
