@@ -53,6 +53,7 @@ use embedgrad_train::safetensors::{SafeTensors, WeightsError};
 use embedgrad_train::{minimize, Adam, Feeds, Schedule, SplitMix64};
 
 pub mod finetune;
+pub mod fleet;
 pub mod quantized;
 pub use finetune::{Writer, FINE_TUNE};
 
