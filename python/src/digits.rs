@@ -70,9 +70,9 @@ fn transpose(src: &[f32], rows: usize, cols: usize) -> PyResult<Vec<f32>> {
     let mut out = Vec::with_capacity(src.len());
     for c in 0..cols {
         for r in 0..rows {
-            let v = src
-                .get(r * cols + c)
-                .ok_or_else(|| EmbedgradError::new_err("internal: weight shorter than its shape"))?;
+            let v = src.get(r * cols + c).ok_or_else(|| {
+                EmbedgradError::new_err("internal: weight shorter than its shape")
+            })?;
             out.push(*v);
         }
     }
@@ -250,7 +250,11 @@ impl Model {
     /// one dict per epoch: `epoch`, `loss` (mean training loss per row, each batch's before
     /// its update), `steps`, `test_loss`, `test_accuracy`.
     #[pyo3(signature = (epochs = None))]
-    fn train<'py>(&mut self, py: Python<'py>, epochs: Option<usize>) -> PyResult<Bound<'py, PyList>> {
+    fn train<'py>(
+        &mut self,
+        py: Python<'py>,
+        epochs: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let n = epochs.unwrap_or(self.recipe.epochs);
         let history = PyList::empty(py);
         for _ in 0..n {
@@ -390,9 +394,8 @@ impl FleetClient {
     fn new(client: usize, clients: usize) -> PyResult<Self> {
         let mut g = new_graph();
         let mut c: Box<Client<f32, B>> = Box::new(Client::empty());
-        c.init(&mut g, client, clients).map_err(|e| {
-            EmbedgradError::new_err(format!("client {client} of {clients}: {e}"))
-        })?;
+        c.init(&mut g, client, clients)
+            .map_err(|e| EmbedgradError::new_err(format!("client {client} of {clients}: {e}")))?;
         Ok(Self { g, c })
     }
 
@@ -473,7 +476,10 @@ impl FleetClient {
         learning_rate: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let local = Self::local(None, learning_rate);
-        let (total, steps) = self.c.epoch(&mut self.g, round, epoch, &local).map_err(err)?;
+        let (total, steps) = self
+            .c
+            .epoch(&mut self.g, round, epoch, &local)
+            .map_err(err)?;
         let rows = self.c.rows().len();
         let d = PyDict::new(py);
         d.set_item("loss", f64::from(total) / rows.max(1) as f64)?;
@@ -523,11 +529,12 @@ fn digits_load(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyArray1
     Ok((x, PyArray1::from_vec(py, y)))
 }
 
+/// Row numbers as a numpy int64 array.
+type Indices<'py> = Bound<'py, PyArray1<i64>>;
+
 /// The crate's fixed split: `(train_idx, test_idx)`, 1,437 and 360 row numbers (int64).
 #[pyfunction]
-fn digits_split(
-    py: Python<'_>,
-) -> PyResult<(Bound<'_, PyArray1<i64>>, Bound<'_, PyArray1<i64>>)> {
+fn digits_split(py: Python<'_>) -> PyResult<(Indices<'_>, Indices<'_>)> {
     let mut idx = [0u16; digits::SAMPLES];
     let (train, test) = digits::split(&mut idx).map_err(err)?;
     let conv = |s: &[u16]| s.iter().map(|&r| i64::from(r)).collect::<Vec<i64>>();

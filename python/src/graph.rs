@@ -25,14 +25,24 @@ pub const STATE: usize = SCALARS / 2;
 /// The graph type behind `embedgrad.Graph`.
 type PyStdGraph = StdGraph<f64, NODES, SCALARS>;
 
-/// A zeroed box of `T`.
+/// A zeroed box of `T`, allocated and zeroed on the heap (never built on the stack).
 ///
 /// # Safety
 /// All-zero bytes must be a valid value of `T`.
 unsafe fn zeroed_box<T>() -> Box<T> {
-    // SAFETY: the caller guarantees that all-zero bytes are a valid `T`; `new_zeroed`
-    // allocates (aborting on failure, as `Box::new` does) and zeroes the memory.
-    unsafe { Box::<T>::new_zeroed().assume_init() }
+    let layout = std::alloc::Layout::new::<T>();
+    if layout.size() == 0 {
+        // SAFETY: the caller guarantees that all-zero bytes (here: none) are a valid `T`.
+        return Box::new(unsafe { core::mem::zeroed() });
+    }
+    // SAFETY: `layout` has a non-zero size (checked above).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` was allocated by the global allocator with `T`'s layout, as `Box` requires;
+    // its bytes are zero, a valid `T` by the caller's guarantee; nothing else owns it.
+    unsafe { Box::from_raw(p) }
 }
 
 /// A graph of the standard ops over f64 with room for 256 nodes and 2^18 scalars. Build it
@@ -67,7 +77,12 @@ impl Node {
     }
 
     fn __repr__(&self) -> String {
-        format!("Node(index={}, shape=({}, {}))", self.id.index(), self.rows, self.cols)
+        format!(
+            "Node(index={}, shape=({}, {}))",
+            self.id.index(),
+            self.rows,
+            self.cols
+        )
     }
 }
 
@@ -189,7 +204,11 @@ impl Graph {
     }
 
     /// Evaluates `node` (and only what it needs) and returns its value.
-    fn forward<'py>(&mut self, py: Python<'py>, node: &Node) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn forward<'py>(
+        &mut self,
+        py: Python<'py>,
+        node: &Node,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         self.g.run(node.id).map_err(err)?;
         self.value(py, node)
     }
