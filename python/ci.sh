@@ -15,6 +15,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 py="$venv/bin/python"
+# The build backend runs the venv's `maturin` executable by name.
+export PATH="$venv/bin:$PATH"
 
 need=()
 for pkg in maturin pytest numpy safetensors; do
