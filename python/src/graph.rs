@@ -1,13 +1,18 @@
 //! `embedgrad.Graph`: a generic f64 graph of the standard ops with runtime shapes, opaque
 //! `Node` handles, and the crate's optimizers.
 
+use embedgrad_core::Activation;
 use embedgrad_core::{NodeId, Shape, Tensor};
 use embedgrad_ops::prelude::*;
 use embedgrad_ops::{
     leaky_relu::LeakyRelu, mean::Mean, reduce_sum, reduce_sum::ReduceSum, reshape::Reshape,
     scale::Scale, slice_cols::SliceCols, StdOp,
 };
-use embedgrad_train::{Adam as RAdam, GradientDescent as RGd, Momentum as RMomentum, Optimizer};
+use embedgrad_train::init::Init;
+use embedgrad_train::layers::DenseSpec;
+use embedgrad_train::{
+    Adam as RAdam, GradientDescent as RGd, Momentum as RMomentum, Optimizer, SplitMix64,
+};
 use numpy::PyArray2;
 use pyo3::prelude::*;
 
@@ -358,6 +363,72 @@ impl Graph {
     /// Mean squared error of `prediction` against `target` (1×1).
     fn mse(&mut self, prediction: &Node, target: &Node) -> PyResult<Node> {
         self.op(embedgrad_ops::mse::Mse, &[prediction, target])
+    }
+
+    /// A dense layer `activation(x · W + b)` on `x` (`B × IN`): `W` (`IN × outputs`) drawn
+    /// from SplitMix64(`seed`) with `init` (default: He uniform before a relu or leaky relu,
+    /// Xavier uniform otherwise, as `train::layers::DenseSpec`), `b` zero. `activation` is
+    /// `"identity"`, `"sigmoid"`, `"tanh"`, `"relu"` or `"leaky_relu"` (slope 0.01); `init`
+    /// one of `"xavier_uniform"`, `"xavier_normal"`, `"he_uniform"`, `"he_normal"`.
+    /// Returns `(y, W, b)`.
+    #[pyo3(signature = (x, outputs, activation = "identity", init = None, seed = 0))]
+    fn dense(
+        &mut self,
+        x: &Node,
+        outputs: usize,
+        activation: &str,
+        init: Option<&str>,
+        seed: u64,
+    ) -> PyResult<(Node, Node, Node)> {
+        let act = match activation {
+            "identity" | "linear" => Activation::Identity,
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "relu" => Activation::Relu,
+            "leaky_relu" => Activation::LeakyRelu(0.01),
+            other => {
+                return Err(EmbedgradError::new_err(format!(
+                    "activation {other:?}: must be identity, sigmoid, tanh, relu or leaky_relu"
+                )))
+            }
+        };
+        let spec = DenseSpec::new(outputs, act);
+        let init = match init {
+            None => spec.init,
+            Some("xavier_uniform") => Init::XavierUniform,
+            Some("xavier_normal") => Init::XavierNormal,
+            Some("he_uniform") => Init::HeUniform,
+            Some("he_normal") => Init::HeNormal,
+            Some(other) => {
+                return Err(EmbedgradError::new_err(format!(
+                    "init {other:?}: must be xavier_uniform, xavier_normal, he_uniform or he_normal"
+                )))
+            }
+        };
+        let inputs = x.cols;
+        let mut rng = SplitMix64::new(seed);
+        let w = self
+            .g
+            .variable_with(Shape::new(inputs, outputs), |v| {
+                init.fill(&mut rng, inputs, outputs, v)
+            })
+            .map_err(err)?;
+        let w = self.node(w)?;
+        let b = self
+            .g
+            .variable_with(Shape::new(1, outputs), |_| {})
+            .map_err(err)?;
+        let b = self.node(b)?;
+        let z = self.matmul(x, &w)?;
+        let z = self.add(&z, &b)?;
+        let y = match act {
+            Activation::Identity => z,
+            Activation::Sigmoid => self.sigmoid(&z)?,
+            Activation::Tanh => self.tanh(&z)?,
+            Activation::Relu => self.relu(&z)?,
+            Activation::LeakyRelu(slope) => self.leaky_relu(&z, slope)?,
+        };
+        Ok((y, w, b))
     }
 
     fn __repr__(&self) -> String {
