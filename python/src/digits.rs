@@ -400,13 +400,11 @@ impl FleetClient {
     }
 
     /// `(client, clients)`.
-    #[getter]
     fn id(&self) -> (usize, usize) {
         self.c.id()
     }
 
     /// The digits this client's shard holds.
-    #[getter]
     fn classes(&self) -> Vec<usize> {
         self.c
             .classes()
@@ -417,7 +415,6 @@ impl FleetClient {
     }
 
     /// Training rows of this client's shard (FedAvg's weight).
-    #[getter]
     fn rows(&self) -> usize {
         self.c.rows().len()
     }

@@ -18,12 +18,12 @@ def test_shards_partition_the_training_rows():
     total = 0
     for c in range(10):
         client = digits.FleetClient(c)
-        assert client.id == (c, 10)
-        assert client.classes == sorted({c % 10, (c + 1) % 10, (c + 3) % 10})
+        assert client.id() == (c, 10)
+        assert client.classes() == sorted({c % 10, (c + 1) % 10, (c + 3) % 10})
         rows = client.row_indices()
-        assert len(rows) == client.rows
-        assert set(y[rows]) == set(client.classes)
-        total += client.rows
+        assert len(rows) == client.rows()
+        assert set(y[rows]) == set(client.classes())
+        total += client.rows()
         seen.extend(rows.tolist())
     assert total == digits.TRAIN
     assert sorted(seen) == sorted(train.tolist())
@@ -43,7 +43,7 @@ def test_fit_is_reproducible():
     b.set_weights(start)
     ra, rb = a.fit(3), b.fit(3)
     assert ra == rb
-    assert ra["rows"] == a.rows and ra["steps"] == 5 * -(-a.rows // 16)
+    assert ra["rows"] == a.rows() and ra["steps"] == 5 * -(-a.rows() // 16)
     assert weights_equal(a.get_weights(), b.get_weights())
     assert a.to_safetensors() == b.to_safetensors()
     assert not weights_equal(a.get_weights(), start)
