@@ -54,6 +54,5 @@ run -p embedgrad-ops --lib
 if [ -d ffi ]; then
   run -p embedgrad-ffi --lib -- "${SKIP_FFI[@]}"
 fi
-run --target "$BE" -p embedgrad-core --lib
 run --target "$BE" -p embedgrad-train --lib -- "${SKIP_TRAIN[@]}"
 echo "miri: no undefined behaviour found ($((SECONDS - started)) s)"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds and tests the embedgrad Python package: a virtual environment ($VENV, or
-# python/.venv), the build and test tools, `pip install` of the package (maturin builds the
-# Rust extension in release), then pytest. Idempotent (what is installed is kept; the package
+# Builds and tests the embedgrad Python package: a virtual environment ($EMBEDGRAD_VENV or
+# $VENV, else .venv at the repository's root, which fleet/ shares), the build and test tools,
+# `pip install` of the package (maturin builds the Rust extension in release), then pytest. Idempotent (what is installed is kept; the package
 # is rebuilt only when cargo sees a change), and runs from any directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="${VENV:-$here/.venv}"
+venv="${EMBEDGRAD_VENV:-${VENV:-$here/../.venv}}"
 python="${PYTHON:-python3}"
 # The package's own target directory (the repository's workspace keeps its own).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
