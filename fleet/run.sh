@@ -64,7 +64,7 @@ if [[ -n $firmware ]]; then
     command -v qemu-system-arm >/dev/null || { echo "fleet: qemu-system-arm is needed for --firmware" >&2; exit 1; }
 fi
 
-run_config="num-server-rounds=$rounds out-dir='$out' faults='$faults' firmware-clients='$firmware' firmware-elf='$elf'"
+run_config="num-server-rounds=$rounds num-clients=$clients out-dir='$out' faults='$faults' firmware-clients='$firmware' firmware-elf='$elf'"
 pids=()
 cleanup() {
     # The local SuperLink `flwr run` starts for a simulation keeps running: stop it too, and

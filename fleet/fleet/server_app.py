@@ -108,11 +108,13 @@ def main(grid: Grid, context: Context) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     task.parse_faults(str(cfg.get("faults", "")))  # a bad spec fails here, before any round
 
-    nodes = len(list(grid.get_node_ids()))
+    # Every round trains on the whole fleet: with `num-clients` set, the first round waits until
+    # that many SuperNodes have connected (they start one by one on the deployment engine).
+    nodes = int(cfg.get("num-clients", 0)) or len(list(grid.get_node_ids()))
     strategy = CheckedFedAvg(
         fraction_train=1.0,
         fraction_evaluate=0.0,  # the server measures the global model itself, below
-        min_train_nodes=1,
+        min_train_nodes=max(1, nodes),
         min_available_nodes=max(1, nodes),
     )
     model = embedgrad.digits.Model(seed=42)  # the fleet's initial weights (fleet::INITIAL_SEED)

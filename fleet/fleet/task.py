@@ -145,9 +145,10 @@ def accuracy_svg(
     )
     parts.append(
         f'<line x1="{left}" x2="{w - right}" y1="{py(goal):.1f}" y2="{py(goal):.1f}" '
-        f'stroke="#999" stroke-dasharray="5,4"/><text x="{w - right - 4}" y="{py(goal) - 4:.1f}" '
+        f'stroke="#999" stroke-dasharray="5,4"/><text x="{w - right - 4}" y="{py(goal) + 14:.1f}" '
         f'text-anchor="end" fill="#666">goal {goal:.0%}</text>'
     )
+    lx = left + (w - left - right) * 0.4
     for points, colour, label, dy in (
         (centralised, "#888888", "centralised (union of the shards)", 0),
         (federated, "#d9480f", "federated: global model (FedAvg)", 16),
@@ -157,7 +158,9 @@ def accuracy_svg(
             for x, y in points:
                 parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>')
             parts.append(
-                f'<text x="{left + 10}" y="{py(0.3) + dy:.1f}" fill="{colour}">{label}</text>'
+                f'<line x1="{lx}" x2="{lx + 24}" y1="{py(0.3) + dy - 4:.1f}" y2="{py(0.3) + dy - 4:.1f}" '
+                f'stroke="{colour}" stroke-width="2"/>'
+                f'<text x="{lx + 30}" y="{py(0.3) + dy:.1f}" fill="{colour}">{label}</text>'
             )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
