@@ -108,3 +108,63 @@ pub fn run(a: &FleetClient) -> Result<(), Failure> {
     }
     out.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The firmware's round, epoch by epoch with the loss summed as its checkpoint keeps it,
+    /// and resumed from a copy of the weights after epoch 2, gives `fit`'s bits.
+    #[test]
+    fn resumed_epochs_are_fit() {
+        let round = 7;
+        let setup = || {
+            let mut g: Box<FleetGraph> = Box::new(StdGraph::new());
+            let mut c: Box<fleet::Client<f32, B>> = Box::new(fleet::Client::empty());
+            c.init(&mut g, 3, 10).unwrap();
+            (g, c)
+        };
+        let (mut g, mut c) = setup();
+        let whole = c.fit(&mut g, round, &fleet::LOCAL).unwrap();
+        let (mut h, mut d) = setup();
+        d.begin_round(&fleet::LOCAL);
+        let (mut total, mut steps) = (0.0f32, 0);
+        for e in 0..2 {
+            let (l, n) = d.epoch(&mut h, round, e, &fleet::LOCAL).unwrap();
+            total += l;
+            steps += n;
+        }
+        // "Power cut": a new client and graph, the weights carried over as bytes.
+        let mut file = Vec::new();
+        d.net()
+            .save_weights(&h, Dtype::F32, |b| {
+                file.extend_from_slice(b);
+                true
+            })
+            .unwrap();
+        let (mut k, mut e2) = setup();
+        e2.net().load_weights(&mut k, &file).unwrap();
+        e2.begin_round(&fleet::LOCAL);
+        for e in 2..fleet::LOCAL.epochs {
+            let (l, n) = e2.epoch(&mut k, round, e, &fleet::LOCAL).unwrap();
+            total += l;
+            steps += n;
+        }
+        let seen = e2.rows().len() * fleet::LOCAL.epochs as usize;
+        assert_eq!(steps, whole.steps);
+        assert_eq!((total / seen as f32).to_bits(), whole.loss.to_bits());
+        let net = *c.net();
+        let net2 = *e2.net();
+        for (a, b) in [(net.w1.id(), net2.w1.id()), (net.b2.id(), net2.b2.id())] {
+            let (a, b) = (g.value_slice(a).unwrap(), k.value_slice(b).unwrap());
+            assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+        assert_eq!(
+            summary_line(&whole, 0, 5),
+            format!(
+                "rows={} steps=50 loss={} epochs=0..5",
+                whole.rows, whole.loss
+            )
+        );
+    }
+}
