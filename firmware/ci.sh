@@ -9,11 +9,12 @@
 # simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
 # training step with the TCG plugin in tools/insncount.c, measures flash, RAM, the stack
 # high-water mark and the QEMU wall time, prints a table and enforces budgets.txt. It also runs
-# the self-tests (a failing, a panicking and a faulting firmware must exit 1, 101 and 3; a
-# firmware whose graph overflows the stack must end in a reported fault with the user's statics
-# intact, and fail to link when it declares its graph's size), checks that every Cortex-M
-# firmware has flip-link's layout (statics above the stack),
-# `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
+# the federated client fleet_client in job directories (against embedgrad-sim fleet-client,
+# bit for bit, and through a power cut and its resume), the self-tests (a failing, a
+# panicking and a faulting firmware must exit 1, 101 and 3; a firmware whose graph overflows
+# the stack must end in a reported fault with the user's statics intact, and fail to link
+# when it declares its graph's size), checks that every Cortex-M firmware has flip-link's
+# layout (statics above the stack), `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
 # nRF52840 board. Exits non-zero on any failure.
 #
 # Usage: ./ci.sh [--quick] [--slow]
@@ -33,7 +34,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --slow) SLOW=1 ;;
-        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -475,6 +476,16 @@ if [[ " ${BOARD_LIST[*]} " == *" mps2-an386 "* ]]; then
             cmp "$fdir/run/local.safetensors" "$fdir/host/local3.safetensors" || true
             diff "$fdir/run/summary.txt" "$fdir/host/summary3.txt" || true
         fi
+        # The same round built at opt-level 3 (profile release-o3), measured too.
+        mkdir -p "$fdir/o3" && cp "$fdir/global.safetensors" "$fdir/run/job.txt" "$fdir/o3/"
+        elf_s=$elf
+        elf="$PWD/target/thumbv7em-none-eabihf/release-o3/$ex"
+        run_job "$fdir/o3" round plugin
+        elf=$elf_s
+        if ((RC != 0)) || ! cmp -s "$fdir/o3/local.safetensors" "$fdir/host/local3.safetensors"; then
+            ffail "one round at opt-level 3: exit $RC, or local.safetensors differs from embedgrad-sim's"
+            show_log "$fdir/o3/round.log" "$fdir/o3/round.err"
+        fi
         # 2. The power cut after epoch 2, then the same job again.
         echo "3 10 7 2" >"$fdir/cut/job.txt"
         run_job "$fdir/cut" cut
@@ -518,15 +529,21 @@ if [[ " ${BOARD_LIST[*]} " == *" mps2-an386 "* ]]; then
     # Sizes, stack, and the plugin's counts: epoch, checkpoint, epoch, ... (5 of each).
     read -r flash ram < <(sizes "$elf")
     stack=$(metric "$fdir/run/round.log" stack_hwm_bytes 2>/dev/null || true)
-    mapfile -t counts < <(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$fdir/run/round.insns" 2>/dev/null || true)
-    epochs_insns=0 saves_insns=0
-    for i in "${!counts[@]}"; do
-        if ((i % 2 == 0)); then epochs_insns=$((epochs_insns + counts[i])); else saves_insns=$((saves_insns + counts[i])); fi
-    done
-    if ((${#counts[@]} != 10)); then
-        ffail "${#counts[@]} instruction counts, expected 10 (5 epochs, 5 checkpoints)"
-        epochs_insns="?"
-    fi
+    # round_insns FILE: "TRAINING CHECKPOINTS COUNT", the sums of the even and the odd lines
+    # and how many there are (10: 5 epochs, 5 checkpoints).
+    round_insns() {
+        local -a counts
+        mapfile -t counts < <(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$1" 2>/dev/null || true)
+        local i train=0 saves=0
+        for i in "${!counts[@]}"; do
+            if ((i % 2 == 0)); then train=$((train + counts[i])); else saves=$((saves + counts[i])); fi
+        done
+        echo "$train $saves ${#counts[@]}"
+    }
+    read -r epochs_insns saves_insns n < <(round_insns "$fdir/run/round.insns")
+    ((n == 10)) || { ffail "$n instruction counts at opt-level s, expected 10"; epochs_insns="?"; }
+    read -r epochs_insns3 saves_insns3 n < <(round_insns "$fdir/o3/round.insns")
+    ((n == 10)) || { ffail "$n instruction counts at opt-level 3, expected 10"; epochs_insns3="?"; }
     total="?"
     [[ "${stack:-}" =~ ^[0-9]+$ ]] && total=$((ram + stack))
     key=mps2-an386/$ex
@@ -536,7 +553,7 @@ if [[ " ${BOARD_LIST[*]} " == *" mps2-an386 "* ]]; then
         within "$epochs_insns" "${B_INSNS[$key]}" || ffail "$epochs_insns instructions/round > budget ${B_INSNS[$key]}"
     fi
     FLEET_LINES+=("flash $flash B, RAM $ram B + stack ${stack:-?} B = $total B")
-    FLEET_LINES+=("one round (5 epochs, $(grep -o 'rows=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'rows=?') of client 3, $(grep -o 'steps=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'steps=?')): $epochs_insns instructions of training, $saves_insns of 5 checkpoints to flash.bin; QEMU ${round_cpu:-?} s CPU with the plugin")
+    FLEET_LINES+=("one round (5 epochs, $(grep -o 'rows=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'rows=?') of client 3, $(grep -o 'steps=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'steps=?')): $epochs_insns instructions of training, $saves_insns of 5 checkpoints to flash.bin (opt-level 3: $epochs_insns3 and $saves_insns3); QEMU ${round_cpu:-?} s CPU with the plugin")
     FLEET_LINES+=("device vs host (embedgrad-sim fleet-client): $( ((fleet_ok)) && echo 'bit-identical weights and summary, max |dw| = 0' || echo 'see the failures')")
     echo "fleet_client: ${FLEET_LINES[0]}; ${FLEET_LINES[1]}"
 fi

@@ -35,7 +35,9 @@
 //!   `summary.txt` are the same bytes (but for `epochs=`).
 //! * **Power cut.** With `cut_after_epoch = k`, the firmware stops right after checkpointing
 //!   epoch `k` (1-based): log line `POWER CUT after epoch k`, exit status 3, no outputs.
-//!   Running the same job again resumes and finishes.
+//!   Running the same job again resumes and finishes. A job run again after it finished
+//!   resumes after the last epoch, trains nothing and writes the same outputs
+//!   (`epochs=5..5`).
 //! * **Failures.** Exit status 1 and a `FAIL fleet_client: ...` line, after an `ERROR` line
 //!   that names the file: `job.txt` (missing, or not a valid job line), `global.safetensors`
 //!   (missing, too large, or not the digits model's weights: the reader's error),
