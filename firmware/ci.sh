@@ -9,11 +9,12 @@
 # simulator's final loss and accuracy), decodes its defmt log, counts the instructions of one
 # training step with the TCG plugin in tools/insncount.c, measures flash, RAM, the stack
 # high-water mark and the QEMU wall time, prints a table and enforces budgets.txt. It also runs
-# the self-tests (a failing, a panicking and a faulting firmware must exit 1, 101 and 3; a
-# firmware whose graph overflows the stack must end in a reported fault with the user's statics
-# intact, and fail to link when it declares its graph's size), checks that every Cortex-M
-# firmware has flip-link's layout (statics above the stack),
-# `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
+# the federated client fleet_client in job directories (against embedgrad-sim fleet-client,
+# bit for bit, and through a power cut and its resume), the self-tests (a failing, a
+# panicking and a faulting firmware must exit 1, 101 and 3; a firmware whose graph overflows
+# the stack must end in a reported fault with the user's statics intact, and fail to link
+# when it declares its graph's size), checks that every Cortex-M firmware has flip-link's
+# layout (statics above the stack), `cargo test` on every board, the panic-never gate, fmt and clippy, and a build for the real
 # nRF52840 board. Exits non-zero on any failure.
 #
 # Usage: ./ci.sh [--quick] [--slow]
@@ -33,7 +34,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --slow) SLOW=1 ;;
-        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "ci.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done
@@ -268,6 +269,9 @@ for board in "${BOARD_LIST[@]}"; do
         continue
     fi
     for ex in "${EXAMPLES[@]}"; do
+        # The fleet client needs a job directory: its own section below (it logs SKIP on
+        # the other boards, which the loop checks as usual).
+        [[ "$ex" == fleet_client && "$board" == mps2-an386 ]] && continue
         elf="target/$t/release/$ex"
         run_fw "$board" "$elf" "$ex" plugin
         wall=${WALL:-?} cpu=${CPU:-?}
@@ -403,6 +407,156 @@ for board in "${BOARD_LIST[@]}"; do
         fi
     fi
 done
+
+# ----- the federated client ---------------------------------------------------------------
+
+# fleet_client (boards/src/fleet.rs) in job directories, as the fleet's gateway runs it: the
+# initial global model from `embedgrad-sim fleet-client --init`, one round in QEMU against the
+# same round on the host (bitwise: the same libm maths), a power cut after epoch 2 and the
+# resume (the same bytes as the uninterrupted run), a checkpoint of another job (ignored) and a
+# bad job line (exit 1).
+FLEET_LINES=()
+if [[ " ${BOARD_LIST[*]} " == *" mps2-an386 "* ]]; then
+    step "mps2-an386: fleet_client (one federated round; power cut and resume)"
+    ex=fleet_client
+    elf="$PWD/target/thumbv7em-none-eabihf/release/$ex"
+    fdir="$OUT/fleet"
+    rm -rf "$fdir"
+    mkdir -p "$fdir"/{host,run,cut,other,bad}
+    SEEN[mps2-an386/$ex]=1
+    # The simulator, built from the root workspace (see gen-expected.sh).
+    sim=""
+    if (cd .. && cargo build -q --release -p embedgrad-host-sim --bin embedgrad-sim) >"$fdir/sim-build.log" 2>&1; then
+        sim="$(cd .. && cargo metadata -q --format-version 1 --no-deps |
+            sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/embedgrad-sim"
+    fi
+    # run_job DIR NAME [plugin]: the firmware in QEMU with DIR as its working directory;
+    # NAME.{raw,log,err,insns} in DIR, the exit status in $RC, QEMU's CPU seconds in $CPU.
+    run_job() {
+        local dir=$1 name=$2 with_plugin=${3:-}
+        local -a qemu=(qemu-system-arm -machine mps2-an386 -nographic
+            -semihosting-config enable=on,target=native -kernel "$elf")
+        if [[ -n "$with_plugin" ]]; then
+            qemu+=(-d plugin -D "$name.insns"
+                -plugin "$PLUGIN,start=$(sym "$elf" bench_start),stop=$(sym "$elf" bench_stop)")
+        fi
+        RC=0
+        local TIMEFORMAT='%R %U'
+        { time (cd "$dir" && timeout "$QEMU_TIMEOUT" "${qemu[@]}" >"$name.raw" 2>"$name.err" </dev/null); } \
+            2>"$dir/$name.time" || RC=$?
+        read -r _ CPU <"$dir/$name.time" || CPU="?"
+        defmt-print -e "$elf" <"$dir/$name.raw" >"$dir/$name.log" 2>>"$dir/$name.err" || true
+    }
+    fleet_ok=1
+    ffail() { fleet_ok=0; fail "mps2-an386/$ex: $*"; }
+    if [[ -z "$sim" ]]; then
+        ffail "embedgrad-sim did not build (see $fdir/sim-build.log)"
+    elif ! "$sim" fleet-client --init --out "$fdir/global.safetensors" >/dev/null; then
+        ffail "embedgrad-sim fleet-client --init failed"
+    else
+        for d in run cut other bad; do cp "$fdir/global.safetensors" "$fdir/$d/"; done
+        # The host's round (client 3 of 10, round 7), and client 4's for the foreign checkpoint.
+        for c in 3 4; do
+            "$sim" fleet-client --client "$c" --clients 10 --round 7 --weights "$fdir/global.safetensors" \
+                --out "$fdir/host/local$c.safetensors" --summary "$fdir/host/summary$c.txt" >/dev/null ||
+                ffail "embedgrad-sim fleet-client --client $c failed"
+        done
+        # 1. One uninterrupted round in QEMU, measured.
+        echo "3 10 7" >"$fdir/run/job.txt"
+        run_job "$fdir/run" round plugin
+        round_cpu=$CPU
+        if ((RC != 0)) || ! grep -q "^PASS $ex\$" "$fdir/run/round.log"; then
+            ffail "one round: exit $RC (log: $fdir/run/round.log)"
+            show_log "$fdir/run/round.log" "$fdir/run/round.err"
+        elif cmp -s "$fdir/run/local.safetensors" "$fdir/host/local3.safetensors" &&
+            cmp -s "$fdir/run/summary.txt" "$fdir/host/summary3.txt"; then
+            echo "one round: local.safetensors and summary.txt bit-identical to embedgrad-sim's: $(cat "$fdir/run/summary.txt")"
+        else
+            ffail "one round: the device's local.safetensors or summary.txt differs from embedgrad-sim's"
+            cmp "$fdir/run/local.safetensors" "$fdir/host/local3.safetensors" || true
+            diff "$fdir/run/summary.txt" "$fdir/host/summary3.txt" || true
+        fi
+        # The same round built at opt-level 3 (profile release-o3), measured too.
+        mkdir -p "$fdir/o3" && cp "$fdir/global.safetensors" "$fdir/run/job.txt" "$fdir/o3/"
+        elf_s=$elf
+        elf="$PWD/target/thumbv7em-none-eabihf/release-o3/$ex"
+        run_job "$fdir/o3" round plugin
+        elf=$elf_s
+        if ((RC != 0)) || ! cmp -s "$fdir/o3/local.safetensors" "$fdir/host/local3.safetensors"; then
+            ffail "one round at opt-level 3: exit $RC, or local.safetensors differs from embedgrad-sim's"
+            show_log "$fdir/o3/round.log" "$fdir/o3/round.err"
+        fi
+        # 2. The power cut after epoch 2, then the same job again.
+        echo "3 10 7 2" >"$fdir/cut/job.txt"
+        run_job "$fdir/cut" cut
+        if ((RC != 3)) || ! grep -q "^POWER CUT after epoch 2" "$fdir/cut/cut.log" ||
+            [[ -e "$fdir/cut/local.safetensors" ]]; then
+            ffail "power cut after epoch 2: exit $RC, expected 3, a 'POWER CUT after epoch 2' line and no output"
+            show_log "$fdir/cut/cut.log" "$fdir/cut/cut.err"
+        fi
+        run_job "$fdir/cut" resume
+        if ((RC != 0)) || ! grep -q "^RESUME round 7 of client 3 after epoch 2" "$fdir/cut/resume.log"; then
+            ffail "resume after the power cut: exit $RC, expected 0 and a 'RESUME ... after epoch 2' line"
+            show_log "$fdir/cut/resume.log" "$fdir/cut/resume.err"
+        elif cmp -s "$fdir/cut/local.safetensors" "$fdir/run/local.safetensors" &&
+            [[ "$(sed 's/ epochs=.*//' "$fdir/cut/summary.txt")" == "$(sed 's/ epochs=.*//' "$fdir/run/summary.txt")" ]] &&
+            grep -q ' epochs=2\.\.5$' "$fdir/cut/summary.txt"; then
+            echo "power cut after epoch 2 (exit 3), resumed (epochs 2..5): local.safetensors bit-identical to the uninterrupted round's"
+        else
+            ffail "the resumed round differs from the uninterrupted one"
+        fi
+        # 3. A checkpoint of another job (client 3's, in the same flash) is ignored.
+        cp "$fdir/cut/flash.bin" "$fdir/other/"
+        echo "4 10 7" >"$fdir/other/job.txt"
+        run_job "$fdir/other" other
+        if ((RC != 0)) || ! grep -q "of another job: ignored" "$fdir/other/other.log" ||
+            ! cmp -s "$fdir/other/local.safetensors" "$fdir/host/local4.safetensors"; then
+            ffail "another job's checkpoint: exit $RC, expected 0, 'ignored' and embedgrad-sim's client 4"
+            show_log "$fdir/other/other.log" "$fdir/other/other.err"
+        else
+            echo "another job's checkpoint in flash.bin: ignored; client 4's round bit-identical to embedgrad-sim's"
+        fi
+        # 4. A bad job line.
+        echo "3 3 7" >"$fdir/bad/job.txt"
+        run_job "$fdir/bad" bad
+        if ((RC != 1)) || ! grep -q "job.txt: bad job line" "$fdir/bad/bad.log"; then
+            ffail "bad job line: exit $RC, expected 1 and a 'job.txt: bad job line' error"
+            show_log "$fdir/bad/bad.log"
+        else
+            echo "bad job line '3 3 7': exit 1, $(grep -m1 '^ERROR' "$fdir/bad/bad.log")"
+        fi
+    fi
+    # Sizes, stack, and the plugin's counts: epoch, checkpoint, epoch, ... (5 of each).
+    read -r flash ram < <(sizes "$elf")
+    stack=$(metric "$fdir/run/round.log" stack_hwm_bytes 2>/dev/null || true)
+    # round_insns FILE: "TRAINING CHECKPOINTS COUNT", the sums of the even and the odd lines
+    # and how many there are (10: 5 epochs, 5 checkpoints).
+    round_insns() {
+        local -a counts
+        mapfile -t counts < <(sed -n 's/^insns: \([0-9]*\)$/\1/p' "$1" 2>/dev/null || true)
+        local i train=0 saves=0
+        for i in "${!counts[@]}"; do
+            if ((i % 2 == 0)); then train=$((train + counts[i])); else saves=$((saves + counts[i])); fi
+        done
+        echo "$train $saves ${#counts[@]}"
+    }
+    read -r epochs_insns saves_insns n < <(round_insns "$fdir/run/round.insns")
+    ((n == 10)) || { ffail "$n instruction counts at opt-level s, expected 10"; epochs_insns="?"; }
+    read -r epochs_insns3 saves_insns3 n < <(round_insns "$fdir/o3/round.insns")
+    ((n == 10)) || { ffail "$n instruction counts at opt-level 3, expected 10"; epochs_insns3="?"; }
+    total="?"
+    [[ "${stack:-}" =~ ^[0-9]+$ ]] && total=$((ram + stack))
+    key=mps2-an386/$ex
+    if [[ -n "${B_FLASH[$key]:-}" ]]; then
+        within "$flash" "${B_FLASH[$key]}" || ffail "flash $flash B > budget ${B_FLASH[$key]} B"
+        within "$total" "${B_RAM[$key]}" || ffail "RAM incl. stack $total B > budget ${B_RAM[$key]} B"
+        within "$epochs_insns" "${B_INSNS[$key]}" || ffail "$epochs_insns instructions/round > budget ${B_INSNS[$key]}"
+    fi
+    FLEET_LINES+=("flash $flash B, RAM $ram B + stack ${stack:-?} B = $total B")
+    FLEET_LINES+=("one round (5 epochs, $(grep -o 'rows=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'rows=?') of client 3, $(grep -o 'steps=[0-9]*' "$fdir/run/summary.txt" 2>/dev/null || echo 'steps=?')): $epochs_insns instructions of training, $saves_insns of 5 checkpoints to flash.bin (opt-level 3: $epochs_insns3 and $saves_insns3); QEMU ${round_cpu:-?} s CPU with the plugin")
+    FLEET_LINES+=("device vs host (embedgrad-sim fleet-client): $( ((fleet_ok)) && echo 'bit-identical weights and summary, max |dw| = 0' || echo 'see the failures')")
+    echo "fleet_client: ${FLEET_LINES[0]}; ${FLEET_LINES[1]}"
+fi
 
 # ----- the interpreter, for comparison -----------------------------------------------------
 
@@ -587,6 +741,11 @@ if ((${#INTERP_ROWS[@]})); then
         done
         printf '%-12s %22s %22s %14s\n' "$ex" "$i_s / $i_3" "$p_s / $p_3" "$ramstk"
     done
+fi
+if ((${#FLEET_LINES[@]})); then
+    echo
+    echo "Cortex-M4F, the federated client (fleet_client, instructions at opt-level s):"
+    printf '  %s\n' "${FLEET_LINES[@]}"
 fi
 if ((${#SKIPS[@]})); then
     echo

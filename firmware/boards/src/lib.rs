@@ -28,6 +28,7 @@ pub mod bench;
 pub mod digits;
 pub mod exercises;
 pub mod finetune;
+pub mod fleet;
 pub mod guard;
 pub mod infer;
 mod platform;

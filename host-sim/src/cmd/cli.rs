@@ -94,6 +94,16 @@ pub enum Command {
     /// dropped, the model checked unchanged) and a summary; with --json, only the summary as
     /// one JSON object.
     SensorDemo(SensorDemo),
+    /// Runs one round of a federated digits client, as the firmware client does in QEMU.
+    ///
+    /// Client --client of a fleet of --clients trains its shard (three digits) for the local
+    /// round of embedgrad_data::digits::fleet::LOCAL (5 epochs of plain gradient descent) from
+    /// the global model in --weights and writes its weights to --out (safetensors, PyTorch's
+    /// layout, F32). Prints `rows=<n> steps=<n> loss=<f32> epochs=0..5` (the firmware's
+    /// summary.txt, also written to --summary); with --json
+    /// {"client":C,"clients":N,"round":R,"rows":n,"steps":n,"loss":L,"epochs":E}. With
+    /// --init, writes the initial global model to --out instead, and trains nothing.
+    FleetClient(FleetClient),
 }
 
 /// `train`: the example, and its options (in any order).
@@ -254,6 +264,36 @@ pub struct Finetune {
     /// Write the fine-tuned weights to PATH as safetensors.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
+}
+
+/// `fleet-client`.
+#[derive(Debug, Args)]
+pub struct FleetClient {
+    /// This client's number, from 0.
+    #[arg(long, value_name = "C", default_value_t = 0)]
+    pub client: usize,
+    /// Clients in the fleet.
+    #[arg(long, value_name = "N", default_value_t = embedgrad_data::digits::fleet::CLIENTS,
+          value_parser = at_least_one)]
+    pub clients: usize,
+    /// The federated round (it seeds the local shuffles).
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub round: u32,
+    /// The global model, as safetensors (required unless --init).
+    #[arg(long, value_name = "PATH")]
+    pub weights: Option<std::path::PathBuf>,
+    /// Where the local model (or, with --init, the initial global model) goes.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Also write the summary line to PATH (the firmware's summary.txt).
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
+    /// Write the initial global model (round 0's) to --out; no training.
+    #[arg(long, conflicts_with = "weights")]
+    pub init: bool,
+    /// One JSON object instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The model of `stream`.

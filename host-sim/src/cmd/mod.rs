@@ -5,6 +5,7 @@ mod cli;
 mod digits;
 mod examples;
 mod exercises;
+mod fleet;
 mod out;
 mod plan;
 mod progress;
@@ -136,5 +137,6 @@ fn parse_and_run() -> Result<(), Failure> {
         Command::Finetune(a) => digits::finetune(&a),
         Command::Stream(a) => exercises::stream(&a),
         Command::SensorDemo(a) => sensor::run(&a),
+        Command::FleetClient(a) => fleet::run(&a),
     }
 }
