@@ -57,7 +57,15 @@ if command -v qemu-system-arm >/dev/null && rustup target list --installed | gre
         --timeout 1500 >"$OUT/firmware.log" 2>&1 || { tail -n 40 "$OUT/firmware.log"; exit 1; }
     R="$OUT/firmware/results.json"
     check "$R" 'r[1]["ok"] == 3 and r[3]["ok"] == 3'
-    check "$R" 'r[2]["ok"] == 2 and "stayed off" in r[2]["failed"][0]["reason"]'
+    check "$R" 'r[1]["devices"] == [{"client": 1, "rows": r[1]["devices"][0]["rows"], "power_cuts": 1}]'
+    check "$R" 'r[2]["ok"] == 2 and "stayed off" in r[2]["failed"][0]["reason"] and "devices" not in r[2]'
+    check "$R" 'r[3]["devices"][0]["power_cuts"] == 0'
+    D="$OUT/firmware/devices/device-1"
+    grep -q "POWER CUT after epoch 2" "$D/round-1-cut.log"
+    grep -q "RESUME round 0 of client 1 after epoch 2" "$D/round-1.log"
+    grep -q "POWER CUT after epoch 2" "$D/round-2-cut.log"
+    grep -q "of another job: ignored, fresh start" "$D/round-3.log"
+    echo "ok:   the device resumed round 1 after its power cut, and started round 3 afresh"
     # The device's last round against a host client given the same global model and shard.
     "$PY" - "$OUT/firmware/devices/device-1" <<'EOF'
 import sys

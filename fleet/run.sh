@@ -53,7 +53,8 @@ export PATH="$VENV/bin:$PATH"
 # embedgrad is not on PyPI: the apps run in this environment, not in one Flower would build.
 export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1
 export FLWR_HOME="$out/flwr-home"
-rm -rf "$FLWR_HOME"
+# A run is a new fleet: new devices (their flash included) and a fresh Flower home.
+rm -rf "$FLWR_HOME" "$out/devices"
 mkdir -p "$FLWR_HOME"
 
 elf=""

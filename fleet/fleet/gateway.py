@@ -102,7 +102,7 @@ def qemu_command(elf: str) -> list[str]:
     ]
 
 
-def _run(elf: str, device_dir: Path, job: str) -> int:
+def _run(elf: str, device_dir: Path, job: str, tag: str) -> int:
     (device_dir / "job.txt").write_text(job + "\n", encoding="ascii")
     for name in ("local.safetensors", "summary.txt"):
         (device_dir / name).unlink(missing_ok=True)
@@ -120,6 +120,7 @@ def _run(elf: str, device_dir: Path, job: str) -> int:
     if shutil.which("defmt-print"):
         with open(device_dir / "uart.raw", "rb") as raw, open(log, "wb") as out:
             subprocess.run(["defmt-print", "-e", str(elf)], stdin=raw, stdout=out, stderr=subprocess.STDOUT, check=False)
+        shutil.copyfile(log, device_dir / f"{tag}.log")  # every power-up's log is kept
     return proc.returncode
 
 
@@ -153,13 +154,16 @@ def train_on_device(
     job = f"{client} {clients} {rnd}"
     cuts = 0
     if cut or stay_off:
-        rc = _run(elf, device_dir, job + " 2")
-        if rc != POWER_CUT:
+        rc = _run(elf, device_dir, job + " 2", f"round-{rnd + 1}-cut")
+        log = device_dir / "device.log"
+        said = log.read_text(errors="replace") if log.exists() else ""
+        # Exit status 3 is also a fault's: only the log line tells a power cut from a crash.
+        if rc != POWER_CUT or (shutil.which("defmt-print") and "POWER CUT" not in said):
             raise RuntimeError(f"device {client}: expected a power cut (exit {POWER_CUT}), got exit {rc}: {_tail(device_dir)}")
         cuts = 1
         if stay_off:
             raise RuntimeError(f"device {client} lost power after local epoch 2 of round {rnd + 1} and stayed off")
-    rc = _run(elf, device_dir, job)
+    rc = _run(elf, device_dir, job, f"round-{rnd + 1}")
     if rc != 0:
         raise RuntimeError(f"device {client}: exit status {rc}: {_tail(device_dir)}")
     summary = dict(

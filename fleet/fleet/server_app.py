@@ -57,7 +57,7 @@ class CheckedFedAvg(FedAvg):
         for msg in replies:
             node = msg.metadata.src_node_id
             if msg.has_error():
-                r["failed"].append({"node": node, "reason": msg.error.reason})
+                r["failed"].append({"node": node, "reason": _reason(msg.error.reason)})
                 kept.append(msg)  # FedAvg logs it and leaves it out
                 continue
             content = msg.content
@@ -77,10 +77,22 @@ class CheckedFedAvg(FedAvg):
                 r["rejected"].append({"client": client, "node": node, "reason": problem})
                 continue
             r["ok"] += 1
+            if metrics.get("firmware"):
+                r.setdefault("devices", []).append(
+                    {"client": client, "rows": metrics.get(task.WEIGHT_KEY), "power_cuts": metrics.get("power-cuts", 0)}
+                )
             kept.append(msg)
         arrays, metrics = super().aggregate_train(server_round, kept)
         r["train_seconds"] = time.perf_counter() - r.pop("started", time.perf_counter())
         return arrays, metrics
+
+
+def _reason(text: str) -> str:
+    """The client's own message out of an error reply (the simulation engine wraps it in the
+    traceback of its actor)."""
+    if "Message: " in text:
+        text = text.rsplit("Message: ", 1)[1]
+    return text.strip().rstrip("'>").strip()
 
 
 def _centralised_reference() -> list[tuple[int, float]]:
