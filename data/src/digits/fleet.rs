@@ -8,7 +8,7 @@
 //! training rows in turn ([`shard`]: the `j`-th row of a class, in the split's order, goes to
 //! its `j mod owners`-th owner). With fewer than ten clients a class no
 //! client would own goes to client `class mod n` as well, so that the union of the shards is
-//! always the whole training part of [`split`](super::split). The held-out rows are never in a
+//! always the whole training part of [`split`]. The held-out rows are never in a
 //! shard: they measure the global model.
 //!
 //! Which digits share a client matters to federated averaging, because a client's local
