@@ -17,8 +17,13 @@ use core::fmt;
 pub enum Error {
     /// The node table is full (`NODES` nodes).
     NodeCapacity {
-        /// The graph's node capacity.
+        /// The graph's node capacity (`NODES`).
         capacity: usize,
+        /// Nodes the graph would hold with the one being added: a lower bound of what the
+        /// whole graph needs (the nodes after it need more; build it with a larger `NODES` on
+        /// the host and read [`Graph::len`](crate::Graph::len), or size a layered model with
+        /// its `capacity`).
+        needed: usize,
     },
     /// The scalar arena is too small: `needed` scalars would be in use.
     ScalarCapacity {
@@ -62,8 +67,17 @@ pub enum Error {
     NotScalar(Shape),
     /// The node has no gradient buffer: it does not depend on any variable.
     NoGradient(NodeId),
-    /// A NaN or infinite value where finite values are required (fed data, a loss).
-    NonFinite,
+    /// A NaN or infinite value where finite values are required.
+    NonFinite {
+        /// Where it was found: fed data, an assigned value, an op's parameter, the loss, a
+        /// gradient, an update or a checkpoint.
+        origin: Origin,
+        /// The node concerned: the placeholder fed, the variable assigned, whose gradient or
+        /// update it is or that a checkpoint holds, or the loss; `None` when there is none yet
+        /// (the initial value of a node being added, an op's parameter, an optimizer's state,
+        /// a stored record).
+        node: Option<NodeId>,
+    },
     /// An op was given the wrong number of inputs.
     Arity {
         /// Inputs the op takes.
@@ -143,12 +157,75 @@ pub enum Error {
     },
 }
 
+/// Where a NaN or infinity was found ([`Error::NonFinite`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Origin {
+    /// Data fed to a placeholder (or to a model's input or targets).
+    Feed,
+    /// A value assigned to a variable, or the initial value of a new constant or variable.
+    Assign,
+    /// An op's parameter (a `scale` factor, a `leaky_relu` slope).
+    Parameter,
+    /// The loss a step computed.
+    Loss,
+    /// A variable's gradient after backpropagation.
+    Gradient,
+    /// An optimizer's update: it would take the variable (or the optimizer's state) out of
+    /// the finite numbers.
+    Update,
+    /// A variable or an optimizer state to be saved in a checkpoint, or a stored record that
+    /// says it holds one.
+    Checkpoint,
+}
+
+impl Origin {
+    /// The origin's name in the messages: `"fed data"`, `"an assigned value"`, ….
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Origin::Feed => "fed data",
+            Origin::Assign => "an assigned value",
+            Origin::Parameter => "an op's parameter",
+            Origin::Loss => "the loss",
+            Origin::Gradient => "a gradient",
+            Origin::Update => "an update",
+            Origin::Checkpoint => "checkpoint data",
+        }
+    }
+}
+
+impl Error {
+    /// [`Error::NonFinite`] from `origin` at `node`.
+    pub const fn non_finite(origin: Origin, node: NodeId) -> Error {
+        Error::NonFinite {
+            origin,
+            node: Some(node),
+        }
+    }
+
+    /// This error, if it is [`Error::NonFinite`], as found in `origin` at `node` (any other
+    /// error as it is).
+    pub(crate) const fn at(self, origin: Origin, node: NodeId) -> Error {
+        match self {
+            Error::NonFinite { .. } => Error::non_finite(origin, node),
+            e => e,
+        }
+    }
+
+    /// [`Error::NonFinite`] from `origin`, with no node to name.
+    pub const fn non_finite_in(origin: Origin) -> Error {
+        Error::NonFinite { origin, node: None }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NodeCapacity { capacity } => {
-                write!(f, "graph is full: node capacity {capacity} reached")
-            }
+            Error::NodeCapacity { capacity, needed } => write!(
+                f,
+                "graph is full: node capacity {capacity} reached, at least {needed} nodes needed"
+            ),
             Error::ScalarCapacity {
                 needed,
                 capacity,
@@ -183,7 +260,17 @@ impl fmt::Display for Error {
             Error::NoGradient(id) => {
                 write!(f, "node {id} has no gradient (depends on no variable)")
             }
-            Error::NonFinite => f.write_str("non-finite value (NaN or infinity)"),
+            Error::NonFinite { origin, node } => {
+                write!(f, "non-finite value (NaN or infinity) in {}", origin.describe())?;
+                match (origin, node) {
+                    (_, None) => Ok(()),
+                    (Origin::Gradient | Origin::Update, Some(id)) => {
+                        write!(f, " of variable {id}")
+                    }
+                    (Origin::Loss, Some(id)) => write!(f, " (node {id})"),
+                    (_, Some(id)) => write!(f, " for node {id}"),
+                }
+            }
             Error::Arity { expected, found } => {
                 write!(f, "op takes {expected} inputs, {found} given")
             }
@@ -276,6 +363,37 @@ mod tests {
         assert_eq!(
             slot.to_string(),
             "checkpoint slot base 128 is not a non-zero multiple of 256"
+        );
+        let full = Error::NodeCapacity {
+            capacity: 6,
+            needed: 7,
+        };
+        assert_eq!(
+            full.to_string(),
+            "graph is full: node capacity 6 reached, at least 7 nodes needed"
+        );
+    }
+
+    #[test]
+    fn non_finite_names_its_origin_and_node() {
+        let id = NodeId::new(5, 3);
+        let cases = [
+            (Origin::Feed, "in fed data for node"),
+            (Origin::Assign, "in an assigned value for node"),
+            (Origin::Loss, "in the loss (node"),
+            (Origin::Gradient, "in a gradient of variable"),
+            (Origin::Update, "in an update of variable"),
+            (Origin::Checkpoint, "in checkpoint data for node"),
+        ];
+        for (origin, words) in cases {
+            let m = Error::non_finite(origin, id).to_string();
+            assert!(m.starts_with("non-finite value (NaN or infinity) "), "{m}");
+            assert!(m.contains(words), "{m}");
+            assert!(m.contains(&id.to_string()), "{m}");
+        }
+        assert_eq!(
+            Error::non_finite_in(Origin::Parameter).to_string(),
+            "non-finite value (NaN or infinity) in an op's parameter"
         );
     }
 }

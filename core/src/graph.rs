@@ -4,7 +4,7 @@ use crate::nopanic::SliceExt as _;
 use crate::op::MAX_INPUTS;
 use crate::plan::PlanTable;
 use crate::tag::{next_tag, next_tag_after, TAG_MAX};
-use crate::{Error, MatMut, MatRef, Matrix, NodeId, Op, Scalar, Shape, Tensor};
+use crate::{Error, MatMut, MatRef, Matrix, NodeId, Op, Origin, Scalar, Shape, Tensor};
 
 mod build;
 mod io;

@@ -65,7 +65,7 @@ pub mod plan;
 mod scalar;
 mod tag;
 
-pub use error::Error;
+pub use error::{Error, Origin};
 pub use graph::{Graph, NodeKind, Requirements, Stats, VariableMut};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use op::{expect_arity, Activation, NoOp, Op, OpClass, ReduceAxis, MAX_INPUTS};

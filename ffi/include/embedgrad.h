@@ -255,6 +255,58 @@ typedef int32_t eg_status;
 #endif // __cplusplus
 
 /**
+ * Where a NaN or infinity was found (`eg_error_info.origin` after `EG_STATUS_NON_FINITE`).
+ */
+enum eg_origin
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not a NON_FINITE error.
+   */
+  EG_ORIGIN_NONE = 0,
+  /**
+   * Data fed to a placeholder (`node`), or a batch given to `eg_accumulate`.
+   */
+  EG_ORIGIN_FEED = 1,
+  /**
+   * A value assigned to a variable or constant (`node`), or the initial value of a new one
+   * (`node` 0).
+   */
+  EG_ORIGIN_ASSIGN = 2,
+  /**
+   * An op's parameter (a scale factor, a leaky relu slope).
+   */
+  EG_ORIGIN_PARAMETER = 3,
+  /**
+   * The loss of a step (`node`: the loss).
+   */
+  EG_ORIGIN_LOSS = 4,
+  /**
+   * The gradient of a variable (`node`).
+   */
+  EG_ORIGIN_GRADIENT = 5,
+  /**
+   * An optimizer's update would take a variable (`node`) or its state out of the finite
+   * numbers.
+   */
+  EG_ORIGIN_UPDATE = 6,
+  /**
+   * A variable (`node`) or the optimizer's state to be saved in a checkpoint (`node` 0),
+   * or a stored record that holds one.
+   */
+  EG_ORIGIN_CHECKPOINT = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum eg_origin eg_origin;
+#else
+typedef uint32_t eg_origin;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What was wrong with a weight file (`eg_weights_error.problem`).
  */
 enum eg_weights_problem
@@ -839,7 +891,8 @@ typedef struct eg_error_info {
    */
   eg_status status;
   /**
-   * The node concerned (unknown, foreign, wrong kind, missing feed, no gradient), or 0.
+   * The node concerned (unknown, foreign, wrong kind, missing feed, no gradient; for
+   * NON_FINITE the node fed, assigned, whose gradient or update it is, or the loss), or 0.
    */
   eg_node node;
   /**
@@ -850,7 +903,8 @@ typedef struct eg_error_info {
    */
   size_t expected;
   /**
-   * Found count: length given, scalars needed, inputs given, elements or bytes given
+   * Found count: length given, scalars or nodes needed (SCALAR_CAPACITY; at least that many
+   * for NODE_CAPACITY), inputs given, elements or bytes given
    * (BUFFER_TOO_SMALL), the address or length given (checkpoint calls).
    */
   size_t found;
@@ -870,6 +924,10 @@ typedef struct eg_error_info {
    * Offending shape, columns.
    */
   size_t found_cols;
+  /**
+   * Where a NaN or infinity was found (NON_FINITE), else `EG_ORIGIN_NONE`.
+   */
+  eg_origin origin;
 } eg_error_info;
 
 /**

@@ -156,7 +156,9 @@
 //! garbage. Enum arguments arrive as integers and are range-checked (a C enum value out of
 //! range must never become a Rust enum). Every status has a name (`eg_status_str`) and the
 //! graph keeps the details of its last failure (`eg_graph_last_error`: expected and found
-//! shapes, lengths, the node).
+//! shapes, lengths and counts, the node, and for `EG_STATUS_NON_FINITE` where the value was
+//! found — `EG_ORIGIN_FEED`, `_ASSIGN`, `_PARAMETER`, `_LOSS`, `_GRADIENT`, `_UPDATE`,
+//! `_CHECKPOINT` — and at which node).
 //!
 //! ## No panics across the boundary
 //!
@@ -228,7 +230,7 @@ pub use graph::*;
 pub use ops::*;
 pub use optim::*;
 pub use series::*;
-pub use status::{eg_status_str, EgErrorInfo, EgStatus};
+pub use status::{eg_status_str, EgErrorInfo, EgOrigin, EgStatus};
 pub use weights::*;
 
 use core::ffi::{c_char, c_void};

@@ -2,7 +2,7 @@
 
 use crate::EgNode;
 use core::ffi::c_char;
-use embedgrad_core::{Error, Shape};
+use embedgrad_core::{Error, Origin, Shape};
 use embedgrad_train::checkpoint::{RestoreError, VERSION};
 use embedgrad_train::safetensors::{Problem, WeightsError};
 
@@ -192,7 +192,7 @@ impl From<Error> for EgStatus {
             Error::MissingFeed(_) => EgStatus::MissingFeed,
             Error::NotScalar(_) => EgStatus::NotScalar,
             Error::NoGradient(_) => EgStatus::NoGradient,
-            Error::NonFinite => EgStatus::NonFinite,
+            Error::NonFinite { .. } => EgStatus::NonFinite,
             Error::Arity { .. } => EgStatus::Arity,
             Error::TooSmall { .. } => EgStatus::BufferTooSmall,
             Error::InvalidArgument
@@ -209,6 +209,47 @@ impl From<Error> for EgStatus {
     }
 }
 
+/// Where a NaN or infinity was found (`eg_error_info.origin` after `EG_STATUS_NON_FINITE`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EgOrigin {
+    /// Not a NON_FINITE error.
+    None = 0,
+    /// Data fed to a placeholder (`node`), or a batch given to `eg_accumulate`.
+    Feed = 1,
+    /// A value assigned to a variable or constant (`node`), or the initial value of a new one
+    /// (`node` 0).
+    Assign = 2,
+    /// An op's parameter (a scale factor, a leaky relu slope).
+    Parameter = 3,
+    /// The loss of a step (`node`: the loss).
+    Loss = 4,
+    /// The gradient of a variable (`node`).
+    Gradient = 5,
+    /// An optimizer's update would take a variable (`node`) or its state out of the finite
+    /// numbers.
+    Update = 6,
+    /// A variable (`node`) or the optimizer's state to be saved in a checkpoint (`node` 0),
+    /// or a stored record that holds one.
+    Checkpoint = 7,
+}
+
+impl EgOrigin {
+    /// The C value of a Rust [`Origin`].
+    pub fn from_origin(o: Origin) -> EgOrigin {
+        match o {
+            Origin::Feed => EgOrigin::Feed,
+            Origin::Assign => EgOrigin::Assign,
+            Origin::Parameter => EgOrigin::Parameter,
+            Origin::Loss => EgOrigin::Loss,
+            Origin::Gradient => EgOrigin::Gradient,
+            Origin::Update => EgOrigin::Update,
+            Origin::Checkpoint => EgOrigin::Checkpoint,
+            _ => EgOrigin::None,
+        }
+    }
+}
+
 /// Details of a graph's last failed call (`eg_graph_last_error`). Fields that do not apply
 /// to the status are 0.
 #[repr(C)]
@@ -216,14 +257,16 @@ impl From<Error> for EgStatus {
 pub struct EgErrorInfo {
     /// The status the call returned.
     pub status: EgStatus,
-    /// The node concerned (unknown, foreign, wrong kind, missing feed, no gradient), or 0.
+    /// The node concerned (unknown, foreign, wrong kind, missing feed, no gradient; for
+    /// NON_FINITE the node fed, assigned, whose gradient or update it is, or the loss), or 0.
     pub node: EgNode,
     /// Expected count: length (LENGTH_MISMATCH), capacity (NODE_CAPACITY, SCALAR_CAPACITY),
     /// number of inputs (ARITY), elements or bytes needed (BUFFER_TOO_SMALL), the unit a
     /// flash address or length must be a multiple of, or the capacity it must fit below
     /// (INVALID_ARGUMENT from the checkpoint calls).
     pub expected: usize,
-    /// Found count: length given, scalars needed, inputs given, elements or bytes given
+    /// Found count: length given, scalars or nodes needed (SCALAR_CAPACITY; at least that many
+    /// for NODE_CAPACITY), inputs given, elements or bytes given
     /// (BUFFER_TOO_SMALL), the address or length given (checkpoint calls).
     pub found: usize,
     /// Expected shape (SHAPE_MISMATCH), rows.
@@ -234,6 +277,8 @@ pub struct EgErrorInfo {
     pub found_rows: usize,
     /// Offending shape, columns.
     pub found_cols: usize,
+    /// Where a NaN or infinity was found (NON_FINITE), else `EG_ORIGIN_NONE`.
+    pub origin: EgOrigin,
 }
 
 impl EgErrorInfo {
@@ -251,6 +296,7 @@ impl EgErrorInfo {
             expected_cols: 0,
             found_rows: 0,
             found_cols: 0,
+            origin: EgOrigin::None,
         }
     }
 
@@ -265,7 +311,15 @@ impl From<Error> for EgErrorInfo {
     fn from(e: Error) -> Self {
         let mut i = EgErrorInfo::status(e.into());
         match e {
-            Error::NodeCapacity { capacity } => i.expected = capacity,
+            Error::NodeCapacity { capacity, needed } => {
+                i.expected = capacity;
+                i.found = needed;
+            }
+            Error::NonFinite { origin, node } => {
+                i.origin = EgOrigin::from_origin(origin);
+                i.node = node.map_or(0, |id| id.to_raw());
+            }
+            Error::NonFiniteFeature { .. } => i.origin = EgOrigin::Feed,
             Error::ScalarCapacity {
                 needed, capacity, ..
             } => {

@@ -274,8 +274,17 @@ fn errors_leave_outputs_and_graph_alone() {
         assert_eq!(eg_feed(f.g, x, d.as_ptr(), 5), EgStatus::LengthMismatch);
         assert_eq!((f.last().expected, f.last().found), (6, 5));
         assert_eq!(eg_feed(f.g, x, d.as_ptr(), 6), EgStatus::NonFinite);
+        assert_eq!((f.last().origin, f.last().node), (EgOrigin::Feed, x));
         let inf = [f32::INFINITY; 4];
         assert_eq!(eg_assign(f.g, w, inf.as_ptr(), 4), EgStatus::NonFinite);
+        assert_eq!((f.last().origin, f.last().node), (EgOrigin::Assign, w));
+        let mut fresh = 0;
+        assert_eq!(
+            eg_variable(f.g, 2, 2, inf.as_ptr(), 4, &mut fresh),
+            EgStatus::NonFinite
+        );
+        assert_eq!((f.last().origin, f.last().node), (EgOrigin::Assign, 0));
+        assert_eq!(fresh, 0);
         assert_eq!(eg_feed(f.g, x, ptr::null(), 6), EgStatus::NullPointer);
         assert_eq!(eg_feed(f.g, w, d.as_ptr(), 4), EgStatus::WrongKind);
         // missing feed, not scalar

@@ -576,6 +576,16 @@ static void copied_graph(eg_graph *g)
     OK(eg_run(g, y));
 }
 
+/* The details of the last failure, a NON_FINITE: where the value was found and the node. */
+static void expect_origin(eg_graph *g, eg_origin origin, eg_node node)
+{
+    eg_error_info info;
+    OK(eg_graph_last_error(g, &info));
+    CHECK(info.status == EG_STATUS_NON_FINITE);
+    CHECK(info.origin == origin);
+    CHECK(info.node == node);
+}
+
 /* NaN and infinity: refused on input, and training refuses to update on a non-finite loss. */
 static void non_finite(eg_graph *g)
 {
@@ -593,15 +603,20 @@ static void non_finite(eg_graph *g)
 
     bad[1] = NAN_F;
     EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_FEED, x);
     EXPECT(eg_variable(g, 2, 2, bad, 4, &out), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_ASSIGN, 0); /* the new node's initial value */
     EXPECT(eg_constant(g, 2, 2, bad, 4, &out), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_ASSIGN, 0);
     EXPECT(eg_assign(g, w, bad, 4), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_ASSIGN, w);
     bad[1] = INF_F;
     EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
     EXPECT(eg_assign(g, w, bad, 4), EG_STATUS_NON_FINITE);
     bad[1] = -INF_F;
     EXPECT(eg_feed(g, x, bad, 2), EG_STATUS_NON_FINITE);
     EXPECT(eg_accumulate(g, x, x, s, bad, 2, data, 2, &f), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_FEED, x);
     CHECK(out == 777 && f == -7.0f);
     /* nothing was written: x is still [1 2], w still [1 2; 3 4] */
     OK(eg_run(g, s));
@@ -627,12 +642,14 @@ static void non_finite(eg_graph *g)
     OK(eg_variable(g, 1, 1, &zero, 1, &lw));
     OK(eg_log(g, lw, &out));
     EXPECT(eg_minimize(&opt, g, out, &f), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_LOSS, out);
     OK(eg_value(g, lw, v, 1));
     CHECK(v[0] == 0.0f); /* not updated */
     /* a step on a non-finite gradient is refused too (d log w / dw = 1/0) */
     OK(eg_run(g, out));
     OK(eg_backward(g, out));
     EXPECT(eg_optimizer_step(&opt, g), EG_STATUS_NON_FINITE);
+    expect_origin(g, EG_ORIGIN_GRADIENT, lw);
     OK(eg_value(g, lw, v, 1));
     CHECK(v[0] == 0.0f);
     CHECK(f == 17.0f);

@@ -283,6 +283,23 @@ static void structs(void)
     CHECK(x != 0 && (x >> 16) != 0);
     CHECK(info.expected_rows == 0 && info.expected_cols == 0);
     CHECK(info.found_rows == 0 && info.found_cols == 0);
+    CHECK(info.origin == EG_ORIGIN_NONE); /* set for NON_FINITE only */
+    {
+        static const float nan_one[4] = {1.0f, 1.0f, 1.0f, 0.0f};
+        float nan_data[4];
+        eg_origin origins[] = {EG_ORIGIN_FEED, EG_ORIGIN_ASSIGN, EG_ORIGIN_PARAMETER,
+                               EG_ORIGIN_LOSS, EG_ORIGIN_GRADIENT, EG_ORIGIN_UPDATE,
+                               EG_ORIGIN_CHECKPOINT};
+        size_t k;
+        for (k = 0; k < sizeof origins / sizeof origins[0]; k++) {
+            CHECK(origins[k] == (eg_origin)(k + 1));
+        }
+        memcpy(nan_data, nan_one, sizeof nan_data);
+        nan_data[3] = nan_data[3] / nan_data[3]; /* 0/0: NaN */
+        EXPECT(eg_feed(g, x, nan_data, 4), EG_STATUS_NON_FINITE);
+        OK(eg_graph_last_error(g, &info));
+        CHECK(info.origin == EG_ORIGIN_FEED && info.node == x);
+    }
 
     OK(eg_adam_init(&opt, 0.01f, 0.9f, 0.999f, 1e-8f, state, 8));
     CHECK(opt.kind == (uint32_t)EG_OPTIMIZER_KIND_ADAM);

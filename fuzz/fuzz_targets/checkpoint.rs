@@ -11,7 +11,7 @@
 #![no_main]
 
 use embedded_storage::nor_flash::NorFlash;
-use embedgrad_core::{Error, Graph, Matrix, Op, Scalar};
+use embedgrad_core::{Error, Graph, Matrix, Op, Origin, Scalar};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::checkpoint::sim::{CutMode, SimFlash};
 use embedgrad_train::checkpoint::{self, RestoreError, Restored, Store};
@@ -118,7 +118,8 @@ fn restore_bytes<T: Scalar>(bytes: &[u8]) -> bool {
                             | RestoreError::Mismatch(
                                 Error::LengthMismatch { .. } | Error::ShapeMismatch { .. }
                             )
-                    ) || (!info.finite && e == RestoreError::Mismatch(Error::NonFinite)),
+                    ) || (!info.finite
+                        && e == RestoreError::Mismatch(Error::non_finite_in(Origin::Checkpoint))),
                     "{e}"
                 );
             } else {

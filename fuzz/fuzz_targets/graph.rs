@@ -13,7 +13,7 @@
 
 #![no_main]
 
-use embedgrad_core::{Error, Graph, NodeId, NodeKind, Scalar, Shape};
+use embedgrad_core::{Error, Graph, NodeId, NodeKind, Origin, Scalar, Shape};
 use embedgrad_ops::reduce_sum::{Axis, ReduceSum};
 use embedgrad_ops::{
     add::Add, exp::Exp, leaky_relu::LeakyRelu, log::Log, matmul::MatMul, mean::Mean, mse::Mse,
@@ -146,7 +146,11 @@ fn op_of(code: u8, param: u64) -> StdOp {
     let sized = |op: Result<StdOp, Error>| op.unwrap_or(Gru.into());
     // Codes below 200 pick the first 20 ops as they always did (the seeds keep their meaning);
     // 200 and up the time-series ops.
-    let code = if code < 200 { code % 20 } else { 20 + (code - 200) % 8 };
+    let code = if code < 200 {
+        code % 20
+    } else {
+        20 + (code - 200) % 8
+    };
     match code {
         0 => Negative.into(),
         1 => Log.into(),
@@ -314,7 +318,12 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
                                 _ => false,
                             }
                         {
-                            assert_eq!(e, Error::NonFinite);
+                            let origin = if cmd == 4 {
+                                Origin::Feed
+                            } else {
+                                Origin::Assign
+                            };
+                            assert_eq!(e, Error::non_finite(origin, id));
                         }
                     }
                 }
@@ -359,7 +368,11 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
                         assert_eq!(g.stats(), stats);
                     }
                 }
-                assert_eq!(snap(&g, false).values, before.values, "a run changed a leaf");
+                assert_eq!(
+                    snap(&g, false).values,
+                    before.values,
+                    "a run changed a leaf"
+                );
             }
             8 => {
                 let id = inp.id(&g);
@@ -450,7 +463,7 @@ fn drive<T: Scalar, const N: usize, const S: usize>(inp: &mut In<'_>) {
                         assert_eq!(snap(&g, true), before);
                     }
                     Err(e) => assert!(
-                        matches!(e, Error::NonFinite | Error::LengthMismatch { .. }),
+                        matches!(e, Error::NonFinite { .. } | Error::LengthMismatch { .. }),
                         "{e}"
                     ),
                 }

@@ -1,7 +1,7 @@
 //! Graph-level tests: the tutorial's traps, bad input, and whole-graph gradient checks.
 
 use crate::prelude::*;
-use embedgrad_core::{Error, Matrix, NodeId, Shape, Tensor};
+use embedgrad_core::{Error, Matrix, NodeId, Origin, Shape, Tensor};
 
 /// Central-difference check of `∂loss/∂var` through the whole graph (f64).
 fn graph_grad_check<const N: usize, const S: usize, const R: usize, const C: usize>(
@@ -297,11 +297,11 @@ fn bad_input_returns_errors_and_leaves_the_graph_usable() {
     // Non-finite data is refused and nothing is written.
     assert_eq!(
         g.feed(x, &Matrix::new([[f64::NAN, 1.0]])),
-        Err(Error::NonFinite)
+        Err(Error::non_finite(Origin::Feed, x.id()))
     );
     assert_eq!(
         g.assign(w, &Matrix::new([[f64::INFINITY], [0.0]])),
-        Err(Error::NonFinite)
+        Err(Error::non_finite(Origin::Assign, w.id()))
     );
     assert_eq!(g.value(w).unwrap(), Matrix::new([[1.0], [2.0]]));
 
@@ -318,7 +318,13 @@ fn bad_input_returns_errors_and_leaves_the_graph_usable() {
     let s = g.reduce_sum(y).unwrap();
     let _sixth = g.negative(s).unwrap();
     let full = g.negative(s);
-    assert_eq!(full, Err(Error::NodeCapacity { capacity: 6 }));
+    assert_eq!(
+        full,
+        Err(Error::NodeCapacity {
+            capacity: 6,
+            needed: 7
+        })
+    );
 
     // A node from another graph, and a made-up one.
     let mut other: StdGraph<f64, 6, 24> = StdGraph::new();
@@ -388,7 +394,10 @@ fn exact_capacity_is_enough_and_one_less_is_not() {
     let mut few_nodes: StdGraph<f64, 16, 3828> = StdGraph::new();
     assert!(matches!(
         mlp::<100, 16, 3828>(&mut few_nodes),
-        Err(Error::NodeCapacity { capacity: 16 })
+        Err(Error::NodeCapacity {
+            capacity: 16,
+            needed: 17
+        })
     ));
     assert_eq!(
         core::mem::size_of::<StdGraph<f64, 17, 3828>>(),

@@ -16,7 +16,9 @@
 //! ```
 
 use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
+use embedgrad_core::{
+    expect_arity, Error, Graph, MatMut, MatRef, Op, Origin, Scalar, Shape, Tensor,
+};
 
 /// Element-wise leaky rectified linear unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +95,7 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> LeakyRel
         slope: f64,
     ) -> Result<Tensor<R, C>, Error> {
         if !slope.is_finite() {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite_in(Origin::Parameter));
         }
         self.op(StdOp::from(LeakyRelu::new(slope)).into(), &[x.id()])
     }
@@ -121,7 +123,7 @@ mod tests {
     fn builder_refuses_non_finite_slopes() {
         let mut g: crate::StdGraph<f64, 4, 8> = crate::StdGraph::new();
         let x = g.placeholder::<1, 2>().unwrap();
-        assert_eq!(g.leaky_relu(x, f64::NAN), Err(Error::NonFinite));
+        assert_eq!(g.leaky_relu(x, f64::NAN), Err(Error::non_finite_in(Origin::Parameter)));
         assert_eq!(g.len(), 1);
     }
 

@@ -18,7 +18,9 @@
 //! ```
 
 use crate::StdOp;
-use embedgrad_core::{expect_arity, Error, Graph, MatMut, MatRef, Op, Scalar, Shape, Tensor};
+use embedgrad_core::{
+    expect_arity, Error, Graph, MatMut, MatRef, Op, Origin, Scalar, Shape, Tensor,
+};
 
 /// Multiplication by a constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +107,7 @@ impl<T: Scalar, O: Op<T> + From<StdOp>, const N: usize, const S: usize> ScaleExt
         factor: f64,
     ) -> Result<Tensor<R, C>, Error> {
         if !factor.is_finite() {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite_in(Origin::Parameter));
         }
         self.op(StdOp::from(Scale::new(factor)).into(), &[x.id()])
     }
@@ -131,8 +133,8 @@ mod tests {
     fn builder_refuses_non_finite_factors() {
         let mut g: crate::StdGraph<f64, 4, 8> = crate::StdGraph::new();
         let x = g.placeholder::<1, 2>().unwrap();
-        assert_eq!(g.scale(x, f64::NAN), Err(Error::NonFinite));
-        assert_eq!(g.scale(x, f64::INFINITY), Err(Error::NonFinite));
+        assert_eq!(g.scale(x, f64::NAN), Err(Error::non_finite_in(Origin::Parameter)));
+        assert_eq!(g.scale(x, f64::INFINITY), Err(Error::non_finite_in(Origin::Parameter)));
         assert_eq!(g.len(), 1);
     }
 

@@ -256,8 +256,9 @@ fn build<const N: usize, const S: usize>(
                 let scalar_full = op_code.is_none()
                     && shape.is_some_and(|s| g.fixed_scalars() + cost(s, false) > S);
                 match e {
-                    Error::NodeCapacity { capacity } => {
+                    Error::NodeCapacity { capacity, needed } => {
                         assert_eq!(capacity, N);
+                        assert_eq!(needed, g.len() + 1);
                         assert!(node_full);
                         failures.capacity += 1;
                     }

@@ -56,8 +56,8 @@ mod schedule;
 pub mod source;
 
 pub use optim::{
-    accumulate, accumulate_with, adam_step, argmax, clip_grad_norm, evaluate, grad_norm,
-    gradients_finite, minimize, minimize_clipped, momentum_step, step_accumulated,
+    accumulate, accumulate_with, adam_step, argmax, check_gradients, clip_grad_norm, evaluate,
+    grad_norm, gradients_finite, minimize, minimize_clipped, momentum_step, step_accumulated,
     step_accumulated_with, Adam, Feeds, GradientDescent, LearningRate, Momentum, Optimizer,
 };
 pub use rng::{fnv1a, SplitMix64, FNV_OFFSET};

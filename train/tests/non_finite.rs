@@ -9,7 +9,7 @@
     clippy::panic
 )]
 
-use embedgrad_core::{Error, Graph, Matrix, Op, Scalar, Shape, Tensor};
+use embedgrad_core::{Error, Graph, Matrix, Op, Origin, Scalar, Shape, Tensor};
 use embedgrad_ops::prelude::*;
 use embedgrad_train::checkpoint::sim::SimFlash;
 use embedgrad_train::checkpoint::{self, RestoreError, Store};
@@ -115,7 +115,10 @@ fn nan_or_inf_in_fed_data_is_refused_and_the_old_feed_kept() {
             let mut data = [1.0, 2.0, 3.0, 4.0];
             data[at] = bad;
             let before = m.g.value(m.x).unwrap();
-            assert_eq!(m.g.feed_slice(m.x.id(), &data), Err(Error::NonFinite));
+            assert_eq!(
+                m.g.feed_slice(m.x.id(), &data),
+                Err(Error::non_finite(Origin::Feed, m.x.id()))
+            );
             assert_eq!(m.g.value(m.x).unwrap(), before, "nothing written");
         }
     }
@@ -141,7 +144,7 @@ fn nan_or_inf_in_a_micro_batch_stops_step_accumulated_before_any_update() {
             let before = fingerprint(&m.g, &opt);
             assert_eq!(
                 step_accumulated(&mut opt, &mut m.g, m.feeds, &xs, &ys),
-                Err(Error::NonFinite),
+                Err(Error::non_finite(Origin::Feed, m.feeds.x)),
                 "x[{at}] = {bad}"
             );
             assert_eq!(fingerprint(&m.g, &opt), before);
@@ -150,7 +153,7 @@ fn nan_or_inf_in_a_micro_batch_stops_step_accumulated_before_any_update() {
             ys_bad[at % ys.len()] = bad;
             assert_eq!(
                 step_accumulated(&mut opt, &mut m.g, m.feeds, &xs_good, &ys_bad),
-                Err(Error::NonFinite)
+                Err(Error::non_finite(Origin::Feed, m.feeds.y))
             );
             assert_eq!(fingerprint(&m.g, &opt), before);
             tried += 2;
@@ -174,15 +177,15 @@ fn nan_or_inf_assigned_or_given_as_initial_value_is_refused() {
     for bad in BAD {
         assert_eq!(
             m.g.assign_slice(m.w.id(), &[0.0, bad]),
-            Err(Error::NonFinite)
+            Err(Error::non_finite(Origin::Assign, m.w.id()))
         );
         assert_eq!(
             m.g.variable_dyn(Shape::new(1, 2), &[bad, 1.0]),
-            Err(Error::NonFinite)
+            Err(Error::non_finite_in(Origin::Assign))
         );
         assert_eq!(
             m.g.constant_dyn(Shape::new(1, 1), &[bad]),
-            Err(Error::NonFinite)
+            Err(Error::non_finite_in(Origin::Assign))
         );
     }
     assert_eq!(fingerprint(&m.g, &opt), before);
@@ -203,7 +206,10 @@ fn a_non_finite_loss_is_refused_by_minimize_and_step_accumulated() {
     let before = fingerprint(&g, &opt);
     for data in [[0.0, 1.0], [1.0, -1.0]] {
         g.feed(x, &Matrix::new([data])).unwrap();
-        assert_eq!(minimize(&mut opt, &mut g, loss), Err(Error::NonFinite));
+        assert_eq!(
+            minimize(&mut opt, &mut g, loss),
+            Err(Error::non_finite(Origin::Loss, loss.id()))
+        );
         assert_eq!(fingerprint(&g, &opt), before);
     }
     let feeds = Feeds {
@@ -213,7 +219,7 @@ fn a_non_finite_loss_is_refused_by_minimize_and_step_accumulated() {
     };
     assert_eq!(
         step_accumulated(&mut opt, &mut g, feeds, &[1.0, 1.0, 0.0, 1.0], &[0.0, 0.0]),
-        Err(Error::NonFinite)
+        Err(Error::non_finite(Origin::Loss, loss.id()))
     );
     assert_eq!(fingerprint(&g, &opt), before);
     // exp overflow: e^100 is infinite in f32.
@@ -222,7 +228,10 @@ fn a_non_finite_loss_is_refused_by_minimize_and_step_accumulated() {
     let e = g.exp(w).unwrap();
     let loss = g.reduce_sum(e).unwrap();
     let before = fingerprint(&g, &opt);
-    assert_eq!(minimize(&mut opt, &mut g, loss), Err(Error::NonFinite));
+    assert_eq!(
+        minimize(&mut opt, &mut g, loss),
+        Err(Error::non_finite(Origin::Loss, loss.id()))
+    );
     assert_eq!(fingerprint(&g, &opt), before);
 }
 
@@ -238,7 +247,7 @@ fn a_finite_loss_with_an_infinite_gradient_is_refused() {
     let mut opt = counting();
     let before = fingerprint(&g, &opt);
     let r = minimize(&mut opt, &mut g, loss);
-    assert_eq!(r, Err(Error::NonFinite));
+    assert_eq!(r, Err(Error::non_finite(Origin::Gradient, w.id())));
     assert!(g.eval(loss).unwrap().data[0][0].is_finite());
     assert!(g.grad(w).unwrap().data[0][0].is_infinite());
     assert_eq!(fingerprint(&g, &opt), before);
@@ -268,7 +277,10 @@ fn an_overflowing_update_is_never_checkpointed() {
     match minimize(&mut opt, &mut g, loss) {
         Ok(_) => {
             assert_eq!(g.value(w).unwrap().data[0][0], f32::NEG_INFINITY);
-            assert_eq!(store.save(&g, &opt), Err(Error::NonFinite));
+            assert_eq!(
+                store.save(&g, &opt),
+                Err(Error::non_finite(Origin::Checkpoint, w.id()))
+            );
             assert_eq!(
                 store.flash_mut().bytes(),
                 &flash_before[..],
@@ -277,7 +289,7 @@ fn an_overflowing_update_is_never_checkpointed() {
             let mut buf = [0u8; 128];
             assert_eq!(
                 checkpoint::save_to_slice(&g, &opt, 2, &mut buf),
-                Err(Error::NonFinite)
+                Err(Error::non_finite(Origin::Checkpoint, w.id()))
             );
             assert!(buf.iter().all(|&b| b == 0));
             // Back to the last good model.
@@ -286,7 +298,7 @@ fn an_overflowing_update_is_never_checkpointed() {
                 Ok(Some(1))
             );
         }
-        Err(e) => assert_eq!(e, Error::NonFinite),
+        Err(e) => assert_eq!(e, Error::non_finite(Origin::Update, w.id())),
     }
     assert_eq!(g.value(w).unwrap(), good);
     assert_eq!(opt.count, 0);
@@ -318,7 +330,9 @@ fn a_stored_nan_is_refused_on_restore_from_flash() {
     let before = fingerprint(&g, &opt2);
     assert_eq!(
         store.restore(&mut g, &mut opt2),
-        Err(RestoreError::Mismatch(Error::NonFinite))
+        Err(RestoreError::Mismatch(Error::non_finite_in(
+            Origin::Checkpoint
+        )))
     );
     assert_eq!(fingerprint(&g, &opt2), before);
 }
@@ -335,13 +349,68 @@ fn the_guard_holds_in_f64() {
         let loss = g.reduce_sum(l).unwrap();
         assert_eq!(
             g.feed(x, &Matrix::new([[T::INFINITY]])),
-            Err(Error::NonFinite)
+            Err(Error::non_finite(Origin::Feed, x.id()))
         );
         g.feed(x, &Matrix::new([[T::ZERO]])).unwrap();
         let mut opt = GradientDescent::new(T::ONE);
-        assert_eq!(minimize(&mut opt, &mut g, loss), Err(Error::NonFinite));
+        assert_eq!(
+            minimize(&mut opt, &mut g, loss),
+            Err(Error::non_finite(Origin::Loss, loss.id()))
+        );
         assert_eq!(g.value(w).unwrap(), Matrix::new([[T::ONE]]));
     }
     check::<f32>();
     check::<f64>();
+}
+
+/// The planned step names the same origins as the interpreter: the loss, then a variable's
+/// gradient or its update, each with the node.
+#[test]
+fn a_planned_step_names_the_loss_the_gradient_and_the_update() {
+    use embedgrad_core::PlanOptions;
+    // log(w ⊙ x): x = 0 makes the loss −∞.
+    let mut g: StdGraph<f32, 8, 32> = StdGraph::new();
+    let x = g.placeholder::<1, 2>().unwrap();
+    let w = g.variable(&Matrix::new([[2.0, 3.0]])).unwrap();
+    let wx = g.multiply(w, x).unwrap();
+    let l = g.log(wx).unwrap();
+    let loss = g.reduce_sum(l).unwrap();
+    g.plan(loss, PlanOptions::default()).unwrap();
+    let mut opt = GradientDescent::new(0.1f32);
+    g.feed(x, &Matrix::new([[0.0, 1.0]])).unwrap();
+    assert_eq!(
+        minimize(&mut opt, &mut g, loss),
+        Err(Error::non_finite(Origin::Loss, loss.id()))
+    );
+    assert_eq!(g.value(w).unwrap(), Matrix::new([[2.0, 3.0]]));
+
+    // log(w) at the smallest subnormal: a finite loss whose gradient 1/w overflows.
+    let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+    let w = g
+        .variable(&Matrix::new([[f32::from_bits(1), 1.0]]))
+        .unwrap();
+    let l = g.log(w).unwrap();
+    let loss = g.reduce_sum(l).unwrap();
+    g.plan(loss, PlanOptions::default()).unwrap();
+    assert_eq!(
+        minimize(&mut opt, &mut g, loss),
+        Err(Error::non_finite(Origin::Gradient, w.id()))
+    );
+
+    // A finite gradient whose update overflows: w = −3e38, gradient 1, step 1e38.
+    let mut g: StdGraph<f32, 4, 16> = StdGraph::new();
+    let w = g.variable(&Matrix::new([[-3.0e38f32, 1.0]])).unwrap();
+    let loss = g.reduce_sum(w).unwrap();
+    g.plan(loss, PlanOptions::default()).unwrap();
+    let mut big = GradientDescent::new(1.0e38f32);
+    let e = minimize(&mut big, &mut g, loss).unwrap_err();
+    assert_eq!(e, Error::non_finite(Origin::Update, w.id()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "non-finite value (NaN or infinity) in an update of variable {}",
+            w.id()
+        )
+    );
+    assert_eq!(g.value(w).unwrap(), Matrix::new([[-3.0e38f32, 1.0]]));
 }

@@ -24,11 +24,14 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
                 });
             }
             if init.iter().any(|v| !v.is_finite()) {
-                return Err(Error::NonFinite);
+                return Err(Error::non_finite_in(Origin::Assign));
             }
         }
         if self.nodes.len() >= NODES || self.nodes.len() > u16::MAX as usize {
-            return Err(Error::NodeCapacity { capacity: NODES });
+            return Err(Error::NodeCapacity {
+                capacity: NODES,
+                needed: self.nodes.len().saturating_add(1),
+            });
         }
         if inputs.len() > MAX_INPUTS {
             return Err(Error::Arity {
@@ -74,9 +77,10 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             kept: persistent,
         };
         let index = self.nodes.len();
-        self.nodes
-            .push(node)
-            .map_err(|_| Error::NodeCapacity { capacity: NODES })?;
+        self.nodes.push(node).map_err(|_| Error::NodeCapacity {
+            capacity: NODES,
+            needed: index.saturating_add(1),
+        })?;
         self.invalidate();
         self.fixed = fixed;
         self.used = fixed;
@@ -174,7 +178,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// `embedgrad-train` draw their weights straight into the graph this way).
     ///
     /// ```
-    /// use embedgrad_core::{Error, Graph, NoOp, Shape};
+    /// use embedgrad_core::{Error, Graph, NoOp, Origin, Shape};
     /// let mut g: Graph<f32, NoOp, 2, 8> = Graph::new();
     /// let w = g.variable_with(Shape::new(2, 3), |v| {
     ///     v.iter_mut().zip(0..).for_each(|(d, i)| *d = i as f32)
@@ -182,7 +186,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// assert_eq!(g.value_slice(w)?, &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
     /// // A non-finite value is refused and the graph is left as it was.
     /// let r = g.variable_with(Shape::new(1, 1), |v| v[0] = f32::NAN);
-    /// assert_eq!(r, Err(Error::NonFinite));
+    /// assert_eq!(r, Err(Error::non_finite_in(Origin::Assign)));
     /// assert_eq!((g.len(), g.scalars_used()), (1, 6));
     /// # Ok::<(), Error>(())
     /// ```
@@ -211,7 +215,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         self.invalidate();
         self.fixed = fixed;
         self.used = fixed;
-        Err(Error::NonFinite)
+        Err(Error::non_finite_in(Origin::Assign))
     }
 
     /// Adds a trainable variable with an initial value.

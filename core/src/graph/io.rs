@@ -15,7 +15,8 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         if !matches!(n.kind, NodeKind::Placeholder) {
             return Err(Error::WrongNodeKind(id));
         }
-        write_checked(&mut self.arena, n.value as usize, n.len(), data)?;
+        write_checked(&mut self.arena, n.value as usize, n.len(), data)
+            .map_err(|e| e.at(Origin::Feed, id))?;
         n.fed = true;
         Ok(())
     }
@@ -27,13 +28,16 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
     /// [`Error::NonFinite`] is returned.
     ///
     /// ```
-    /// use embedgrad_core::{Error, Graph, NoOp};
+    /// use embedgrad_core::{Error, Graph, NoOp, Origin};
     /// let mut g: Graph<f32, NoOp, 2, 8> = Graph::new();
     /// let x = g.placeholder::<2, 2>()?;
     /// g.feed_with(x.id(), |v| v.iter_mut().zip(0..).for_each(|(d, i)| *d = i as f32))?;
     /// assert_eq!(g.value(x)?.data, [[0.0, 1.0], [2.0, 3.0]]);
     /// // A NaN is refused, and the placeholder is no longer fed.
-    /// assert_eq!(g.feed_with(x.id(), |v| v[3] = f32::NAN), Err(Error::NonFinite));
+    /// assert_eq!(
+    ///     g.feed_with(x.id(), |v| v[3] = f32::NAN),
+    ///     Err(Error::non_finite(Origin::Feed, x.id()))
+    /// );
     /// let w = g.variable(&embedgrad_core::Matrix::new([[1.0]]))?;
     /// assert_eq!(g.feed_with(w.id(), |_| {}), Err(Error::WrongNodeKind(w.id())));
     /// # Ok::<(), embedgrad_core::Error>(())
@@ -57,7 +61,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
         if n.fed {
             Ok(())
         } else {
-            Err(Error::NonFinite)
+            Err(Error::non_finite(Origin::Feed, id))
         }
     }
 
@@ -85,6 +89,7 @@ impl<T: Scalar, O: Op<T>, const NODES: usize, const SCALARS: usize> Graph<T, O, 
             return Err(Error::WrongNodeKind(id));
         }
         write_checked(&mut self.arena, n.value as usize, n.len(), data)
+            .map_err(|e| e.at(Origin::Assign, id))
     }
 
     /// Overwrites the value of a variable or constant.
@@ -176,7 +181,7 @@ fn write_checked<T: Scalar>(
         });
     }
     if data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::NonFinite);
+        return Err(Error::non_finite_in(Origin::Feed));
     }
     let dst = arena
         .get_mut(start..start + len)

@@ -120,9 +120,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 }
                 None => Step::new(StepKind::Op, k as u16),
             };
-            steps
-                .push(step)
-                .map_err(|_| Error::NodeCapacity { capacity: N })?;
+            steps.push(step).map_err(|_| table_full::<N>())?;
         }
         let n_steps = steps.len();
         let end = (2 * n_steps) as u16;
@@ -157,9 +155,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                     }
                 }
             }
-            slots
-                .push(s)
-                .map_err(|_| Error::NodeCapacity { capacity: N })?;
+            slots.push(s).map_err(|_| table_full::<N>())?;
         }
         let mut vals: heapless::Vec<Buf, N> = heapless::Vec::new();
         let mut grads: heapless::Vec<Buf, N> = heapless::Vec::new();
@@ -201,7 +197,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 placed: false,
                 of: q,
             })
-            .map_err(|_| Error::NodeCapacity { capacity: N })?;
+            .map_err(|_| table_full::<N>())?;
         }
         // Gradients: of step outputs and trainable variables on the loss's path.
         let mut owner = [NONE; N];
@@ -295,7 +291,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                     placed: false,
                     of: q as u16,
                 })
-                .map_err(|_| Error::NodeCapacity { capacity: N })?;
+                .map_err(|_| table_full::<N>())?;
         }
         // A fused loss's probabilities.
         for (i, st) in steps.iter_mut().enumerate() {
@@ -317,7 +313,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 placed: false,
                 of: i as u16,
             })
-            .map_err(|_| Error::NodeCapacity { capacity: N })?;
+            .map_err(|_| table_full::<N>())?;
         }
 
         // ----- placement: largest first, lowest offset free during its lifetime -----
@@ -701,5 +697,14 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
                 },
                 StepKind::Loss => slot == 1,
             }
+    }
+}
+
+/// A plan table (one entry per node at most, `N` entries) is full: cannot happen for a graph
+/// of `N` nodes, reported as the node capacity it stands for.
+const fn table_full<const N: usize>() -> Error {
+    Error::NodeCapacity {
+        capacity: N,
+        needed: N.saturating_add(1),
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{kernels, Step, StepKind, NONE};
 use crate::graph::{split, variable_views, Layout, Node, UNPLACED};
-use crate::{Error, Graph, MatMut, NodeId, NodeKind, Op, Scalar, Shape, Tensor, VariableMut};
+use crate::{
+    Error, Graph, MatMut, NodeId, NodeKind, Op, Origin, Scalar, Shape, Tensor, VariableMut,
+};
 
 impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
     /// Puts the plan's offsets into the node table (after the interpreter used the arena).
@@ -167,7 +169,7 @@ impl<T: Scalar, O: Op<T>, const N: usize, const S: usize> Graph<T, O, N, S> {
         let li = self.plan.loss as usize;
         let l = self.planned_forward()?;
         if !l.is_finite() {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite(Origin::Loss, self.id_of(li)));
         }
         let Some(ln) = self.nodes.get(li).copied() else {
             return Err(Error::InvalidArgument);

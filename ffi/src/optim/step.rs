@@ -30,9 +30,7 @@ pub unsafe extern "C" fn eg_optimizer_step(opt: *mut EgOptimizer, g: *mut EgGrap
             // SAFETY: the state array of an initialised optimizer is valid (the init contract).
             let mut rule = unsafe { o.rule(&[gs, os]) }?;
             rule.check(graph)?;
-            if !embedgrad_train::gradients_finite(graph) {
-                return Err(Error::NonFinite.into());
-            }
+            embedgrad_train::check_gradients(graph)?;
             rule.apply(graph)?;
         }
         counted(o);

@@ -3,6 +3,7 @@
 
 use super::*;
 use embedgrad_core::nopanic::{SliceExt as _, UsizeExt as _};
+use embedgrad_core::Origin;
 
 /// The counts of a model about to be saved.
 #[derive(Clone, Copy, Debug)]
@@ -34,13 +35,13 @@ pub(super) fn plan<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     for id in g.variables() {
         let v = g.value_slice(id)?;
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite(Origin::Checkpoint, id));
         }
         variables += 1;
         value_scalars += v.len();
     }
     if state.iter().any(|x| !x.is_finite()) {
-        return Err(Error::NonFinite);
+        return Err(Error::non_finite_in(Origin::Checkpoint));
     }
     let too_big = |_| Error::InvalidArgument;
     let variables = u32::try_from(variables).map_err(too_big)?;
@@ -474,7 +475,9 @@ pub(super) fn check_fit<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         }
     }
     if !info.finite {
-        return Err(RestoreError::Mismatch(Error::NonFinite));
+        return Err(RestoreError::Mismatch(Error::non_finite_in(
+            Origin::Checkpoint,
+        )));
     }
     Ok(())
 }

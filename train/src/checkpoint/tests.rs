@@ -4,7 +4,7 @@
 use super::sim::{CutMode, ReadFault, SimFlash};
 use super::*;
 use crate::GradientDescent;
-use embedgrad_core::{Matrix, NodeId};
+use embedgrad_core::{Matrix, NodeId, Origin};
 use embedgrad_ops::prelude::*;
 use std::vec::Vec;
 
@@ -308,7 +308,7 @@ fn restore_refuses_bad_headers_truncation_and_non_finite_values() {
                 &mut h,
                 &mut opt,
                 &r,
-                RestoreError::Mismatch(Error::NonFinite),
+                RestoreError::Mismatch(Error::non_finite_in(Origin::Checkpoint)),
             );
         }
     }
@@ -354,7 +354,10 @@ fn save_refuses_non_finite_models_and_short_buffers() {
         count: 0,
     };
     let mut buf = [0u8; 256];
-    assert_eq!(save_to_slice(&g, &opt, 1, &mut buf), Err(Error::NonFinite));
+    assert_eq!(
+        save_to_slice(&g, &opt, 1, &mut buf),
+        Err(Error::non_finite_in(Origin::Checkpoint))
+    );
     assert!(buf.iter().all(|&b| b == 0));
     let opt = GradientDescent::new(0.1f32);
     let need = encoded_len(&g, &opt).unwrap();
@@ -504,7 +507,10 @@ fn store_refuses_before_touching_the_flash() {
         state: [f32::NAN],
         count: 0,
     };
-    assert_eq!(store.save(&g, &nan), Err(Error::NonFinite));
+    assert_eq!(
+        store.save(&g, &nan),
+        Err(Error::non_finite_in(Origin::Checkpoint))
+    );
     assert_eq!(store.flash_mut().bytes(), &before[..]);
     assert_eq!(store.flash_mut().operations(), ops);
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use embedgrad_core::nopanic::SliceExt as _;
+use embedgrad_core::Origin;
 
 /// One dense layer of a built [`Model`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,7 +89,7 @@ impl<const B: usize, const IN: usize, const OUT: usize, const L: usize> Model<B,
             });
         }
         if targets.as_flattened().iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite(Origin::Feed, self.target));
         }
         g.feed_slice(self.x.id(), x.as_flattened())?;
         g.feed_slice(self.target, targets.as_flattened())
@@ -124,7 +125,7 @@ impl<const B: usize, const IN: usize, const OUT: usize, const L: usize> Model<B,
             });
         }
         if x.as_flattened().iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite(Origin::Feed, self.x.id()));
         }
         g.feed_slice(self.x.id(), x.as_flattened())?;
         g.feed_with(self.target, |y| {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::{Adam, GradientDescent, Optimizer};
-use embedgrad_core::PlanOptions;
+use embedgrad_core::{Origin, PlanOptions};
 use embedgrad_ops::StdGraph;
 
 const ACTS: [Activation; 5] = [
@@ -337,7 +337,10 @@ fn bad_labels_and_targets_are_refused_and_nothing_is_fed() {
     ));
     let mut nan = rows;
     nan[0][0] = f64::NAN;
-    assert_eq!(m.feed_labels(&mut g, &nan, &[0, 1]), Err(Error::NonFinite));
+    assert_eq!(
+        m.feed_labels(&mut g, &nan, &[0, 1]),
+        Err(Error::non_finite(Origin::Feed, m.x.id()))
+    );
     assert_eq!(g.run(m.loss.id()), Err(Error::MissingFeed(m.x.id())));
 }
 

@@ -1,8 +1,8 @@
 //! Adam with bias correction, one pair of moments per trainable scalar.
 
 use super::{
-    check_capacity, check_decay, check_learning_rate, check_non_negative, state_too_small,
-    LearningRate, Optimizer,
+    check_capacity, check_decay, check_learning_rate, check_non_negative, refused_update,
+    state_too_small, LearningRate, Optimizer,
 };
 use embedgrad_core::{Error, Graph, Op, Scalar, VariableMut};
 
@@ -145,7 +145,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Adam<T, P> {
             return Err(state_too_small(range.end, available));
         };
         if !adam_fits(v.value, v.grad, ms, vs, &rule) {
-            return Err(Error::NonFinite);
+            return Err(refused_update(v.id, v.grad));
         }
         adam_apply(v.value, v.grad, ms, vs, &rule);
         Ok(())
@@ -345,7 +345,7 @@ pub fn adam_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         if adam_fits(v.value, v.grad, ms, vs, &rule) {
             Ok(())
         } else {
-            Err(Error::NonFinite)
+            Err(refused_update(v.id, v.grad))
         }
     })?;
     *count_ref = count;

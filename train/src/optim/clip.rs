@@ -1,7 +1,7 @@
 //! Gradient clipping by global norm, with any optimizer.
 
 use super::Optimizer;
-use embedgrad_core::{Error, Graph, Op, Scalar, Tensor};
+use embedgrad_core::{Error, Graph, Op, Origin, Scalar, Tensor};
 
 /// The global L2 norm of the gradients of the variables the last backprop reached, computed
 /// without overflow (scaled by the largest magnitude).
@@ -16,7 +16,7 @@ pub fn grad_norm<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         if v.reached {
             for &d in v.grad {
                 if !d.is_finite() {
-                    return Err(Error::NonFinite);
+                    return Err(Error::non_finite(Origin::Gradient, v.id));
                 }
                 big = big.max(d.abs());
             }
@@ -97,7 +97,7 @@ pub fn minimize_clipped<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     }
     let l = g.forward_backward(loss)?;
     if !l.is_finite() {
-        return Err(Error::NonFinite);
+        return Err(Error::non_finite(Origin::Loss, loss.id()));
     }
     let norm = clip_grad_norm(g, max_norm)?;
     opt.apply(g)?;

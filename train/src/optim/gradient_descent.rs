@@ -1,6 +1,6 @@
 //! The tutorial's gradient descent: `W ← W − η ∂J/∂W`, stateless.
 
-use super::{check_learning_rate, minimize, LearningRate, Optimizer};
+use super::{check_learning_rate, minimize, refused_update, LearningRate, Optimizer};
 use embedgrad_core::{Error, Graph, Op, Scalar, Tensor, VariableMut};
 
 /// The tutorial's `GradientDescentOptimizer`: `W ← W − η ∂J/∂W`.
@@ -87,7 +87,7 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
 
     fn update_variable(&mut self, v: VariableMut<'_, T>) -> Result<(), Error> {
         if !descent_fits(v.value, v.grad, self.learning_rate) {
-            return Err(Error::NonFinite);
+            return Err(refused_update(v.id, v.grad));
         }
         descend(v.value, v.grad, self.learning_rate);
         Ok(())
@@ -103,7 +103,7 @@ impl<T: Scalar> Optimizer<T> for GradientDescent<T> {
         // is refused before anything changes.
         g.for_each_variable(|v| {
             if v.reached && !descent_fits(v.value, v.grad, lr) {
-                Err(Error::NonFinite)
+                Err(refused_update(v.id, v.grad))
             } else {
                 Ok(())
             }

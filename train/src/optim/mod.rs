@@ -39,11 +39,23 @@ pub use clip::{clip_grad_norm, grad_norm, minimize_clipped};
 pub use gradient_descent::GradientDescent;
 pub use momentum::{momentum_step, Momentum};
 pub use step::{
-    accumulate, accumulate_with, argmax, evaluate, gradients_finite, minimize, step_accumulated,
-    step_accumulated_with, Feeds,
+    accumulate, accumulate_with, argmax, check_gradients, evaluate, gradients_finite, minimize,
+    step_accumulated, step_accumulated_with, Feeds,
 };
 
-use embedgrad_core::{Error, Graph, Op, Scalar, Tensor, VariableMut};
+use embedgrad_core::{Error, Graph, NodeId, Op, Origin, Scalar, Tensor, VariableMut};
+
+/// The error for an update of variable `id` that an optimizer refuses because it would not be
+/// finite: [`Origin::Gradient`] when the gradient itself holds a NaN or infinity, else
+/// [`Origin::Update`] (the step or the state would overflow). Only computed on a refusal.
+pub(crate) fn refused_update<T: Scalar>(id: NodeId, grad: &[T]) -> Error {
+    let origin = if grad.iter().all(|d| d.is_finite()) {
+        Origin::Update
+    } else {
+        Origin::Gradient
+    };
+    Error::non_finite(origin, id)
+}
 
 /// Updates variables from the gradients the graph holds.
 pub trait Optimizer<T: Scalar> {

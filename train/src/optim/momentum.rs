@@ -1,7 +1,8 @@
 //! Gradient descent with momentum, classical or Nesterov, one velocity per trainable scalar.
 
 use super::{
-    check_capacity, check_decay, check_learning_rate, state_too_small, LearningRate, Optimizer,
+    check_capacity, check_decay, check_learning_rate, refused_update, state_too_small,
+    LearningRate, Optimizer,
 };
 use embedgrad_core::{Error, Graph, Op, Scalar, VariableMut};
 
@@ -100,7 +101,7 @@ impl<T: Scalar, const P: usize> Optimizer<T> for Momentum<T, P> {
             .get_mut(v.offset..end)
             .ok_or(state_too_small(end, available))?;
         if !momentum_fits(v.value, v.grad, vel, rule) {
-            return Err(Error::NonFinite);
+            return Err(refused_update(v.id, v.grad));
         }
         momentum_apply(v.value, v.grad, vel, rule);
         Ok(())
@@ -185,7 +186,7 @@ pub fn momentum_step<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         if momentum_fits(v.value, v.grad, vel, rule) {
             Ok(())
         } else {
-            Err(Error::NonFinite)
+            Err(refused_update(v.id, v.grad))
         }
     })?;
     g.for_each_variable(|v| {

@@ -3,20 +3,29 @@
 
 use super::Optimizer;
 use embedgrad_core::nopanic::SliceExt as _;
-use embedgrad_core::{Error, Graph, NodeId, Op, Scalar, Tensor};
+use embedgrad_core::{Error, Graph, NodeId, Op, Origin, Scalar, Tensor};
 
 /// Whether every gradient of every reached variable is finite.
 pub fn gradients_finite<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     g: &mut Graph<T, O, N, S>,
 ) -> bool {
+    check_gradients(g).is_ok()
+}
+
+/// As [`gradients_finite`], naming the first variable with a NaN or infinite gradient.
+///
+/// # Errors
+/// [`Error::NonFinite`] with [`Origin::Gradient`] and the variable.
+pub fn check_gradients<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
+    g: &mut Graph<T, O, N, S>,
+) -> Result<(), Error> {
     g.for_each_variable(|v| {
         if v.reached && v.grad.iter().any(|d| !d.is_finite()) {
-            Err(())
+            Err(Error::non_finite(Origin::Gradient, v.id))
         } else {
             Ok(())
         }
     })
-    .is_ok()
 }
 
 /// One training step: runs its own forward pass, backpropagates, then updates every variable
@@ -41,9 +50,10 @@ pub fn minimize<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         return g.step(loss, |v| opt.update_variable(v));
     }
     let l = g.forward_backward(loss)?;
-    if !l.is_finite() || !gradients_finite(g) {
-        return Err(Error::NonFinite);
+    if !l.is_finite() {
+        return Err(Error::non_finite(Origin::Loss, loss.id()));
     }
+    check_gradients(g)?;
     opt.apply(g)?;
     Ok(l)
 }
@@ -158,7 +168,7 @@ pub fn accumulate_with<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
         g.run(loss.id())?;
         let l = g.value(loss)?.data[0][0];
         if !l.is_finite() {
-            return Err(Error::NonFinite);
+            return Err(Error::non_finite(Origin::Loss, loss.id()));
         }
         total += l;
         g.backward_accumulate(loss)?;
@@ -189,9 +199,7 @@ fn apply_accumulated<T: Scalar, O: Op<T>, const N: usize, const S: usize>(
     opt: &mut impl Optimizer<T>,
     g: &mut Graph<T, O, N, S>,
 ) -> Result<(), Error> {
-    if !gradients_finite(g) {
-        return Err(Error::NonFinite);
-    }
+    check_gradients(g)?;
     opt.apply(g)
 }
 

@@ -51,7 +51,7 @@ fn adam_check_equals_the_dry_run() {
     );
 }
 use crate::minimize;
-use embedgrad_core::Matrix;
+use embedgrad_core::{Matrix, Origin};
 use embedgrad_ops::prelude::*;
 
 /// An update that would overflow a variable is refused by every optimizer: `NonFinite`,
@@ -64,7 +64,10 @@ fn overflowing_updates_are_refused_and_change_nothing() {
         let loss = g.reduce_sum(w).unwrap(); // gradient 1 everywhere, loss finite
         let state: Vec<f32> = opt.state().to_vec();
         let count = opt.update_count();
-        assert_eq!(minimize(opt, &mut g, loss), Err(Error::NonFinite));
+        assert_eq!(
+            minimize(opt, &mut g, loss),
+            Err(Error::non_finite(Origin::Update, w.id()))
+        );
         assert_eq!(g.value(w).unwrap(), Matrix::new([[-3.0e38f32, 1.0]]));
         assert_eq!(opt.state(), &state[..]);
         assert_eq!(opt.update_count(), count);
