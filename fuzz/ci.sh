@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
-TARGETS=${FUZZ_TARGETS:-"graph checkpoint c_api safetensors"}
+TARGETS=${FUZZ_TARGETS:-"graph checkpoint c_api safetensors job_line"}
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   if ! rustup toolchain install nightly --profile minimal; then

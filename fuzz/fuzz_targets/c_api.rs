@@ -216,6 +216,7 @@ impl World {
                 expected_cols: 0,
                 found_rows: 0,
                 found_cols: 0,
+                origin: EgOrigin::None,
             }),
             out_graph: boxed(ptr::null_mut()),
             bytes: boxed([0; BYTES]),
@@ -361,8 +362,17 @@ impl World {
 
     fn last_status(&self, g: *mut EgGraph) -> Option<EgStatus> {
         // SAFETY: the output is one of the world's cells.
-        (unsafe { eg_graph_last_error(g, self.out_err) } == EgStatus::Ok)
-            .then(|| unsafe { (*self.out_err).status })
+        let status = (unsafe { eg_graph_last_error(g, self.out_err) } == EgStatus::Ok)
+            .then(|| unsafe { *self.out_err });
+        if let Some(info) = status {
+            // Where a non-finite value came from is told for NON_FINITE, and only then.
+            assert_eq!(
+                info.status == EgStatus::NonFinite,
+                info.origin != EgOrigin::None,
+                "{info:?}"
+            );
+        }
+        status.map(|info| info.status)
     }
 }
 

@@ -53,6 +53,10 @@ use super::{build, dataset, split, Net, CLASSES, FEATURES, LABELS, PARAMETERS, S
 /// The fleet of the demo: ten clients.
 pub const CLIENTS: usize = 10;
 
+mod job;
+
+pub use job::{Job, JobError};
+
 /// Seed of the global model's initial weights (the same network as [`super::RECIPE`]'s).
 pub const INITIAL_SEED: u64 = super::RECIPE.seed;
 

@@ -109,60 +109,8 @@ static mut GLOBAL: Aligned<[u8; MAX_WEIGHTS]> = Aligned([0; MAX_WEIGHTS]);
 #[repr(C, align(8))]
 struct Aligned<B>(B);
 
-/// One job line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
-pub struct Job {
-    /// This client's number.
-    pub client: u32,
-    /// Clients in the fleet.
-    pub clients: u32,
-    /// The federated round.
-    pub round: u32,
-    /// Stop (exit 3) right after checkpointing this epoch (1-based).
-    pub cut_after_epoch: Option<u32>,
-}
-
-impl Job {
-    /// Parses `client clients round [cut_after_epoch]` (ASCII decimal, separated by spaces or
-    /// tabs, an optional line end).
-    ///
-    /// # Errors
-    /// What is wrong with the line.
-    pub fn parse(line: &[u8]) -> Result<Job, &'static str> {
-        let text = core::str::from_utf8(line).map_err(|_| "not ASCII")?;
-        let mut fields = text.split_ascii_whitespace();
-        let mut next = |what| -> Result<Option<u32>, &'static str> {
-            match fields.next() {
-                None => Ok(None),
-                Some(f) => f.parse::<u32>().map(Some).map_err(|_| what),
-            }
-        };
-        let client = next("client is not a number")?.ok_or("no client")?;
-        let clients = next("clients is not a number")?.ok_or("no clients")?;
-        let round = next("round is not a number")?.ok_or("no round")?;
-        let cut_after_epoch = next("cut_after_epoch is not a number")?;
-        if fields.next().is_some() {
-            return Err("more than four fields");
-        }
-        if clients == 0 || clients > 65535 {
-            return Err("clients must be in 1..=65535");
-        }
-        if client >= clients {
-            return Err("client must be below clients");
-        }
-        if let Some(k) = cut_after_epoch {
-            if k == 0 || k > LOCAL.epochs {
-                return Err("cut_after_epoch must be in 1..=epochs (5)");
-            }
-        }
-        Ok(Job {
-            client,
-            clients,
-            round,
-            cut_after_epoch,
-        })
-    }
-}
+/// One job line (`job.txt`), parsed by the data crate's [`Job::parse`] (fuzzed there).
+pub use embedgrad_data::digits::fleet::Job;
 
 /// The round's progress, kept in a checkpoint as the "optimizer state" of the record (plain
 /// gradient descent has none of its own), so that it is saved and committed together with
@@ -465,7 +413,7 @@ fn client(bench: &mut Bench) -> Result<crate::Outcome, Failure> {
     let job_line =
         read_file(c"job.txt", &mut line).map_err(|e| file_error("job.txt", ReadError(e, 128)))?;
     let job = Job::parse(job_line).map_err(|why| {
-        defmt::error!("job.txt: bad job line: {=str}", why);
+        defmt::error!("job.txt: bad job line: {}", why);
         Failure::Check("job.txt: bad job line")
     })?;
     defmt::info!("job: {}", job);
