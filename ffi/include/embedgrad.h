@@ -128,8 +128,8 @@ enum eg_status
   EG_STATUS_NOT_INITIALISED = 4,
   /**
    * An argument is out of range: an unknown op, axis or kind value, a parameter an op does
-   * not take, a learning rate that is not finite and positive, a momentum or Adam decay
-   * outside [0, 1), more nodes than a call takes.
+   * not take, a learning rate or Adam epsilon that is negative, NaN or infinite, a
+   * momentum or Adam decay outside [0, 1), more nodes than a call takes.
    */
   EG_STATUS_INVALID_ARGUMENT = 5,
   /**
@@ -1633,8 +1633,9 @@ eg_status eg_mse(struct eg_graph *g, eg_node predictions, eg_node targets, eg_no
 /**
  * Fills `*opt` with a gradient-descent optimizer of step size `learning_rate`.
  *
- * Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (a rate that is not finite and > 0;
- * `*opt` is then unchanged).
+ * Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (a rate that is negative, NaN or
+ * infinite; `*opt` is then unchanged). A rate of 0 is accepted (a schedule may reach it),
+ * as in Rust: the C API checks every setting with the Rust optimizers' own checks.
  *
  * # Safety
  * `opt` is NULL or valid for reads and writes of one `eg_optimizer` that nothing else uses
@@ -1661,7 +1662,7 @@ eg_status eg_momentum_init(struct eg_optimizer *opt, float learning_rate, float 
 
 /**
  * Fills `*opt` with Adam: step size `learning_rate`, decays `beta1` and `beta2` in [0, 1)
- * (0.9 and 0.999 in the paper) and `epsilon` > 0 (1e-8). `state[0..state_len]` holds two
+ * (0.9 and 0.999 in the paper) and `epsilon` finite and ≥ 0 (1e-8). `state[0..state_len]` holds two
  * floats per trainable scalar (`eg_optimizer_state_len`): the first moments in its first
  * half, the second moments in the second. It is zeroed here and must stay valid, untouched by
  * the caller, while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with

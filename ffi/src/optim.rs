@@ -19,7 +19,7 @@ use crate::status::{EgErrorInfo, EgStatus, Fail};
 use crate::{EgNode, FfiGraph};
 use embedgrad_core::nopanic::SliceExt as _;
 use embedgrad_core::{Error, Graph, Op};
-use embedgrad_train::{Feeds, GradientDescent, Optimizer};
+use embedgrad_train::{Adam, Feeds, GradientDescent, Momentum, Optimizer};
 
 /// "EGOP": marks an optimizer that an init function filled in.
 const OPTIMIZER_MAGIC: u32 = 0x4547_4F50;
@@ -271,20 +271,15 @@ pub(crate) unsafe fn with_checkpointed<R>(
 }
 
 fn valid_rate(lr: f32) -> Result<f32, Fail> {
-    if lr.is_finite() && lr > 0.0 {
-        Ok(lr)
-    } else {
-        Err(EgStatus::InvalidArgument.into())
-    }
+    // The Rust optimizers' own check, so that C and Rust accept the same settings.
+    GradientDescent::try_new(lr)?;
+    Ok(lr)
 }
 
-/// A decay (momentum, Adam's betas) in `[0, 1)`.
-fn valid_decay(b: f32) -> Result<f32, Fail> {
-    if (0.0..1.0).contains(&b) {
-        Ok(b)
-    } else {
-        Err(EgStatus::InvalidArgument.into())
-    }
+/// A momentum in `[0, 1)` (the Rust optimizer's check).
+fn valid_momentum(lr: f32, mu: f32) -> Result<f32, Fail> {
+    Momentum::<f32, 0>::new(lr, mu).validate()?;
+    Ok(mu)
 }
 
 impl EgOptimizer {
@@ -315,17 +310,14 @@ impl EgOptimizer {
             SGD => Ok(Rule::Sgd(GradientDescent::new(lr))),
             MOMENTUM | NESTEROV => Ok(Rule::Momentum {
                 lr,
-                mu: valid_decay(self.beta1)?,
+                mu: valid_momentum(lr, self.beta1)?,
                 nesterov: kind == NESTEROV,
                 velocity: state,
             }),
             ADAM => {
-                let b1 = valid_decay(self.beta1)?;
-                let b2 = valid_decay(self.beta2)?;
-                let eps = self.epsilon;
-                if !(eps.is_finite() && eps > 0.0) {
-                    return Err(EgStatus::InvalidArgument.into());
-                }
+                let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
+                // The Rust optimizer's check of every setting.
+                Adam::<f32, 0>::with(lr, b1, b2, eps).validate()?;
                 let whole = state.len() / 2 * 2;
                 let moments = state.get_mut(..whole).unwrap_or(&mut []);
                 Ok(Rule::Adam {
@@ -405,8 +397,9 @@ const TEMPLATE: EgOptimizer = EgOptimizer {
 
 /// Fills `*opt` with a gradient-descent optimizer of step size `learning_rate`.
 ///
-/// Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (a rate that is not finite and > 0;
-/// `*opt` is then unchanged).
+/// Errors: NULL_POINTER, MISALIGNED, INVALID_ARGUMENT (a rate that is negative, NaN or
+/// infinite; `*opt` is then unchanged). A rate of 0 is accepted (a schedule may reach it),
+/// as in Rust: the C API checks every setting with the Rust optimizers' own checks.
 ///
 /// # Safety
 /// `opt` is NULL or valid for reads and writes of one `eg_optimizer` that nothing else uses
@@ -461,7 +454,7 @@ pub unsafe extern "C" fn eg_momentum_init(
 }
 
 /// Fills `*opt` with Adam: step size `learning_rate`, decays `beta1` and `beta2` in [0, 1)
-/// (0.9 and 0.999 in the paper) and `epsilon` > 0 (1e-8). `state[0..state_len]` holds two
+/// (0.9 and 0.999 in the paper) and `epsilon` finite and ≥ 0 (1e-8). `state[0..state_len]` holds two
 /// floats per trainable scalar (`eg_optimizer_state_len`): the first moments in its first
 /// half, the second moments in the second. It is zeroed here and must stay valid, untouched by
 /// the caller, while the optimizer is used. Updates refuse, with BUFFER_TOO_SMALL, a graph with

@@ -26,8 +26,8 @@ pub enum EgStatus {
     /// The graph or optimizer was not initialised by its init function (or was overwritten).
     NotInitialised = 4,
     /// An argument is out of range: an unknown op, axis or kind value, a parameter an op does
-    /// not take, a learning rate that is not finite and positive, a momentum or Adam decay
-    /// outside [0, 1), more nodes than a call takes.
+    /// not take, a learning rate or Adam epsilon that is negative, NaN or infinite, a
+    /// momentum or Adam decay outside [0, 1), more nodes than a call takes.
     InvalidArgument = 5,
     /// Two buffers of one call overlap, or a buffer overlaps the graph itself.
     Overlap = 6,

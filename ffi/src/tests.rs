@@ -818,7 +818,7 @@ fn optimizer_state_checks() {
             EgStatus::NullPointer
         );
         assert_eq!(
-            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 0.0, s, 6),
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, -1e-8, s, 6),
             EgStatus::InvalidArgument
         );
         assert_eq!(
@@ -1003,5 +1003,89 @@ fn c_checkpoints_restore_into_rust_optimizers() {
         };
         assert_eq!((info.sequence, info.update_count), (1, 3));
         assert_eq!(g.value_slice(v.id()).unwrap(), &c[..]);
+    }
+}
+
+/// C and Rust accept and refuse the same optimizer settings: the C API checks them with the
+/// Rust optimizers' own `validate`.
+#[test]
+fn c_and_rust_validate_optimizer_settings_alike() {
+    use embedgrad_train::{Adam, GradientDescent, Momentum};
+    let values = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -1.0,
+        -1e-30,
+        -0.0,
+        0.0,
+        1e-30,
+        1e-8,
+        0.5,
+        0.999,
+        1.0,
+        1.5,
+    ];
+    let mut state = [0.0f32; 8];
+    let mut opt: EgOptimizer = unsafe { core::mem::zeroed() };
+    let (mut accepted, mut refused) = (0, 0);
+    let mut tally = |c: EgStatus, rust: bool, what: &str| {
+        let ok = c == EgStatus::Ok;
+        assert_eq!(ok, rust, "{what}: C {c:?}, Rust accepts: {rust}");
+        if !ok {
+            assert_eq!(c, EgStatus::InvalidArgument, "{what}");
+            refused += 1;
+        } else {
+            accepted += 1;
+        }
+    };
+    for &a in &values {
+        let c = unsafe { eg_sgd_init(&mut opt, a) };
+        tally(c, GradientDescent::try_new(a).is_ok(), &format!("sgd {a}"));
+        for &b in &values {
+            for nesterov in [0, 1] {
+                let m = if nesterov == 1 {
+                    Momentum::<f32, 4>::nesterov(a, b)
+                } else {
+                    Momentum::<f32, 4>::new(a, b)
+                };
+                let rust = m.validate().is_ok();
+                let c = unsafe {
+                    eg_momentum_init(&mut opt, a, b, nesterov, state.as_mut_ptr(), state.len())
+                };
+                tally(c, rust, &format!("momentum {a} {b} {nesterov}"));
+            }
+        }
+        // Adam: each setting over every value, the others at the paper's defaults.
+        let d = [0.01, 0.9, 0.999, 1e-8];
+        for at in 0..4 {
+            let mut s = d;
+            s[at] = a;
+            let [lr, b1, b2, eps] = s;
+            let rust = Adam::<f32, 4>::with(lr, b1, b2, eps).validate().is_ok();
+            let c = unsafe { eg_adam_init(&mut opt, lr, b1, b2, eps, state.as_mut_ptr(), 8) };
+            tally(c, rust, &format!("adam {s:?}"));
+        }
+    }
+    assert_eq!(accepted + refused, 13 + 13 * 13 * 2 + 13 * 4);
+    assert!(accepted > 0 && refused > 0);
+    // The edges as documented: a learning rate and an epsilon of 0 are accepted, -1e-30 is not.
+    unsafe {
+        assert_eq!(eg_sgd_init(&mut opt, 0.0), EgStatus::Ok);
+        assert_eq!(eg_sgd_init(&mut opt, -1e-30), EgStatus::InvalidArgument);
+        let p = state.as_mut_ptr();
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, 0.0, p, 8),
+            EgStatus::Ok
+        );
+        assert_eq!(
+            eg_adam_init(&mut opt, 0.1, 0.9, 0.999, -1e-8, p, 8),
+            EgStatus::InvalidArgument
+        );
+        assert_eq!(eg_optimizer_set_learning_rate(&mut opt, 0.0), EgStatus::Ok);
+        assert_eq!(
+            eg_optimizer_set_learning_rate(&mut opt, f32::NAN),
+            EgStatus::InvalidArgument
+        );
     }
 }

@@ -626,7 +626,8 @@ static void non_finite(eg_graph *g)
     /* learning rates */
     EXPECT(eg_sgd_init(&opt, NAN_F), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_sgd_init(&opt, INF_F), EG_STATUS_INVALID_ARGUMENT);
-    EXPECT(eg_sgd_init(&opt, 0.0f), EG_STATUS_INVALID_ARGUMENT);
+    OK(eg_sgd_init(&opt, 0.0f)); /* a schedule may reach 0: accepted, as in Rust */
+    EXPECT(eg_sgd_init(&opt, -1e-30f), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_sgd_init(&opt, -0.1f), EG_STATUS_INVALID_ARGUMENT);
     memset(&opt, 0, sizeof opt);
     EXPECT(eg_minimize(&opt, g, s, &f), EG_STATUS_NOT_INITIALISED);
@@ -746,7 +747,7 @@ static void optimizers(eg_graph *g)
     EXPECT(eg_adam_init(&opt, -0.1f, 0.9f, 0.999f, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_adam_init(&opt, 0.1f, 1.5f, 0.999f, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, INF_F, 1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
-    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, 0.0f, state, 4), EG_STATUS_INVALID_ARGUMENT);
+    EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, -1e-8f, state, 4), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, NAN_F, state, 4), EG_STATUS_INVALID_ARGUMENT);
     EXPECT(eg_adam_init(&opt, 0.1f, 0.9f, 0.999f, 1e-8f, NULL, 4), EG_STATUS_NULL_POINTER);
     EXPECT(eg_optimizer_reset(NULL), EG_STATUS_NULL_POINTER);

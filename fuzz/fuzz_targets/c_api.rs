@@ -668,7 +668,7 @@ fn step(w: &mut World, inp: &mut In<'_>) {
                             eg_optimizer_set_learning_rate(opt, lr)
                         };
                         if st == EgStatus::Ok {
-                            assert!(lr.is_finite() && lr > 0.0, "learning rate {lr} accepted");
+                            assert!(lr.is_finite() && lr >= 0.0, "learning rate {lr} accepted");
                         }
                     }
                     _ => {
